@@ -1,0 +1,57 @@
+"""LeNet-5 (LeCun, Bottou, Bengio & Haffner, 1998, Fig. 2) and the notes' SimpleConvNet."""
+
+import keras
+
+from cnnlab.config import require_choice
+from cnnlab.models.conv import ConvLayers
+from cnnlab.models.heads import softmax_classifier
+from cnnlab.models.registry import register
+
+LENET_FLAVORS = {
+    # flavor: (activation, pooling); 'original' uses the paper's tanh-like squashing and
+    # average-pool subsampling (without its trainable per-map coefficients).
+    "modern": ("relu", "max"),
+    "original": ("tanh", "avg"),
+}
+
+
+@register
+def lenet5(
+    input_shape, num_classes, conv_impl="native", flavor="modern", first_padding="auto"
+) -> keras.Model:
+    """C1 6@5x5 - S2 - C3 16@5x5 - S4 - F5 120 - F6 84 - output.
+
+    The paper feeds 32x32 images to a valid C1; for smaller inputs (MNIST's 28x28)
+    `first_padding='auto'` pads C1 'same', which gives the same 5x5x16 S4 and 61,706 parameters.
+    """
+    require_choice("model.flavor", flavor, list(LENET_FLAVORS))
+    require_choice("model.first_padding", first_padding, ["auto", "same", "valid"])
+    activation, pooling = LENET_FLAVORS[flavor]
+    if first_padding == "auto":
+        first_padding = "valid" if min(input_shape[:2]) >= 32 else "same"
+    layers = ConvLayers(conv_impl)
+    pool = layers.max_pool2d if pooling == "max" else layers.avg_pool2d
+
+    inputs = keras.Input(input_shape, name="image")
+    x = layers.conv2d(6, 5, padding=first_padding, activation=activation, name="c1")(inputs)
+    x = pool(2, name="s2")(x)
+    x = layers.conv2d(16, 5, activation=activation, name="c3")(x)
+    x = pool(2, name="s4")(x)
+    x = keras.layers.Flatten(name="flatten")(x)
+    x = keras.layers.Dense(120, activation=activation, name="f5")(x)
+    x = keras.layers.Dense(84, activation=activation, name="f6")(x)
+    return keras.Model(inputs, softmax_classifier(x, num_classes), name="lenet5")
+
+
+@register
+def simple_convnet(
+    input_shape, num_classes, conv_impl="native", filters=30, kernel_size=5, hidden_units=100
+) -> keras.Model:
+    """Conv - ReLU - Pool - Affine - ReLU - Affine - Softmax (the notes' SimpleConvNet)."""
+    layers = ConvLayers(conv_impl)
+    inputs = keras.Input(input_shape, name="image")
+    x = layers.conv2d(filters, kernel_size, activation="relu", name="conv1")(inputs)
+    x = layers.max_pool2d(2, name="pool1")(x)
+    x = keras.layers.Flatten(name="flatten")(x)
+    x = keras.layers.Dense(hidden_units, activation="relu", name="affine1")(x)
+    return keras.Model(inputs, softmax_classifier(x, num_classes), name="simple_convnet")

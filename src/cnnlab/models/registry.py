@@ -1,0 +1,104 @@
+"""The model registry: every architecture is one registered function (timm's pattern).
+
+`build(name, input_shape, num_classes, **options)` checks the name, the options and the
+input geometry, so a bad config fails with one line before any training starts.
+"""
+
+import inspect
+from collections.abc import Callable
+
+import keras
+
+from cnnlab.config import check_options, require_choice
+from cnnlab.errors import GeometryError
+
+ModelFn = Callable[..., keras.Model]
+_MODELS: dict[str, ModelFn] = {}
+
+
+def register(fn: ModelFn) -> ModelFn:
+    """Register `fn(input_shape, num_classes, **options) -> keras.Model` under its own name."""
+    _MODELS[fn.__name__] = fn
+    return fn
+
+
+def available() -> list[str]:
+    """Names of every registered model, sorted."""
+    return sorted(_MODELS)
+
+
+def accepted_options(name: str) -> frozenset[str]:
+    parameters = inspect.signature(_MODELS[name]).parameters
+    return frozenset(p for p in parameters if p not in ("input_shape", "num_classes"))
+
+
+def build(name: str, input_shape: tuple[int, ...], num_classes: int, **options) -> keras.Model:
+    """Build model `name` for `input_shape` (H, W, C) and `num_classes` outputs."""
+    require_choice("model.name", name, available())
+    check_options(f"model={name}", options, accepted_options(name))
+    input_shape = tuple(int(d) for d in input_shape)
+    try:
+        model = _MODELS[name](input_shape, num_classes, **options)
+    except GeometryError:
+        raise
+    except ValueError as error:
+        if not _is_geometry_error(error):
+            raise
+        raise GeometryError(_too_small_message(name, input_shape, num_classes, options)) from error
+    if _has_empty_feature_map(model):
+        raise GeometryError(_too_small_message(name, input_shape, num_classes, options))
+    return model
+
+
+def _is_geometry_error(error: ValueError) -> bool:
+    text = str(error).lower()
+    return any(word in text for word in ("negative", "output size", "too small", "dimension"))
+
+
+def _has_empty_feature_map(model: keras.Model) -> bool:
+    """True if a layer maps its input to a zero-sized feature map (a pool larger than its input)."""
+    for layer in model.layers:
+        for shape in _output_shapes(layer):
+            if len(shape) == 4 and any(d is not None and d < 1 for d in shape[1:3]):
+                return True
+    return False
+
+
+def _output_shapes(layer: keras.layers.Layer) -> list[tuple]:
+    outputs = layer.output if isinstance(layer.output, list | tuple) else [layer.output]
+    return [tuple(o.shape) for o in outputs]
+
+
+def _builds(name: str, side: int, channels: int, num_classes: int, options: dict) -> bool:
+    try:
+        model = _MODELS[name]((side, side, channels), num_classes, **options)
+    except ValueError:
+        return False
+    return not _has_empty_feature_map(model)
+
+
+def minimum_input_side(
+    name: str, channels: int = 3, num_classes: int = 10, limit: int = 1024, **options
+) -> int | None:
+    """The smallest square input side that model `name` accepts (binary search), or None."""
+    if not _builds(name, limit, channels, num_classes, options):
+        return None
+    low, high = 1, limit  # invariant: high builds
+    while low < high:
+        middle = (low + high) // 2
+        if _builds(name, middle, channels, num_classes, options):
+            high = middle
+        else:
+            low = middle + 1
+    return high
+
+
+def _too_small_message(
+    name: str, input_shape: tuple[int, ...], num_classes: int, options: dict
+) -> str:
+    side = minimum_input_side(name, input_shape[-1], num_classes, **options)
+    need = f"at least {side}x{side}" if side else "a larger input"
+    return (
+        f"input_shape={input_shape} is too small for model={name}: its convolutions and pools "
+        f"need {need} (set data.image_size)"
+    )

@@ -1,0 +1,138 @@
+"""Everything MLflow: the run lifecycle, params, metrics and artifacts. Nothing else imports mlflow.
+
+A run is opened with `run(...)`, a context manager that ends it FINISHED on success,
+KILLED on Ctrl-C and FAILED on any exception, so no run is ever left RUNNING.
+"""
+
+import contextlib
+import os
+import subprocess
+import uuid
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+import mlflow
+from mlflow.entities import RunStatus
+from omegaconf import DictConfig, OmegaConf
+
+MAX_PARAM_LENGTH = 6000  # MLflow's limit on a param value
+
+
+def tracking_uri(tracking_cfg: DictConfig) -> str:
+    """$MLFLOW_TRACKING_URI, else `tracking.uri` with relative SQLite paths made absolute."""
+    uri = os.environ.get("MLFLOW_TRACKING_URI") or tracking_cfg.uri
+    prefix = "sqlite:///"
+    if uri.startswith(prefix) and not uri.startswith(prefix + "/"):
+        uri = prefix + str(Path(uri[len(prefix) :]).resolve())
+    return uri
+
+
+def use_experiment(tracking_cfg: DictConfig) -> str:
+    """Point MLflow at the configured store and experiment; return the experiment id."""
+    mlflow.set_tracking_uri(tracking_uri(tracking_cfg))
+    name = tracking_cfg.experiment
+    experiment = mlflow.get_experiment_by_name(name)
+    if experiment is not None:
+        return experiment.experiment_id
+    location = tracking_cfg.get("artifact_location")
+    artifact_uri = Path(location).resolve().as_uri() if location else None
+    return mlflow.create_experiment(name, artifact_location=artifact_uri)
+
+
+def run_name(*parts: str) -> str:
+    """A readable name: the parts joined by '-', then a short unique id (e.g. lenet5-digits-3f9a1c)."""
+    return "-".join([*parts, uuid.uuid4().hex[:6]])
+
+
+@contextlib.contextmanager
+def run(
+    tracking_cfg: DictConfig, name: str, tags: Mapping[str, str] | None = None, nested: bool = False
+) -> Iterator[str]:
+    """Open an MLflow run and yield its id; its end status tells how the block ended."""
+    experiment_id = use_experiment(tracking_cfg)
+    active = mlflow.start_run(
+        experiment_id=experiment_id, run_name=name, nested=nested, tags=dict(tags or {})
+    )
+    try:
+        yield active.info.run_id
+    except KeyboardInterrupt:
+        mlflow.end_run(RunStatus.to_string(RunStatus.KILLED))
+        raise
+    except BaseException:
+        mlflow.end_run(RunStatus.to_string(RunStatus.FAILED))
+        raise
+    mlflow.end_run(RunStatus.to_string(RunStatus.FINISHED))
+
+
+def flatten(cfg: DictConfig | Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
+    """{'trainer': {'epochs': 3}} -> {'trainer.epochs': 3}; lists stay whole values."""
+    container = OmegaConf.to_container(cfg, resolve=True) if isinstance(cfg, DictConfig) else cfg
+    flat: dict[str, Any] = {}
+    for key, value in container.items():
+        dotted = f"{prefix}{key}"
+        if isinstance(value, Mapping):
+            flat.update(flatten(value, prefix=f"{dotted}."))
+        else:
+            flat[dotted] = value
+    return flat
+
+
+def log_config(cfg: DictConfig) -> None:
+    """The composed config: flattened to dotted params, and the whole YAML as `config.yaml`."""
+    params = {k: str(v)[:MAX_PARAM_LENGTH] for k, v in flatten(cfg).items()}
+    mlflow.log_params(params)
+    mlflow.log_text(OmegaConf.to_yaml(cfg, resolve=True), "config.yaml")
+
+
+def log_params(params: Mapping[str, Any]) -> None:
+    mlflow.log_params({k: str(v)[:MAX_PARAM_LENGTH] for k, v in params.items()})
+
+
+def log_metrics(metrics: Mapping[str, float], step: int | None = None) -> None:
+    mlflow.log_metrics({k: float(v) for k, v in metrics.items()}, step=step)
+
+
+def log_figure(figure, filename: str) -> None:
+    """A matplotlib figure as a PNG artifact."""
+    mlflow.log_figure(figure, filename)
+
+
+def log_artifact(path: str | Path, folder: str | None = None) -> None:
+    mlflow.log_artifact(str(path), artifact_path=folder)
+
+
+def log_text(text: str, filename: str) -> None:
+    mlflow.log_text(text, filename)
+
+
+def set_tags(tags: Mapping[str, str]) -> None:
+    mlflow.set_tags(dict(tags))
+
+
+def git_commit() -> str:
+    """The current commit (with '-dirty' for uncommitted changes), or 'unknown' outside git."""
+    try:
+        commit = subprocess.run(
+            ["git", "rev-parse", "HEAD"], capture_output=True, text=True, check=True, timeout=10
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"],
+            capture_output=True,
+            text=True,
+            timeout=10,
+        ).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+    return f"{commit}-dirty" if dirty else commit
+
+
+def get_run(run_id: str, tracking_cfg: DictConfig):
+    """The stored run (status, params, metrics, tags), for reports and tests."""
+    mlflow.set_tracking_uri(tracking_uri(tracking_cfg))
+    return mlflow.get_run(run_id)
+
+
+def list_artifacts(run_id: str, tracking_cfg: DictConfig, folder: str | None = None) -> list[str]:
+    mlflow.set_tracking_uri(tracking_uri(tracking_cfg))
+    return [a.path for a in mlflow.MlflowClient().list_artifacts(run_id, folder)]

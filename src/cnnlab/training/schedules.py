@@ -1,0 +1,92 @@
+"""Learning-rate schedules of the literature, per optimizer step, with an optional linear warm-up."""
+
+import math
+
+import keras
+from omegaconf import DictConfig
+
+from cnnlab.config import check_options, require_choice
+
+
+@keras.saving.register_keras_serializable(package="cnnlab")
+class EpochSchedule(keras.optimizers.schedules.LearningRateSchedule):
+    """lr(step) = base_lr * warmup(epoch) * decay(epoch), with epoch = step / steps_per_epoch."""
+
+    def __init__(
+        self,
+        base_lr: float,
+        steps_per_epoch: int,
+        epochs: int,
+        name: str = "constant",
+        warmup_epochs: float = 0,
+        milestones=(),
+        gamma: float = 0.1,
+        min_lr_fraction: float = 0.0,
+    ):
+        self.base_lr = float(base_lr)
+        self.steps_per_epoch = int(steps_per_epoch)
+        self.epochs = int(epochs)
+        self.name = name
+        self.warmup_epochs = float(warmup_epochs)
+        self.milestones = tuple(int(m) for m in milestones)
+        self.gamma = float(gamma)
+        self.min_lr_fraction = float(min_lr_fraction)
+
+    def __call__(self, step):
+        epoch = keras.ops.cast(step, "float32") / self.steps_per_epoch
+        return self.base_lr * self._warmup(epoch) * self._decay(epoch)
+
+    def _warmup(self, epoch):
+        if self.warmup_epochs <= 0:
+            return 1.0
+        return keras.ops.minimum(1.0, (epoch + 1.0 / self.steps_per_epoch) / self.warmup_epochs)
+
+    def _decay(self, epoch):
+        ops = keras.ops
+        if self.name == "step":
+            passed = (
+                sum(ops.cast(epoch >= m, "float32") for m in self.milestones)
+                if self.milestones
+                else 0.0
+            )
+            return ops.power(self.gamma, passed)
+        if self.name == "exponential":
+            return ops.power(self.gamma, ops.floor(epoch))
+        if self.name == "cosine":
+            progress = ops.clip(
+                (epoch - self.warmup_epochs) / max(self.epochs - self.warmup_epochs, 1e-9), 0.0, 1.0
+            )
+            cosine = 0.5 * (1.0 + ops.cos(math.pi * progress))
+            return self.min_lr_fraction + (1.0 - self.min_lr_fraction) * cosine
+        return 1.0
+
+    def get_config(self) -> dict:
+        return {
+            "base_lr": self.base_lr,
+            "steps_per_epoch": self.steps_per_epoch,
+            "epochs": self.epochs,
+            "name": self.name,
+            "warmup_epochs": self.warmup_epochs,
+            "milestones": list(self.milestones),
+            "gamma": self.gamma,
+            "min_lr_fraction": self.min_lr_fraction,
+        }
+
+
+SCHEDULE_OPTIONS = {
+    "constant": {"warmup_epochs"},
+    "step": {"warmup_epochs", "milestones", "gamma"},
+    "exponential": {"warmup_epochs", "gamma"},
+    "cosine": {"warmup_epochs", "min_lr_fraction"},
+}
+
+
+def build_schedule(
+    schedule_cfg: DictConfig, base_lr: float, steps_per_epoch: int, epochs: int
+) -> EpochSchedule:
+    """The schedule named by `schedule.name`, checked against the options it takes."""
+    options = dict(schedule_cfg)
+    name = options.pop("name")
+    require_choice("schedule.name", name, list(SCHEDULE_OPTIONS))
+    check_options(f"schedule={name}", options, SCHEDULE_OPTIONS[name])
+    return EpochSchedule(base_lr, steps_per_epoch, epochs, name=name, **options)

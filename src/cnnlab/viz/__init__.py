@@ -1,0 +1,1 @@
+"""Pictures: training curves, filters, feature maps and other views of a network."""

@@ -1,0 +1,58 @@
+"""Shared fixtures: configs composed from the real conf/ with Hydra's compose API, offline stores."""
+
+import os
+import re
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+
+from hydra import compose, initialize_config_dir
+from omegaconf import DictConfig
+
+ROOT = Path(__file__).resolve().parents[1]
+CONF_DIR = ROOT / "conf"
+
+
+@pytest.fixture(autouse=True)
+def _no_tracking_env(monkeypatch):
+    """Tests choose their own MLflow store; a user's $MLFLOW_TRACKING_URI must not leak in."""
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+
+
+@pytest.fixture(scope="session")
+def tfds_dir(tmp_path_factory) -> Path:
+    """One TFDS data dir per test worker: the digits builder prepares into it once."""
+    return tmp_path_factory.mktemp("tfds")
+
+
+@pytest.fixture(scope="session")
+def mlflow_dir(tmp_path_factory) -> Path:
+    """One SQLite store per worker (creating one runs MLflow's migrations, a few seconds)."""
+    return tmp_path_factory.mktemp("mlflow")
+
+
+def compose_train(*overrides: str) -> DictConfig:
+    with initialize_config_dir(str(CONF_DIR), version_base="1.3"):
+        return compose("train", overrides=list(overrides))
+
+
+@pytest.fixture
+def make_cfg(tfds_dir, mlflow_dir, request):
+    """Compose `conf/train.yaml` with test-safe stores, a tiny budget and the given overrides."""
+    # One experiment per test, so its runs are easy to find; Hydra overrides need plain characters.
+    experiment = re.sub(r"[^\w.-]", "_", request.node.name)[:200]
+
+    def make(*overrides: str) -> DictConfig:
+        return compose_train(
+            f"data.data_dir={tfds_dir}",
+            f"tracking.uri=sqlite:///{mlflow_dir}/mlflow.db",
+            f"tracking.artifact_location={mlflow_dir}/artifacts",
+            f"tracking.experiment={experiment}",
+            "trainer.verbose=0",
+            *overrides,
+        )
+
+    return make

@@ -1,0 +1,59 @@
+"""The model registry: names, options and input geometry."""
+
+import pytest
+
+from cnnlab import models
+from cnnlab.errors import ConfigError, GeometryError
+
+
+@pytest.mark.parametrize("name", models.available())
+def test_every_registered_model_builds_for_digits(name):
+    model = models.build(name, (32, 32, 1), 10)
+    assert model.output_shape == (None, 10)
+
+
+def test_unknown_model_lists_the_available_names():
+    with pytest.raises(
+        ConfigError, match=r"model.name='nope' is unknown; available: .*lenet5.*simple_convnet"
+    ):
+        models.build("nope", (28, 28, 1), 10)
+
+
+def test_unknown_option_names_the_accepted_ones():
+    with pytest.raises(
+        ConfigError, match=r"model=lenet5 got unknown option\(s\) filterz; accepted: .*conv_impl"
+    ):
+        models.build("lenet5", (28, 28, 1), 10, filterz=3)
+
+
+@pytest.mark.parametrize(
+    ("input_shape", "first_padding"),
+    [((28, 28, 1), "auto"), ((32, 32, 1), "auto"), ((32, 32, 1), "valid")],
+)
+def test_lenet5_has_61706_parameters(input_shape, first_padding):
+    # LeCun et al. 1998: C1 156 + C3 2,416 + F5 48,120 + F6 10,164 + output 850 (10 classes).
+    assert (
+        models.build("lenet5", input_shape, 10, first_padding=first_padding).count_params()
+        == 61_706
+    )
+
+
+def test_simple_convnet_parameters_match_the_notes():
+    # 28x28x1, conv 30@5x5 -> 24x24x30, pool -> 12x12x30 = 4,320 -> 100 -> 10
+    expected = (5 * 5 * 1 * 30 + 30) + (4_320 * 100 + 100) + (100 * 10 + 10)
+    assert models.build("simple_convnet", (28, 28, 1), 10).count_params() == expected
+
+
+def test_too_small_input_names_the_minimum_size():
+    with pytest.raises(
+        GeometryError,
+        match=r"input_shape=\(8, 8, 1\) is too small for model=lenet5.*at least 12x12",
+    ):
+        models.build("lenet5", (8, 8, 1), 10, first_padding="same")
+
+
+def test_minimum_input_side_is_the_smallest_that_builds():
+    side = models.minimum_input_side("lenet5", channels=1, first_padding="valid")
+    assert side == 16  # 16 -5+1 = 12 -> 6 -> 2 -> 1
+    with pytest.raises(GeometryError):
+        models.build("lenet5", (side - 1, side - 1, 1), 10, first_padding="valid")

@@ -1,0 +1,90 @@
+"""The training run, in process, and what it leaves in MLflow."""
+
+import mlflow
+import pytest
+from omegaconf import OmegaConf
+
+from cnnlab import tracking
+from cnnlab.errors import TrainingDiverged
+from cnnlab.training import train
+
+pytestmark = pytest.mark.xdist_group("train")  # one worker runs these: they share a SQLite store
+
+
+def runs_of(cfg):
+    mlflow.set_tracking_uri(tracking.tracking_uri(cfg.tracking))
+    return mlflow.search_runs(experiment_names=[cfg.tracking.experiment], output_format="list")
+
+
+def test_one_epoch_run_is_recorded_with_params_metrics_and_artifacts(make_cfg, tmp_path):
+    cfg = make_cfg("trainer.epochs=2", "trainer.steps_per_epoch=4", "trainer.batch_size=16")
+    result = train(cfg, output_dir=tmp_path)
+
+    run = tracking.get_run(result.run_id, cfg.tracking)
+    assert run.info.status == "FINISHED"
+    assert run.info.run_name == result.run_name and result.run_name.startswith("lenet5-digits-")
+    assert run.data.params["trainer.epochs"] == "2"
+    assert run.data.params["model.name"] == "lenet5"
+    assert run.data.params["optimizer.lr"] == str(cfg.optimizer.lr)
+    assert run.data.params["model.parameters"] == "61706"
+    assert {
+        "loss",
+        "accuracy",
+        "val_loss",
+        "val_accuracy",
+        "lr",
+        "test_loss",
+        "test_accuracy",
+    } <= set(run.data.metrics)
+    history = mlflow.MlflowClient().get_metric_history(result.run_id, "loss")
+    assert [m.step for m in history] == [0, 1]
+    assert run.data.tags["model"] == "lenet5" and run.data.tags["data"] == "digits"
+    assert run.data.tags["output_dir"] == str(tmp_path.resolve()) and run.data.tags["git_commit"]
+    artifacts = tracking.list_artifacts(result.run_id, cfg.tracking) + tracking.list_artifacts(
+        result.run_id, cfg.tracking, "model"
+    )
+    assert {"config.yaml", "curves.png", "model/model.keras", "model/summary.txt"} <= set(artifacts)
+
+
+def test_logged_config_is_the_composed_config(make_cfg, tmp_path):
+    cfg = make_cfg("debug=fast")
+    result = train(cfg, output_dir=tmp_path)
+    text = mlflow.artifacts.load_text(f"runs:/{result.run_id}/config.yaml")
+    assert OmegaConf.create(text) == OmegaConf.create(OmegaConf.to_container(cfg, resolve=True))
+
+
+def test_saved_model_loads_back_and_predicts_the_same(make_cfg, tmp_path):
+    import keras
+    import numpy as np
+
+    result = train(make_cfg("debug=fast"), output_dir=tmp_path)
+    model = keras.saving.load_model(result.model_path)
+    batch = np.random.default_rng(0).random((4, 28, 28, 1), dtype=np.float32)
+    assert model.predict(batch, verbose=0).shape == (4, 10)
+
+
+def test_diverging_run_ends_failed_and_keeps_its_checkpoint(make_cfg, tmp_path):
+    cfg = make_cfg("trainer.epochs=3", "trainer.steps_per_epoch=2", "optimizer.lr=1e12")
+    with pytest.raises(TrainingDiverged, match=r"loss is nan .* try a smaller optimizer.lr"):
+        train(cfg, output_dir=tmp_path)
+    (run,) = runs_of(cfg)
+    assert run.info.status == "FAILED"
+
+
+def test_interrupted_run_ends_killed(make_cfg):
+    cfg = make_cfg()
+    with pytest.raises(KeyboardInterrupt), tracking.run(cfg.tracking, "interrupted"):
+        raise KeyboardInterrupt
+    (run,) = runs_of(cfg)
+    assert run.info.status == "KILLED"
+
+
+def test_tracking_uri_env_overrides_the_config(make_cfg, monkeypatch, tmp_path):
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path}/other.db")
+    assert tracking.tracking_uri(make_cfg().tracking) == f"sqlite:///{tmp_path}/other.db"
+
+
+def test_relative_sqlite_uri_is_made_absolute(make_cfg, monkeypatch, tmp_path):
+    monkeypatch.chdir(tmp_path)
+    cfg = make_cfg("tracking.uri=sqlite:///mlflow.db")
+    assert tracking.tracking_uri(cfg.tracking) == f"sqlite:///{tmp_path.resolve()}/mlflow.db"
