@@ -8,7 +8,6 @@ PY := $(VENV)/bin/python
 INSTALLED := $(VENV)/.installed
 ARGS ?=
 export TF_CPP_MIN_LOG_LEVEL ?= 2
-export PYTHONPATH := $(CURDIR)/src:$(PYTHONPATH)
 MLFLOW_URI ?= sqlite:///$(CURDIR)/mlflow.db
 
 # (Re)install when the venv is missing or pyproject.toml changed since the last install.
@@ -18,16 +17,19 @@ $(INSTALLED): pyproject.toml
 	$(PY) -m pip install --quiet -e '.[dev]'
 	@touch $@
 
-.PHONY: help install train test test-all lint format ui clean
+.PHONY: help install train profile test test-all lint format ui clean bench bench-data bench-im2col
 
 help: ## list the targets
-	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  \033[36m%-14s\033[0m %s\n", $$1, $$2}'
+	@grep -hE '^[a-zA-Z0-9_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  \033[36m%-14s\033[0m %s\n", $$1, $$2}'
 	@echo '  pass Hydra overrides with ARGS, e.g. make train ARGS="model=simple_convnet trainer.epochs=3"'
 
 install: $(INSTALLED) ## create .venv and install cnnlab with its dev tools
 
 train: $(INSTALLED) ## train a model (default: LeNet-5 on the embedded digits) and log it to MLflow
 	$(PY) pipelines/train.py $(ARGS)
+
+profile: $(INSTALLED) ## per-layer parameters, multiply-adds and activation memory, e.g. ARGS="model=vgg16"
+	$(PY) pipelines/profile.py $(ARGS)
 
 test: $(INSTALLED) ## run the fast test suite (offline, CPU, a few minutes)
 	$(PY) -m pytest -n 2 --dist loadgroup -q $(ARGS)
@@ -42,6 +44,15 @@ lint: $(INSTALLED) ## check style with ruff
 format: $(INSTALLED) ## format and fix what ruff can
 	$(PY) -m ruff format src pipelines tests benchmarks
 	$(PY) -m ruff check --fix src pipelines tests benchmarks
+
+bench-data: $(INSTALLED) ## input pipeline vs training images/s, per augmentation recipe (a few minutes)
+	$(PY) benchmarks/input_pipeline.py $(ARGS)
+
+bench-im2col: $(INSTALLED) ## im2col conv/pool layers vs Keras Conv2D/MaxPooling2D: time ratios, GFLOP/s, memory
+	$(PY) benchmarks/im2col.py $(ARGS)
+
+bench: $(INSTALLED) ## run every benchmark in benchmarks/ (several minutes each)
+	@for script in benchmarks/*.py; do echo "== $$script"; $(PY) $$script || exit 1; done
 
 ui: $(INSTALLED) ## serve the MLflow dashboard on http://127.0.0.1:5000
 	$(VENV)/bin/mlflow ui --backend-store-uri $(MLFLOW_URI) --host 127.0.0.1 --port 5000

@@ -1,5 +1,8 @@
 """The training run, in process, and what it leaves in MLflow."""
 
+import subprocess
+import sys
+
 import mlflow
 import pytest
 from omegaconf import OmegaConf
@@ -58,9 +61,16 @@ def test_saved_model_loads_back_and_predicts_the_same(make_cfg, tmp_path):
     import numpy as np
 
     result = train(make_cfg("debug=fast"), output_dir=tmp_path)
-    model = keras.saving.load_model(result.model_path)
     batch = np.random.default_rng(0).random((4, 28, 28, 1), dtype=np.float32)
-    assert model.predict(batch, verbose=0).shape == (4, 10)
+    expected = keras.saving.load_model(result.output_dir / "checkpoints" / "last.keras").predict(batch, verbose=0)
+    # A fresh interpreter: the exported file must load without cnnlab's registrations.
+    script = (
+        "import sys, keras, numpy as np; m = keras.saving.load_model(sys.argv[1]);"
+        "np.save(sys.argv[2], m.predict(np.load(sys.argv[3]), verbose=0))"
+    )
+    np.save(tmp_path / "batch.npy", batch)
+    subprocess.run([sys.executable, "-c", script, str(result.model_path), str(tmp_path / "out.npy"), str(tmp_path / "batch.npy")], check=True, capture_output=True)
+    np.testing.assert_allclose(np.load(tmp_path / "out.npy"), expected, rtol=1e-5, atol=1e-6)
 
 
 def test_diverging_run_ends_failed_and_keeps_its_checkpoint(make_cfg, tmp_path):

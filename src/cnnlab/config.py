@@ -74,6 +74,14 @@ RULES: tuple[Rule, ...] = (
     Rule("data.image_size", _is_size, "[height, width] with integers >= 1"),
     Rule("data.channels", lambda v: v in (1, 3), "1 or 3"),
     Rule("data.val_fraction", lambda v: _is_number(v) and 0 <= v < 1, "a number in [0, 1)"),
+    Rule("data.test_fraction", lambda v: _is_number(v) and 0 < v < 1, "a number in (0, 1)"),
+    Rule(
+        "data.load_size",
+        _is_size,
+        "[height, width] with integers >= 1, or null (= data.image_size)",
+        optional=True,
+    ),
+    Rule("data.normalize", lambda v: isinstance(v, bool), "true or false"),
     Rule(
         "tracking.experiment",
         lambda v: isinstance(v, str) and v.strip() != "",

@@ -1,9 +1,19 @@
 """Data: sources (TFDS by name, embedded digits, image folders, synthetic), augmentation, tf.data."""
 
-from cnnlab.data.pipeline import DataInfo, Datasets, build_datasets, describe, preprocess
+# Importing the source and op modules registers them.
+from cnnlab.data import folder, ops, synthetic, tfds_source  # noqa: F401
+from cnnlab.data.images import preprocess
+from cnnlab.data.pipeline import (
+    AugmentationSample,
+    DataInfo,
+    Datasets,
+    build_datasets,
+    describe,
+)
 from cnnlab.data.sources import Source, available_sources, load_source, register_source
 
 __all__ = [
+    "AugmentationSample",
     "DataInfo",
     "Datasets",
     "Source",

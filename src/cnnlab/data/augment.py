@@ -1,19 +1,42 @@
-"""Batch-level augmentation built from `cfg.augment.ops` (a list of {name, ...params})."""
+"""Batch-level augmentation built from `cfg.augment.ops` (a list of {name, ...params}).
 
+Every op transforms a whole batch with vectorized, stateless random ops. Its randomness comes
+from a seed tensor that the pipeline derives from the config seed and a per-batch random
+stream, so the same seed gives the same batches, also under parallel map, while every epoch
+draws new augmentations.
+"""
+
+import inspect
 from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
 
 import tensorflow as tf
-from omegaconf import DictConfig
+from omegaconf import DictConfig, OmegaConf
 
-from cnnlab.config import require_choice
+from cnnlab.config import check_options, require_choice
+from cnnlab.data.normalize import DataStats
+from cnnlab.errors import ConfigError
 
-Augmenter = Callable[[tf.Tensor, tf.Tensor], tuple[tf.Tensor, tf.Tensor]]
+# (images float32 (B, H, W, C) in [0, 1], one-hot labels (B, K), seed int64 (2,)) -> (images, labels)
+Augmenter = Callable[[tf.Tensor, tf.Tensor, tf.Tensor], tuple[tf.Tensor, tf.Tensor]]
+
+
+@dataclass(frozen=True)
+class OpContext:
+    """What an op may need beyond its parameters."""
+
+    image_size: tuple[int, int]  # what the model gets; crops produce this size
+    channels: int
+    stats: Callable[[], DataStats]  # train-split statistics, computed on first call
+
+
 OpFactory = Callable[..., Augmenter]
 _OPS: dict[str, OpFactory] = {}
 
 
 def register_op(name: str) -> Callable[[OpFactory], OpFactory]:
-    """Register `factory(seed, **params) -> augment(images, labels)` under an op name."""
+    """Register `factory(context, **params) -> op(images, labels, seed)` under an op name."""
 
     def add(factory: OpFactory) -> OpFactory:
         _OPS[name] = factory
@@ -26,20 +49,57 @@ def available_ops() -> list[str]:
     return sorted(_OPS)
 
 
-def build_augmenter(augment_cfg: DictConfig, seed: int) -> Augmenter | None:
+def build_augmenter(augment_cfg: DictConfig, context: OpContext) -> Augmenter | None:
     """Chain the configured ops in order; None when there are none."""
     ops = []
     for index, op_cfg in enumerate(augment_cfg.get("ops") or []):
-        params = dict(op_cfg)
+        params = OmegaConf.to_container(op_cfg, resolve=True)
         name = params.pop("name", None)
         require_choice(f"augment.ops[{index}].name", name, available_ops())
-        ops.append(_OPS[name](seed=seed + index, **params))
+        factory = _OPS[name]
+        owner = f"augment.ops[{index}] ({name})"
+        check_options(owner, params, set(inspect.signature(factory).parameters) - {"context"})
+        try:
+            ops.append((owner, factory(context, **params)))
+        except ConfigError as error:
+            raise ConfigError(f"{owner}: {error}") from None
     if not ops:
         return None
 
-    def augment(images: tf.Tensor, labels: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
-        for op in ops:
-            images, labels = op(images, labels)
+    def augment(images: tf.Tensor, labels: tf.Tensor, seed: tf.Tensor):
+        seeds = tf.unstack(tf.random.experimental.stateless_split(seed, len(ops)))
+        for (owner, op), op_seed in zip(ops, seeds, strict=True):
+            try:  # ops check the image sizes they are traced with
+                images, labels = op(images, labels, op_seed)
+            except ConfigError as error:
+                raise ConfigError(f"{owner}: {error}") from None
         return images, labels
 
     return augment
+
+
+def require(valid: bool, name: str, value: Any, expected: str) -> None:
+    """Raise ConfigError `name=value is invalid: expected ...` unless `valid`."""
+    if not valid:
+        raise ConfigError(f"{name}={value!r} is invalid: expected {expected}")
+
+
+def is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def require_range(name: str, value: Any, low: float, high: float) -> tuple[float, float]:
+    """A [min, max] pair with low <= min <= max <= high."""
+    valid = (
+        isinstance(value, list | tuple)
+        and len(value) == 2
+        and all(is_number(v) for v in value)
+        and low <= value[0] <= value[1] <= high
+    )
+    require(valid, name, value, f"[min, max] with {low} <= min <= max <= {high}")
+    return float(value[0]), float(value[1])
+
+
+def require_probability(name: str, value: Any) -> float:
+    require(is_number(value) and 0 <= value <= 1, name, value, "a number in [0, 1]")
+    return float(value)

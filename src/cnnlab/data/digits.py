@@ -15,7 +15,9 @@ class Digits(tfds.core.GeneratorBasedBuilder):
     """1,797 real 8x8 grayscale digits (UCI optdigits test set), 10 classes."""
 
     VERSION = tfds.core.Version("1.0.0")
-    RELEASE_NOTES: ClassVar[dict[str, str]] = {"1.0.0": "Stratified 1,437/360 train/test split seeded with 0."}
+    RELEASE_NOTES: ClassVar[dict[str, str]] = {
+        "1.0.0": "Stratified 1,437/360 train/test split seeded with 0."
+    }
 
     def _info(self) -> tfds.core.DatasetInfo:
         return tfds.core.DatasetInfo(

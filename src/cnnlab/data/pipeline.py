@@ -1,14 +1,29 @@
-"""One tf.data pipeline for every source: convert, resize, scale, cache, shuffle, batch, augment."""
+"""One tf.data pipeline for every source.
 
+Per example (parallel): images of varying size are resized to `data.load_size` (uint8 stays
+uint8). Then cache, shuffle and batch. Per batch (parallel, vectorized): convert to float32
+in [0, 1] with `data.channels` (and resize fixed-size sources), augment (train) or crop the
+centre (evaluation) to `data.image_size`, normalize, prefetch.
+"""
+
+import functools
+from collections.abc import Callable
 from dataclasses import dataclass
 
+import numpy as np
 import tensorflow as tf
 from omegaconf import DictConfig
 
-from cnnlab.data.augment import build_augmenter
+from cnnlab.config import require_choice
+from cnnlab.data.augment import Augmenter, OpContext, build_augmenter
+from cnnlab.data.evaluation import TEST_TIME_VIEWS, center_crop, tta_views
+from cnnlab.data.images import match_channels, resize, to_float, to_uint8
+from cnnlab.data.normalize import DataStats, build_normalizer, cached_stats, compute_stats
 from cnnlab.data.sources import Source, load_source
+from cnnlab.errors import ConfigError
 
 AUTOTUNE = tf.data.AUTOTUNE
+STATS_BATCH = 256
 
 
 @dataclass
@@ -27,69 +42,225 @@ class DataInfo:
 
 
 @dataclass
+class AugmentationSample:
+    """A few train images before (centre crop) and after augmentation, in [0, 1], and labels."""
+
+    before: np.ndarray
+    after: np.ndarray
+    labels_before: np.ndarray
+    labels_after: np.ndarray
+
+
+@dataclass
 class Datasets:
-    """Batched splits of (image float32 in [0, 1], one-hot label float32) and their info."""
+    """Batched splits of (image float32, one-hot label float32) and their info.
+
+    Images are in [0, 1], or standardized per channel when `data.normalize` is on.
+    `test_views` yields (V * B views, B labels) when `augment.test_time` asks for test-time
+    augmentation; `preview(n)` shows what augmentation does to n train images.
+    """
 
     train: tf.data.Dataset
     val: tf.data.Dataset | None
     test: tf.data.Dataset
     info: DataInfo
+    test_views: tf.data.Dataset | None = None
+    preview: Callable[[int], AugmentationSample] | None = None
 
 
-def preprocess(image: tf.Tensor, image_size: tuple[int, int], channels: int) -> tf.Tensor:
-    """Any image (H, W, 1|3|4, uint8 or float) -> (height, width, channels) float32 in [0, 1]."""
-    if image.dtype == tf.uint8:
-        image = tf.image.convert_image_dtype(image, tf.float32)
-    else:
-        image = tf.cast(image, tf.float32)
-    if image.shape[-1] == 4:  # RGBA: drop alpha
-        image = image[..., :3]
-    if channels == 3 and image.shape[-1] == 1:
-        image = tf.image.grayscale_to_rgb(image)
-    elif channels == 1 and image.shape[-1] == 3:
-        image = tf.image.rgb_to_grayscale(image)
-    if tuple(image.shape[:2]) != tuple(image_size):
-        image = tf.image.resize(image, image_size, method="bilinear")
-    return tf.clip_by_value(image, 0.0, 1.0)
+@dataclass(frozen=True)
+class Geometry:
+    """Sizes through the pipeline: sources load at `load_size`, the model gets `image_size`."""
+
+    image_size: tuple[int, int]
+    load_size: tuple[int, int]
+    channels: int
+    resize: str
+
+    @classmethod
+    def from_config(cls, data_cfg: DictConfig) -> "Geometry":
+        image_size = tuple(data_cfg.image_size)
+        load_size = tuple(data_cfg.get("load_size") or image_size)
+        if load_size[0] < image_size[0] or load_size[1] < image_size[1]:
+            raise ConfigError(
+                f"data.load_size={list(load_size)} is invalid: expected at least "
+                f"data.image_size={list(image_size)} (crops are taken from the loaded image)"
+            )
+        resize_mode = data_cfg.get("resize", "stretch")
+        require_choice("data.resize", resize_mode, ["stretch", "crop"])
+        return cls(image_size, load_size, int(data_cfg.channels), resize_mode)
+
+    def load_example(self, image: tf.Tensor) -> tf.Tensor:
+        """One image of any size -> `load_size`, keeping its dtype (uint8 for decoded files)."""
+        image = match_channels(image, self.channels)
+        # Antialiasing filters only when shrinking (photos to a load size), where it avoids moire.
+        resized = resize(image, self.load_size, self.resize, antialias=True)
+        return to_uint8(resized) if image.dtype == tf.uint8 else resized
+
+    def load_batch(self, images: tf.Tensor) -> tf.Tensor:
+        """A batch as stored -> float32 in [0, 1] at `load_size` with `channels`."""
+        images = match_channels(to_float(images), self.channels)
+        height, width = images.shape[1:3]
+        if (height, width) != self.load_size:
+            shrinking = height > self.load_size[0] or width > self.load_size[1]
+            images = resize(images, self.load_size, self.resize, antialias=shrinking)
+        return images
+
+
+@dataclass(frozen=True)
+class BatchTransforms:
+    """What happens to a batch once read: float conversion at load size, then augmentation
+    (train) or the centre crop (evaluation) to image size, then normalization."""
+
+    geometry: Geometry
+    num_classes: int
+    seed: int
+    normalize: Callable[[tf.Tensor], tf.Tensor]
+    augment: Augmenter | None
+    test_time: str
+
+    def fit(self, images: tf.Tensor) -> tf.Tensor:
+        return center_crop(images, self.geometry.image_size)
+
+    def train(self, images: tf.Tensor, labels: tf.Tensor, batch_seed: tf.Tensor | None = None):
+        images, labels = self.geometry.load_batch(images), tf.one_hot(labels, self.num_classes)
+        if self.augment is not None:
+            seed = tf.stack([tf.constant(self.seed, tf.int64), batch_seed])
+            images, labels = self.augment(images, labels, seed)
+        return self.normalize(self.fit(images)), labels
+
+    def evaluate(self, images: tf.Tensor, labels: tf.Tensor):
+        images = self.fit(self.geometry.load_batch(images))
+        return self.normalize(images), tf.one_hot(labels, self.num_classes)
+
+    def views(self, images: tf.Tensor, labels: tf.Tensor):
+        images = tta_views(
+            self.geometry.load_batch(images), self.geometry.image_size, self.test_time
+        )
+        return self.normalize(images), tf.one_hot(labels, self.num_classes)
+
+    def preview(self, images: tf.Tensor, labels: tf.Tensor) -> AugmentationSample:
+        """The train batch's first images as evaluation sees them and as augmented (seed, 0)."""
+        images, labels = self.geometry.load_batch(images), tf.one_hot(labels, self.num_classes)
+        after, mixed = self.augment(images, labels, tf.constant([self.seed, 0], tf.int64))
+        before = self.fit(images)
+        return AugmentationSample(
+            before.numpy(), self.fit(after).numpy(), labels.numpy(), mixed.numpy()
+        )
 
 
 def build_datasets(cfg: DictConfig) -> Datasets:
     """Compose `cfg.data`, `cfg.augment`, `cfg.trainer.batch_size` and `cfg.seed` into datasets."""
     source = load_source(cfg.data, seed=cfg.seed)
-    image_size = tuple(cfg.data.image_size)
-    channels = int(cfg.data.channels)
-    num_classes = source.num_classes
-    augment = build_augmenter(cfg.augment, seed=cfg.seed)
-
-    def prepare(split: str, training: bool) -> tf.data.Dataset:
-        ds = source.splits[split].map(
-            lambda x, y: (preprocess(x, image_size, channels), tf.one_hot(y, num_classes)),
-            num_parallel_calls=AUTOTUNE,
-        )
-        if cfg.data.get("cache", True):
-            ds = ds.cache()
-        if training:
-            ds = ds.shuffle(
-                cfg.data.get("shuffle_buffer", 2048), seed=cfg.seed, reshuffle_each_iteration=True
-            )
-        ds = ds.batch(cfg.trainer.batch_size, drop_remainder=False)
-        if training and augment is not None:
-            ds = ds.map(augment, num_parallel_calls=AUTOTUNE)
-        return ds.prefetch(AUTOTUNE)
-
-    info = DataInfo(
-        name=source.name,
-        input_shape=(*image_size, channels),
-        class_names=list(source.class_names),
-        split_sizes=dict(source.split_sizes),
-        extra=dict(source.extra),
+    geometry = Geometry.from_config(cfg.data)
+    loaded = {split: load_examples(ds, geometry) for split, ds in source.splits.items()}
+    stored = {split: cached(ds, cfg.data.get("cache", True)) for split, ds in loaded.items()}
+    stats = train_stats(cfg.data, source, geometry, stored["train"])
+    context = OpContext(geometry.image_size, geometry.channels, stats)
+    transforms = BatchTransforms(
+        geometry=geometry,
+        num_classes=source.num_classes,
+        seed=cfg.seed,
+        normalize=build_normalizer(cfg.data, geometry.channels, stats) or tf.identity,
+        augment=build_augmenter(cfg.augment, context),
+        test_time=tta_mode(cfg.augment, geometry),
     )
+    size = cfg.trainer.batch_size
+    views = TEST_TIME_VIEWS[transforms.test_time]
+
+    def preview(count: int = 8) -> AugmentationSample:
+        return transforms.preview(*next(iter(loaded["train"].take(count).batch(count))))
+
     return Datasets(
-        train=prepare("train", training=True),
-        val=prepare("val", training=False) if "val" in source.splits else None,
-        test=prepare("test", training=False),
-        info=info,
+        train=train_batches(
+            stored["train"], transforms, size, cfg.data.get("shuffle_buffer", 2048)
+        ),
+        val=batched(stored["val"], transforms.evaluate, size) if "val" in stored else None,
+        test=batched(stored["test"], transforms.evaluate, size),
+        info=DataInfo(
+            name=source.name,
+            input_shape=(*geometry.image_size, geometry.channels),
+            class_names=list(source.class_names),
+            split_sizes=dict(source.split_sizes),
+            extra=dict(source.extra),
+        ),
+        # V views per image: batches of size // V images keep a forward pass at ~size images
+        test_views=batched(stored["test"], transforms.views, max(1, size // views))
+        if views > 1
+        else None,
+        preview=preview if transforms.augment is not None else None,
     )
+
+
+def cached(ds: tf.data.Dataset, cache: bool | str) -> tf.data.Dataset:
+    """`data.cache`: true keeps the loaded examples in memory, a string in files, false nothing."""
+    if not cache:
+        return ds
+    return ds.cache(cache if isinstance(cache, str) else "")
+
+
+def tta_mode(augment_cfg: DictConfig, geometry: Geometry) -> str:
+    mode = augment_cfg.get("test_time", "none")
+    require_choice("augment.test_time", mode, list(TEST_TIME_VIEWS))
+    if mode == "ten_crop" and geometry.load_size == geometry.image_size:
+        raise ConfigError(
+            "augment.test_time=ten_crop needs data.load_size larger than data.image_size "
+            "(e.g. 256 for 224 crops); the crops would all be the same"
+        )
+    return mode
+
+
+def train_batches(
+    ds: tf.data.Dataset, transforms: BatchTransforms, size: int, shuffle_buffer: int
+) -> tf.data.Dataset:
+    """Shuffled every epoch; augmented batches get one seed each from a seeded stream that
+    changes every epoch, so the same config seed gives the same batches."""
+    seed = transforms.seed
+    ds = ds.shuffle(shuffle_buffer, seed=seed, reshuffle_each_iteration=True)
+    if transforms.augment is None:
+        return batched(ds, transforms.train, size)
+    batch_seeds = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True)
+    ds = tf.data.Dataset.zip(ds.batch(size), batch_seeds)
+    augment = plain(lambda batch, batch_seed: transforms.train(*batch, batch_seed))
+    return ds.map(augment, num_parallel_calls=AUTOTUNE).prefetch(AUTOTUNE)
+
+
+def batched(ds: tf.data.Dataset, transform: Callable, size: int) -> tf.data.Dataset:
+    ds = ds.batch(size, drop_remainder=False)
+    return ds.map(plain(transform), num_parallel_calls=AUTOTUNE).prefetch(AUTOTUNE)
+
+
+def plain(function):
+    """Trace `function` as written: errors in it (bad op parameters for these image sizes)
+    surface as the ConfigError raised, not wrapped by AutoGraph."""
+    return tf.autograph.experimental.do_not_convert(function)
+
+
+def load_examples(ds: tf.data.Dataset, geometry: Geometry) -> tf.data.Dataset:
+    """Bring images of varying size to `load_size`, per example; fixed-size sources wait for
+    the batch stage, where resizing is vectorized."""
+    if ds.element_spec[0].shape.is_fully_defined():
+        return ds
+    return ds.map(
+        plain(lambda image, label: (geometry.load_example(image), label)),
+        num_parallel_calls=AUTOTUNE,
+    )
+
+
+def train_stats(
+    data_cfg: DictConfig, source: Source, geometry: Geometry, train: tf.data.Dataset
+) -> Callable[[], DataStats]:
+    """Train-split statistics at load size, computed (or read from the cache) on first call."""
+    key = source.fingerprint and f"{source.fingerprint}|{geometry}"
+
+    def compute() -> DataStats:
+        print(f"[cnnlab] computing per-channel statistics of the {source.name} train split (once)")
+        batches = train.batch(STATS_BATCH).map(
+            plain(lambda images, _: geometry.load_batch(images)), num_parallel_calls=AUTOTUNE
+        )
+        return compute_stats(batches)
+
+    return functools.cache(lambda: cached_stats(data_cfg.get("stats_cache"), key, compute))
 
 
 def describe(info: DataInfo) -> str:
@@ -98,4 +269,11 @@ def describe(info: DataInfo) -> str:
     return f"{info.name}: {info.input_shape} images, {info.num_classes} classes ({sizes})"
 
 
-__all__ = ["DataInfo", "Datasets", "Source", "build_datasets", "describe", "preprocess"]
+__all__ = [
+    "AugmentationSample",
+    "DataInfo",
+    "Datasets",
+    "Source",
+    "build_datasets",
+    "describe",
+]

@@ -15,15 +15,18 @@ from cnnlab.config import require_choice
 
 @dataclass
 class Source:
-    """Raw splits of one dataset. `splits` has 'train' and 'test', and 'val' if the source has one."""
+    """Raw splits of one dataset. `splits` has 'train' and 'test', and 'val' if the source has one.
+
+    `fingerprint` names the exact data (files, version, parameters) so that statistics
+    computed on the train split can be cached; empty means "do not cache".
+    """
 
     name: str
     splits: dict[str, tf.data.Dataset]
     class_names: list[str]
     split_sizes: dict[str, int]
-    extra: dict[str, float] = field(
-        default_factory=dict
-    )  # e.g. bad files skipped, logged as metrics
+    extra: dict[str, float] = field(default_factory=dict)  # e.g. bad files skipped, as metrics
+    fingerprint: str = ""
 
     @property
     def num_classes(self) -> int:
@@ -35,7 +38,11 @@ _SOURCES: dict[str, SourceLoader] = {}
 
 
 def register_source(name: str) -> Callable[[SourceLoader], SourceLoader]:
-    """Register a loader `(data_cfg, seed) -> Source` under `name` (the `data.name` config value)."""
+    """Register a loader `(data_cfg, seed) -> Source` under `name`.
+
+    A data config picks its loader with `data.source`, or, without that key, by `data.name`
+    (`data=digits`).
+    """
 
     def add(loader: SourceLoader) -> SourceLoader:
         _SOURCES[name] = loader
@@ -49,31 +56,7 @@ def available_sources() -> list[str]:
 
 
 def load_source(data_cfg: DictConfig, seed: int) -> Source:
-    require_choice("data.name", data_cfg.name, available_sources())
-    return _SOURCES[data_cfg.name](data_cfg, seed)
-
-
-@register_source("digits")
-def load_digits_source(data_cfg: DictConfig, seed: int) -> Source:
-    from cnnlab.data.digits import prepare
-
-    builder = prepare(data_cfg.data_dir)
-    train_size = builder.info.splits["train"].num_examples
-    val_size = round(train_size * data_cfg.val_fraction)
-    fit_size = train_size - val_size
-    # TFDS stores examples in a hash-shuffled order, so slicing the tail gives a random subset.
-    splits = {
-        "train": builder.as_dataset(split=f"train[:{fit_size}]", as_supervised=True),
-        "val": builder.as_dataset(split=f"train[{fit_size}:]", as_supervised=True),
-        "test": builder.as_dataset(split="test", as_supervised=True),
-    }
-    return Source(
-        name="digits",
-        splits=splits,
-        class_names=builder.info.features["label"].names,
-        split_sizes={
-            "train": fit_size,
-            "val": val_size,
-            "test": builder.info.splits["test"].num_examples,
-        },
-    )
+    key = "data.source" if data_cfg.get("source") else "data.name"
+    kind = data_cfg.get("source") or data_cfg.name
+    require_choice(key, kind, available_sources())
+    return _SOURCES[kind](data_cfg, seed)

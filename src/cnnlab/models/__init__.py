@@ -1,8 +1,28 @@
 """The model zoo: `build(name, input_shape, num_classes, **options)` and `available()`."""
 
 # Importing the architecture modules registers them.
-from cnnlab.models import lenet  # noqa: F401
+from cnnlab.models import (  # noqa: F401
+    alexnet,
+    googlenet,
+    inception_resnet,
+    inception_v3,
+    lenet,
+    mobilenet,
+    resnet,
+    vgg,
+)
+from cnnlab.models.auxiliary import MAIN_OUTPUT, inference_model, loss_weights
 from cnnlab.models.conv import CONV_IMPLS, ConvLayers
 from cnnlab.models.registry import available, build, minimum_input_side, register
 
-__all__ = ["CONV_IMPLS", "ConvLayers", "available", "build", "minimum_input_side", "register"]
+__all__ = [
+    "CONV_IMPLS",
+    "MAIN_OUTPUT",
+    "ConvLayers",
+    "available",
+    "build",
+    "inference_model",
+    "loss_weights",
+    "minimum_input_side",
+    "register",
+]

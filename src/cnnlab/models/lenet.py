@@ -3,9 +3,11 @@
 import keras
 
 from cnnlab.config import require_choice
+from cnnlab.models.activations import Activation
 from cnnlab.models.conv import ConvLayers
 from cnnlab.models.heads import softmax_classifier
 from cnnlab.models.registry import register
+from cnnlab.models.units import ConvUnit, dense_unit
 
 LENET_FLAVORS = {
     # flavor: (activation, pooling); 'original' uses the paper's tanh-like squashing and
@@ -17,29 +19,37 @@ LENET_FLAVORS = {
 
 @register
 def lenet5(
-    input_shape, num_classes, conv_impl="native", flavor="modern", first_padding="auto"
+    input_shape,
+    num_classes,
+    conv_impl="native",
+    flavor="modern",
+    first_padding="auto",
+    activation=None,
 ) -> keras.Model:
     """C1 6@5x5 - S2 - C3 16@5x5 - S4 - F5 120 - F6 84 - output.
 
     The paper feeds 32x32 images to a valid C1; for smaller inputs (MNIST's 28x28)
     `first_padding='auto'` pads C1 'same', which gives the same 5x5x16 S4 and 61,706 parameters.
+    `activation` (default: the flavor's) replaces the activation of every layer.
     """
     require_choice("model.flavor", flavor, list(LENET_FLAVORS))
     require_choice("model.first_padding", first_padding, ["auto", "same", "valid"])
-    activation, pooling = LENET_FLAVORS[flavor]
+    flavor_activation, pooling = LENET_FLAVORS[flavor]
     if first_padding == "auto":
         first_padding = "valid" if min(input_shape[:2]) >= 32 else "same"
     layers = ConvLayers(conv_impl)
+    act = Activation(activation or flavor_activation)
+    unit = ConvUnit(layers, act)
     pool = layers.max_pool2d if pooling == "max" else layers.avg_pool2d
 
     inputs = keras.Input(input_shape, name="image")
-    x = layers.conv2d(6, 5, padding=first_padding, activation=activation, name="c1")(inputs)
+    x = unit(inputs, 6, 5, padding=first_padding, name="c1")
     x = pool(2, name="s2")(x)
-    x = layers.conv2d(16, 5, activation=activation, name="c3")(x)
+    x = unit(x, 16, 5, padding="valid", name="c3")
     x = pool(2, name="s4")(x)
     x = keras.layers.Flatten(name="flatten")(x)
-    x = keras.layers.Dense(120, activation=activation, name="f5")(x)
-    x = keras.layers.Dense(84, activation=activation, name="f6")(x)
+    x = dense_unit(x, 120, act, "f5")
+    x = dense_unit(x, 84, act, "f6")
     return keras.Model(inputs, softmax_classifier(x, num_classes), name="lenet5")
 
 

@@ -14,9 +14,11 @@ from cnnlab import models, tracking
 from cnnlab.config import validate
 from cnnlab.data import Datasets, build_datasets, describe
 from cnnlab.training.callbacks import RaiseOnNonFiniteLoss, TrackEpochMetrics
+from cnnlab.training.evaluate import tta_metrics
 from cnnlab.training.optimizers import build_optimizer
 from cnnlab.training.precision import set_precision
 from cnnlab.training.schedules import build_schedule
+from cnnlab.viz.augment import plot_augmentation
 from cnnlab.viz.curves import plot_history
 
 
@@ -60,12 +62,41 @@ def progress_verbosity(verbose) -> int:
 
 def compile_model(model: keras.Model, cfg: DictConfig, steps_per_epoch: int) -> None:
     schedule = build_schedule(cfg.schedule, cfg.optimizer.lr, steps_per_epoch, cfg.trainer.epochs)
+    loss = keras.losses.CategoricalCrossentropy(label_smoothing=cfg.trainer.label_smoothing)
+    accuracy = keras.metrics.CategoricalAccuracy(name="accuracy")
+    weights = models.loss_weights(model)  # {} unless the model has auxiliary classifiers
     model.compile(
         optimizer=build_optimizer(cfg.optimizer, schedule),
-        loss=keras.losses.CategoricalCrossentropy(label_smoothing=cfg.trainer.label_smoothing),
-        metrics=[keras.metrics.CategoricalAccuracy(name="accuracy")],
+        loss={output: loss for output in weights} if weights else loss,
+        loss_weights=weights or None,
+        metrics={models.MAIN_OUTPUT: [accuracy]} if weights else [accuracy],
         jit_compile=cfg.trainer.jit_compile,
     )
+
+
+def label_every_output(dataset, model: keras.Model):
+    """(images, labels) -> (images, {output: labels}) for a model with auxiliary classifiers."""
+    outputs = list(models.loss_weights(model))
+    if dataset is None or not outputs:
+        return dataset
+    return dataset.map(lambda images, labels: (images, dict.fromkeys(outputs, labels)))
+
+
+def main_output_names(logs: dict) -> dict:
+    """Name the main output's accuracy of a multi-output model `accuracy`, like every model's
+    (Keras calls it `predictions_accuracy`); the auxiliary losses keep their `aux1_loss` names."""
+    prefixed = f"{models.MAIN_OUTPUT}_accuracy"
+    for key in [k for k in logs if k.endswith(prefixed)]:
+        logs[key.replace(prefixed, "accuracy")] = logs.pop(key)
+    return logs
+
+
+class MainOutputMetricNames(keras.callbacks.Callback):
+    """Renames the epoch logs in place, before the callbacks after it (tracking, History) see them."""
+
+    def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
+        if logs:
+            main_output_names(logs)
 
 
 def train(cfg: DictConfig, output_dir: Path | None = None) -> RunResult:
@@ -112,13 +143,20 @@ def train(cfg: DictConfig, output_dir: Path | None = None) -> RunResult:
         )
         if data.info.extra:
             tracking.log_metrics(data.info.extra)
+        if data.preview is not None:
+            tracking.log_figure(
+                plot_augmentation(data.preview(), data.info.class_names), "augmentation.png"
+            )
         history, seconds = fit(model, data, cfg, steps_per_epoch, output_dir)
         test_metrics = {
             f"test_{k}": float(v)
-            for k, v in model.evaluate(data.test, verbose=0, return_dict=True).items()
+            for k, v in main_output_names(
+                model.evaluate(label_every_output(data.test, model), verbose=0, return_dict=True)
+            ).items()
         }
+        test_metrics |= tta_metrics(model, data.test_views)
         tracking.log_metrics({**test_metrics, "train_seconds": seconds})
-        model_path = save_model(model, output_dir, log=cfg.tracking.log_model)
+        model_path = save_model(models.inference_model(model), output_dir, cfg.tracking.log_model)
         log_curves(history, title=name)
     print(
         f"[cnnlab] {name}: "
@@ -135,16 +173,18 @@ def fit(
     checkpoint = output_dir / "checkpoints" / "last.keras"
     checkpoint.parent.mkdir(parents=True, exist_ok=True)
     callbacks = [
+        MainOutputMetricNames(),
         TrackEpochMetrics(),
         RaiseOnNonFiniteLoss(cfg.optimizer.lr),
         keras.callbacks.ModelCheckpoint(str(checkpoint)),
     ]
-    train_data = data.train.repeat() if cfg.trainer.steps_per_epoch else data.train
+    train_data = label_every_output(data.train, model)
+    train_data = train_data.repeat() if cfg.trainer.steps_per_epoch else train_data
     start = time.perf_counter()
     try:
         history = model.fit(
             train_data,
-            validation_data=data.val,
+            validation_data=label_every_output(data.val, model),
             epochs=cfg.trainer.epochs,
             steps_per_epoch=cfg.trainer.steps_per_epoch,
             callbacks=callbacks,

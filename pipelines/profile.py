@@ -1,0 +1,36 @@
+"""Print a model's per-layer profile: `python pipelines/profile.py model=vgg16` (or `make profile`)."""
+
+import hydra
+from omegaconf import DictConfig
+
+from cnnlab import models, tracking
+from cnnlab.analysis import profile
+from cnnlab.cli import precheck_command_line, user_errors_exit
+from cnnlab.models.papers import paper_input
+from cnnlab.training.fit import model_options
+
+
+@hydra.main(config_path="../conf", config_name="profile", version_base="1.3")
+@user_errors_exit
+def main(cfg: DictConfig) -> None:
+    paper_shape, paper_classes = paper_input(cfg.model.name)
+    input_shape = tuple(cfg.input_shape or paper_shape)
+    num_classes = cfg.num_classes or paper_classes
+    model = models.build(cfg.model.name, input_shape, num_classes, **model_options(cfg.model))
+    result = profile(models.inference_model(model))  # auxiliary classifiers are training-only
+    print(result.table())
+    if cfg.log:
+        name = tracking.run_name("profile", cfg.model.name)
+        with tracking.run(cfg.tracking, name, {"model": cfg.model.name, "kind": "profile"}):
+            tracking.log_config(cfg)
+            tracking.log_params(
+                {"profile.input_shape": input_shape, "profile.num_classes": num_classes}
+            )
+            tracking.log_metrics(result.totals())
+            tracking.log_text(result.table(), "profile.txt")
+        print(f"[cnnlab] logged the profile to MLflow run {name}")
+
+
+if __name__ == "__main__":
+    precheck_command_line()
+    main()

@@ -1,0 +1,33 @@
+"""Auxiliary classifiers (Szegedy et al., 2015, Sec. 5): extra softmax outputs of a training
+network whose losses join the main loss with a weight, and which inference drops.
+
+Such a model's outputs are a list: the main classifier first (named `MAIN_OUTPUT`), then one
+output per auxiliary head. The training loop reads `loss_weights(model)`; the exported model is
+`inference_model(model)`, the same layers up to the main output only.
+"""
+
+import keras
+
+MAIN_OUTPUT = "predictions"
+
+
+def with_auxiliary_outputs(inputs, main, auxiliary: dict, weight: float, name: str) -> keras.Model:
+    """A training network: `main`, then the `auxiliary` outputs (named by their keys), whose
+    losses count with `weight`."""
+    model = keras.Model(inputs, [main, *auxiliary.values()], name=name)
+    model.auxiliary_loss_weights = {key: float(weight) for key in auxiliary}
+    return model
+
+
+def loss_weights(model: keras.Model) -> dict[str, float]:
+    """{output: loss weight} of a model with auxiliary classifiers; {} for a single-output model."""
+    auxiliary = getattr(model, "auxiliary_loss_weights", None)
+    return {MAIN_OUTPUT: 1.0, **auxiliary} if auxiliary else {}
+
+
+def inference_model(model: keras.Model) -> keras.Model:
+    """The model without its auxiliary classifiers and without training state: what papers
+    evaluate, and what is exported (an uncompiled view sharing the weights, so the saved file
+    loads with plain `keras.saving.load_model`, without cnnlab's optimizer schedule)."""
+    single = loss_weights(model) or len(model.outputs) == 1
+    return keras.Model(model.inputs, model.outputs[0] if single else model.outputs, name=model.name)

@@ -1,0 +1,120 @@
+"""GoogLeNet / Inception v1 (Szegedy et al., 2015, "Going deeper with convolutions")."""
+
+from dataclasses import dataclass
+
+import keras
+
+from cnnlab.layers import LRN
+from cnnlab.models.activations import Activation
+from cnnlab.models.auxiliary import with_auxiliary_outputs
+from cnnlab.models.conv import ConvLayers
+from cnnlab.models.heads import softmax_classifier
+from cnnlab.models.registry import register
+from cnnlab.models.stems import ANY_SIDE, uses_small_stem
+from cnnlab.models.units import ConvUnit, dense_unit
+
+
+@dataclass(frozen=True)
+class InceptionFilters:
+    """The filter columns of Table 1 for one inception module."""
+
+    n1x1: int
+    n3x3_reduce: int
+    n3x3: int
+    n5x5_reduce: int
+    n5x5: int
+    pool_proj: int
+
+
+# Table 1, top to bottom: the inception modules and the 3x3/2 max-pools between them.
+INCEPTION_TABLE: tuple[tuple[str, InceptionFilters] | str, ...] = (
+    ("3a", InceptionFilters(64, 96, 128, 16, 32, 32)),
+    ("3b", InceptionFilters(128, 128, 192, 32, 96, 64)),
+    "maxpool",
+    ("4a", InceptionFilters(192, 96, 208, 16, 48, 64)),
+    ("4b", InceptionFilters(160, 112, 224, 24, 64, 64)),
+    ("4c", InceptionFilters(128, 128, 256, 24, 64, 64)),
+    ("4d", InceptionFilters(112, 144, 288, 32, 64, 64)),
+    ("4e", InceptionFilters(256, 160, 320, 32, 128, 128)),
+    "maxpool",
+    ("5a", InceptionFilters(256, 160, 320, 32, 128, 128)),
+    ("5b", InceptionFilters(384, 192, 384, 48, 128, 128)),
+)
+AUXILIARY_AFTER = ("4a", "4d")  # Sec. 5: the two auxiliary classifiers sit on 4a and 4d
+# The smallest input side each stem accepts: only the auxiliary heads' 5x5 pools need 5x5 maps.
+MINIMUM_SIDE = {"imagenet": 65, "small": 17}
+
+
+def inception_module(x, unit: ConvUnit, filters: InceptionFilters, name: str):
+    """Fig. 2(b): 1x1, 1x1-3x3, 1x1-5x5 and 3x3 max-pool-1x1 branches, concatenated."""
+    branch1 = unit(x, filters.n1x1, 1, name=f"inception_{name}_1x1")
+    branch2 = unit(x, filters.n3x3_reduce, 1, name=f"inception_{name}_3x3_reduce")
+    branch2 = unit(branch2, filters.n3x3, 3, name=f"inception_{name}_3x3")
+    branch3 = unit(x, filters.n5x5_reduce, 1, name=f"inception_{name}_5x5_reduce")
+    branch3 = unit(branch3, filters.n5x5, 5, name=f"inception_{name}_5x5")
+    branch4 = unit.layers.max_pool2d(3, 1, padding="same", name=f"inception_{name}_pool")(x)
+    branch4 = unit(branch4, filters.pool_proj, 1, name=f"inception_{name}_pool_proj")
+    return keras.layers.Concatenate(name=f"inception_{name}")([branch1, branch2, branch3, branch4])
+
+
+def auxiliary_classifier(x, unit: ConvUnit, num_classes: int, name: str):
+    """Sec. 5: 5x5/3 average pool, 1x1 conv 128, FC 1024, dropout 70%, softmax."""
+    x = unit.layers.avg_pool2d(5, 3, name=f"{name}_pool")(x)
+    x = unit(x, 128, 1, name=f"{name}_conv")
+    x = keras.layers.Flatten(name=f"{name}_flatten")(x)
+    x = dense_unit(x, 1024, unit.activation, f"{name}_fc", dropout=0.7)
+    return softmax_classifier(x, num_classes, name=name)
+
+
+@register
+def googlenet(
+    input_shape,
+    num_classes,
+    conv_impl="native",
+    activation="relu",
+    batch_norm=False,
+    aux_weight=0.0,
+    stem="auto",
+    dropout=0.4,
+) -> keras.Model:
+    """GoogLeNet: the stem of Table 1 (with Fig. 3's two LRNs), nine inception modules, global
+    average pooling, dropout 40%, a linear softmax layer.
+
+    `aux_weight > 0` adds the two auxiliary classifiers as extra outputs of a training network
+    whose losses count with that weight (the paper's 0.3, set in conf/model/googlenet.yaml);
+    the exported model has the main output only. Pools pad 'same', Caffe's ceil rounding
+    (224 -> 112 -> 56 -> 28 -> 14 -> 7). Small inputs: conv1 runs at stride 1 and the max-pool
+    after it is dropped. `batch_norm` adds BN after every convolution (Inception v2's change).
+    """
+    small = uses_small_stem(
+        stem, input_shape, "googlenet", MINIMUM_SIDE if aux_weight else ANY_SIDE
+    )
+    layers = ConvLayers(conv_impl)
+    unit = ConvUnit(layers, Activation(activation), batch_norm=batch_norm)
+    x = inputs = keras.Input(input_shape, name="image")
+    x = unit(x, 64, 7, strides=1 if small else 2, name="conv1")
+    if not small:
+        x = layers.max_pool2d(3, 2, padding="same", name="pool1")(x)
+    x = LRN(name="lrn1")(x)
+    x = unit(x, 64, 1, name="conv2_reduce")
+    x = unit(x, 192, 3, name="conv2")
+    x = LRN(name="lrn2")(x)
+    x = layers.max_pool2d(3, 2, padding="same", name="pool2")(x)
+    auxiliary = {}
+    pools = 2
+    for entry in INCEPTION_TABLE:
+        if entry == "maxpool":
+            pools += 1
+            x = layers.max_pool2d(3, 2, padding="same", name=f"pool{pools}")(x)
+            continue
+        name, filters = entry
+        x = inception_module(x, unit, filters, name)
+        if aux_weight and name in AUXILIARY_AFTER:
+            key = f"aux{len(auxiliary) + 1}"
+            auxiliary[key] = auxiliary_classifier(x, unit, num_classes, key)
+    x = keras.layers.GlobalAveragePooling2D(name="avg_pool")(x)
+    x = keras.layers.Dropout(dropout, name="dropout")(x)
+    predictions = softmax_classifier(x, num_classes)
+    if auxiliary:
+        return with_auxiliary_outputs(inputs, predictions, auxiliary, aux_weight, "googlenet")
+    return keras.Model(inputs, predictions, name="googlenet")

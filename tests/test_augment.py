@@ -1,0 +1,401 @@
+"""Augmentation ops and evaluation transforms, each checked against a NumPy description of its effect."""
+
+import numpy as np
+import pytest
+import tensorflow as tf
+from omegaconf import OmegaConf
+
+from cnnlab.data.augment import OpContext, available_ops, build_augmenter
+from cnnlab.data.evaluation import center_crop, tta_views
+from cnnlab.data.normalize import DataStats
+from cnnlab.errors import ConfigError
+
+STATS = DataStats(
+    mean=(0.4, 0.5, 0.6),
+    std=(0.2, 0.2, 0.2),
+    covariance=((0.04, 0.01, 0.0), (0.01, 0.03, 0.0), (0.0, 0.0, 0.02)),
+)
+SEED = tf.constant([42, 7], tf.int64)
+
+
+def augmenter(*ops: dict, image_size=(8, 8), channels=3):
+    context = OpContext(tuple(image_size), channels, lambda: STATS)
+    return build_augmenter(OmegaConf.create({"ops": list(ops)}), context)
+
+
+def run(op: dict, images, labels=None, seed=SEED, **context):
+    images = tf.constant(images, tf.float32)
+    if labels is None:
+        labels = tf.one_hot(np.arange(len(images)) % 4, 4)
+    out, out_labels = augmenter(op, **context)(images, tf.constant(labels, tf.float32), seed)
+    return out.numpy(), out_labels.numpy()
+
+
+def random_images(shape, seed=0):
+    return np.random.default_rng(seed).random(shape, dtype=np.float32)
+
+
+def windows(image: np.ndarray, size: tuple[int, int]) -> list[np.ndarray]:
+    """Every `size` window of one image (H, W, C)."""
+    h, w = size
+    return [
+        image[top : top + h, left : left + w]
+        for top in range(image.shape[0] - h + 1)
+        for left in range(image.shape[1] - w + 1)
+    ]
+
+
+def is_window_of(crop: np.ndarray, image: np.ndarray, atol: float = 1e-6) -> bool:
+    return any(np.allclose(crop, window, atol=atol) for window in windows(image, crop.shape[:2]))
+
+
+# -- every op ----------------------------------------------------------------------------------
+
+OP_PARAMS = {
+    "random_crop": {"padding": 2},
+    "random_resized_crop": {},
+    "scale_jitter": {"min_size": 12, "max_size": 20},
+    "horizontal_flip": {},
+    "pca_lighting": {"std": 0.5},
+    "color_jitter": {"brightness": 0.4, "contrast": 0.4, "saturation": 0.4, "hue": 0.1},
+    "cutout": {"size": 4},
+    "random_erasing": {"p": 1.0},
+    "mixup": {"alpha": 1.0},
+    "cutmix": {"alpha": 1.0},
+}
+
+
+def test_every_registered_op_is_covered():
+    assert set(OP_PARAMS) == set(available_ops())
+
+
+@pytest.mark.parametrize("name", sorted(OP_PARAMS))
+def test_op_gives_image_size_values_in_unit_range_and_labels_summing_to_one(name):
+    images, labels = run(
+        {"name": name, **OP_PARAMS[name]}, random_images((16, 12, 12, 3)), image_size=(10, 10)
+    )
+    size = (10, 10) if name in ("random_crop", "random_resized_crop", "scale_jitter") else (12, 12)
+    assert images.shape == (16, *size, 3) and images.dtype == np.float32
+    assert images.min() >= 0.0 and images.max() <= 1.0
+    np.testing.assert_allclose(labels.sum(axis=1), 1.0, rtol=1e-6)
+
+
+@pytest.mark.parametrize("name", sorted(OP_PARAMS))
+def test_same_seed_gives_the_same_batch_and_another_seed_another(name):
+    op = {"name": name, **OP_PARAMS[name]}
+    images = random_images((16, 12, 12, 3))
+    first = run(op, images, image_size=(10, 10))
+    again = run(op, images, image_size=(10, 10))
+    other = run(op, images, image_size=(10, 10), seed=tf.constant([42, 8], tf.int64))
+    np.testing.assert_array_equal(first[0], again[0])
+    np.testing.assert_array_equal(first[1], again[1])
+    assert not np.array_equal(first[0], other[0])
+
+
+def test_a_recipe_is_deterministic_inside_a_graph():
+    recipe = augmenter(
+        {"name": "random_resized_crop"},
+        {"name": "horizontal_flip"},
+        {"name": "color_jitter"},
+        {"name": "pca_lighting"},
+        {"name": "random_erasing"},
+        {"name": "mixup"},
+    )
+    images, labels = tf.constant(random_images((8, 12, 12, 3))), tf.one_hot(tf.range(8) % 4, 4)
+    traced = tf.function(lambda seed: recipe(images, labels, seed))
+    np.testing.assert_array_equal(traced(SEED)[0], traced(SEED)[0])
+    np.testing.assert_allclose(traced(SEED)[0], recipe(images, labels, SEED)[0], atol=1e-6)
+
+
+# -- crops and flips ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("pad_mode", "numpy_mode"), [("zero", "constant"), ("reflect", "reflect")])
+def test_random_crop_comes_from_the_padded_image(pad_mode, numpy_mode):
+    images = random_images((12, 8, 8, 3))
+    crops, _ = run({"name": "random_crop", "padding": 2, "pad_mode": pad_mode}, images)
+    padded = np.pad(images, [(0, 0), (2, 2), (2, 2), (0, 0)], mode=numpy_mode)
+    assert crops.shape == images.shape
+    assert all(is_window_of(crop, image) for crop, image in zip(crops, padded, strict=True))
+    assert sum(np.array_equal(c, i) for c, i in zip(crops, images, strict=True)) < len(images)
+
+
+def test_random_crop_without_padding_takes_windows_of_a_larger_loaded_image():
+    images = random_images((6, 12, 12, 1))
+    crops, _ = run({"name": "random_crop", "padding": 0}, images, channels=1)
+    assert crops.shape == (6, 8, 8, 1)
+    assert all(is_window_of(crop, image) for crop, image in zip(crops, images, strict=True))
+
+
+def test_random_crop_too_small_to_crop_is_a_config_error():
+    with pytest.raises(ConfigError, match=r"padding=0 is invalid: expected enough to crop 8x8"):
+        run({"name": "random_crop", "padding": 0}, random_images((2, 6, 6, 3)))
+
+
+def test_horizontal_flip_mirrors_each_image_or_leaves_it():
+    images = random_images((64, 5, 6, 3))
+    mirrored = images[:, :, ::-1, :]
+    always, _ = run({"name": "horizontal_flip", "p": 1.0}, images)
+    never, _ = run({"name": "horizontal_flip", "p": 0.0}, images)
+    half, _ = run({"name": "horizontal_flip", "p": 0.5}, images)
+    np.testing.assert_array_equal(always, mirrored)
+    np.testing.assert_array_equal(never, images)
+    flipped = [np.array_equal(h, m) for h, m in zip(half, mirrored, strict=True)]
+    kept = [np.array_equal(h, i) for h, i in zip(half, images, strict=True)]
+    assert all(f or k for f, k in zip(flipped, kept, strict=True))
+    assert 16 < sum(flipped) < 48
+
+
+def test_random_resized_crop_of_the_full_area_is_the_image():
+    images = random_images((4, 8, 8, 3))
+    out, _ = run({"name": "random_resized_crop", "scale": [1.0, 1.0], "ratio": [1.0, 1.0]}, images)
+    np.testing.assert_allclose(out, images, atol=1e-6)
+
+
+def test_random_resized_crop_takes_boxes_of_the_asked_area():
+    # A quarter of a 16x16 image with ratio 1 is an 8x8 box: copied to the 8x8 output as it is.
+    images = random_images((8, 16, 16, 3))
+    op = {"name": "random_resized_crop", "scale": [0.25, 0.25], "ratio": [1.0, 1.0]}
+    crops, _ = run(op, images)
+    assert all(
+        is_window_of(crop, image, atol=1e-5) for crop, image in zip(crops, images, strict=True)
+    )
+
+
+def test_scale_jitter_rescales_so_the_shorter_side_is_s():
+    # On a ramp (value = 0.01 * column), a crop resampled at scale S / 16 steps 0.01 * 16 / S per pixel.
+    ramp = np.broadcast_to(
+        0.01 * np.arange(16, dtype=np.float32)[None, None, :, None], (4, 16, 16, 1)
+    )
+    for side in (16, 32):
+        op = {"name": "scale_jitter", "min_size": side, "max_size": side}
+        out, _ = run(op, ramp, channels=1)
+        np.testing.assert_allclose(np.diff(out[..., 0], axis=2), 0.01 * 16 / side, atol=1e-5)
+
+
+def test_scale_jitter_smaller_than_the_crop_is_a_config_error():
+    with pytest.raises(ConfigError, match=r"scale_jitter\): min_size=4 is invalid"):
+        run({"name": "scale_jitter", "min_size": 4, "max_size": 8}, random_images((2, 16, 16, 3)))
+
+
+# -- colour ------------------------------------------------------------------------------------
+
+
+def test_pca_lighting_shifts_each_image_along_the_principal_components():
+    eigvec = np.linalg.qr(np.random.default_rng(1).normal(size=(3, 3)))[0]
+    eigval = [0.05, 0.01, 0.0]
+    images = np.full((512, 4, 4, 3), 0.5, np.float32)
+    op = {"name": "pca_lighting", "std": 0.1, "eigval": eigval, "eigvec": eigvec.tolist()}
+    out, _ = run(op, images)
+    shifts = out - 0.5
+    assert np.ptp(shifts, axis=(1, 2)).max() < 1e-6  # one RGB offset per image
+    alphas = shifts[:, 0, 0, :] @ eigvec  # coordinates along the eigenvectors = alpha * lambda
+    np.testing.assert_allclose(alphas[:, 2], 0.0, atol=1e-6)
+    np.testing.assert_allclose(np.std(alphas[:, :2] / eigval[:2], axis=0), 0.1, rtol=0.15)
+
+
+def test_pca_lighting_defaults_to_the_train_split_covariance():
+    images = np.full((512, 2, 2, 3), 0.5, np.float32)
+    shifts = run({"name": "pca_lighting", "std": 0.1}, images)[0][:, 0, 0, :] - 0.5
+    values, vectors = np.linalg.eigh(np.asarray(STATS.covariance))
+    alphas = (shifts @ vectors) / values  # coordinates along each eigenvector, over its eigenvalue
+    np.testing.assert_allclose(np.std(alphas, axis=0), 0.1, rtol=0.15)
+
+
+def test_pca_lighting_needs_rgb():
+    with pytest.raises(ConfigError, match=r"data.channels=1 is invalid: expected 3"):
+        augmenter({"name": "pca_lighting"}, channels=1)
+
+
+def test_brightness_scales_each_image_by_one_factor_in_range():
+    images = 0.2 + 0.4 * random_images((32, 4, 4, 3))
+    op = {"name": "color_jitter", "brightness": 0.5, "contrast": 0, "saturation": 0, "hue": 0}
+    out, _ = run(op, images)
+    ratios = out / images
+    assert np.ptp(ratios, axis=(1, 2, 3)).max() < 1e-5
+    assert ratios.min() >= 0.5 - 1e-6 and ratios.max() <= 1.5 + 1e-6
+
+
+def test_contrast_keeps_the_mean_luma_and_saturation_keeps_gray_images():
+    images = 0.4 + 0.2 * random_images((16, 4, 4, 3))
+    luma = images @ np.array([0.299, 0.587, 0.114], np.float32)
+    contrast = {"name": "color_jitter", "brightness": 0, "contrast": 0.5, "saturation": 0}
+    out, _ = run(contrast, images)
+    out_luma = out @ np.array([0.299, 0.587, 0.114], np.float32)
+    np.testing.assert_allclose(out_luma.mean(axis=(1, 2)), luma.mean(axis=(1, 2)), atol=1e-4)
+    gray = np.repeat(random_images((16, 4, 4, 1)), 3, axis=-1)
+    colourful = {
+        "name": "color_jitter",
+        "brightness": 0,
+        "contrast": 0,
+        "saturation": 0.9,
+        "hue": 0.4,
+    }
+    np.testing.assert_allclose(run(colourful, gray)[0], gray, atol=1e-5)
+
+
+# -- occlusion ---------------------------------------------------------------------------------
+
+
+def filled_boxes(out: np.ndarray, value: float) -> list[tuple[int, int]]:
+    """Per image, the (height, width) of the region equal to `value`, checked to be a full box."""
+    sizes = []
+    for image in out:
+        rows, cols = np.nonzero(np.all(np.isclose(image, value), axis=-1))
+        if len(rows) == 0:
+            sizes.append((0, 0))
+            continue
+        box = image[rows.min() : rows.max() + 1, cols.min() : cols.max() + 1]
+        assert np.allclose(box, value), "the erased region is not a rectangle"
+        sizes.append((rows.max() - rows.min() + 1, cols.max() - cols.min() + 1))
+    return sizes
+
+
+def test_cutout_blanks_one_square_clipped_at_the_border():
+    images = np.full((64, 12, 12, 3), 0.7, np.float32)
+    out, _ = run({"name": "cutout", "size": 4, "fill": 0.25}, images)
+    sizes = filled_boxes(out, 0.25)
+    assert all(1 <= h <= 4 and 1 <= w <= 4 for h, w in sizes)
+    assert (4, 4) in sizes and any(s != (4, 4) for s in sizes)  # some squares are clipped
+    assert np.all(np.isclose(out, 0.7) | np.isclose(out, 0.25))
+
+
+def test_cutout_fills_with_the_dataset_mean_by_default():
+    out, _ = run({"name": "cutout", "size": 3}, np.ones((8, 8, 8, 3), np.float32))
+    erased = out[np.any(out < 1, axis=-1)]
+    assert len(erased) > 0
+    np.testing.assert_allclose(erased, np.broadcast_to(STATS.mean, erased.shape), atol=1e-6)
+
+
+def test_random_erasing_boxes_have_the_asked_area_and_aspect():
+    images = np.ones((64, 16, 16, 3), np.float32)
+    op = {"name": "random_erasing", "p": 1.0, "scale": [0.1, 0.3], "ratio": [0.5, 2.0], "fill": 0.0}
+    sizes = [s for s in filled_boxes(run(op, images)[0], 0.0) if s != (0, 0)]
+    assert len(sizes) > 50
+    areas = np.array([h * w for h, w in sizes]) / 256
+    aspects = np.array([w / h for h, w in sizes])
+    assert areas.min() >= 0.1 - 0.03 and areas.max() <= 0.3 + 0.03  # whole-pixel rounding
+    assert aspects.min() >= 0.5 * 0.8 and aspects.max() <= 2.0 * 1.25
+
+
+def test_random_erasing_with_p_zero_changes_nothing_and_random_fill_is_noise():
+    images = random_images((8, 16, 16, 3))
+    np.testing.assert_array_equal(run({"name": "random_erasing", "p": 0.0}, images)[0], images)
+    out, _ = run({"name": "random_erasing", "p": 1.0}, np.zeros((8, 16, 16, 3), np.float32))
+    assert np.unique(out[out > 0]).size > 10
+
+
+# -- mixing ------------------------------------------------------------------------------------
+
+
+def distinct_batch(count: int = 8):
+    """Image i is the constant i / count; its label is class i."""
+    images = np.broadcast_to(
+        np.arange(count, dtype=np.float32)[:, None, None, None] / count, (count, 6, 6, 3)
+    )
+    return np.ascontiguousarray(images), np.eye(count, dtype=np.float32)
+
+
+def test_mixup_mixes_images_and_labels_with_the_same_weight():
+    images, labels = distinct_batch()
+    out, mixed = run({"name": "mixup", "alpha": 1.0}, images, labels)
+    np.testing.assert_allclose(mixed.sum(axis=1), 1.0, rtol=1e-6)
+    expected = mixed @ (np.arange(8, dtype=np.float32) / 8)  # sum_k weight_k * value_k
+    np.testing.assert_allclose(out[:, 0, 0, 0], expected, atol=1e-6)
+    own = mixed[np.arange(8), np.arange(8)]
+    paired = own < 1 - 1e-6  # images whose partner is another image
+    assert paired.sum() >= 4 and np.ptp(own[paired]) < 1e-6  # one weight for the whole batch
+
+
+def test_cutmix_labels_follow_the_pasted_area():
+    images, labels = distinct_batch()
+    out, mixed = run({"name": "cutmix", "alpha": 1.0}, images, labels)
+    np.testing.assert_allclose(mixed.sum(axis=1), 1.0, rtol=1e-6)
+    for i in range(8):
+        own_pixels = np.isclose(out[i, ..., 0], i / 8).mean()
+        assert mixed[i, i] == pytest.approx(own_pixels, abs=1e-6)
+        values = set(np.round(np.unique(out[i]) * 8).astype(int))
+        assert values <= {i, *np.nonzero(mixed[i])[0]}
+
+
+def test_mixing_with_p_zero_leaves_the_batch():
+    images, labels = distinct_batch()
+    for name in ("mixup", "cutmix"):
+        out, mixed = run({"name": name, "p": 0.0}, images, labels)
+        np.testing.assert_array_equal(out, images)
+        np.testing.assert_array_equal(mixed, labels)
+
+
+# -- evaluation transforms ---------------------------------------------------------------------
+
+
+def test_center_crop_is_the_middle_window():
+    images = random_images((2, 10, 12, 3))
+    np.testing.assert_array_equal(center_crop(tf.constant(images), (6, 8)), images[:, 2:8, 2:10])
+
+
+def test_ten_crop_views_are_corners_centre_and_their_mirrors():
+    images = random_images((3, 10, 10, 3))
+    views = tta_views(tf.constant(images), (8, 8), "ten_crop").numpy().reshape(10, 3, 8, 8, 3)
+    crops = [
+        images[:, :8, :8],
+        images[:, :8, 2:],
+        images[:, 2:, :8],
+        images[:, 2:, 2:],
+        images[:, 1:9, 1:9],
+    ]
+    expected = crops + [c[:, :, ::-1] for c in crops]
+    for view, reference in zip(views, expected, strict=True):
+        np.testing.assert_array_equal(view, reference)
+
+
+def test_flip_views_are_the_centre_crop_and_its_mirror():
+    images = random_images((2, 8, 8, 3))
+    views = tta_views(tf.constant(images), (8, 8), "flip").numpy()
+    np.testing.assert_array_equal(views, np.concatenate([images, images[:, :, ::-1]]))
+
+
+# -- configuration errors ----------------------------------------------------------------------
+
+
+def test_unknown_op_lists_the_available_ones():
+    with pytest.raises(
+        ConfigError, match=r"augment.ops\[0\].name='flip' is unknown; available: .*horizontal_flip"
+    ):
+        augmenter({"name": "flip"})
+
+
+def test_unknown_op_parameter_is_named():
+    with pytest.raises(
+        ConfigError, match=r"augment.ops\[1\] \(cutout\) got unknown option\(s\) sise"
+    ):
+        augmenter({"name": "horizontal_flip"}, {"name": "cutout", "sise": 3})
+
+
+@pytest.mark.parametrize(
+    ("op", "message"),
+    [
+        (
+            {"name": "random_crop", "padding": -1},
+            r"ops\[0\] \(random_crop\): padding=-1 is invalid",
+        ),
+        (
+            {"name": "random_crop", "pad_mode": "edge"},
+            r"pad_mode='edge' is unknown; available: zero, reflect",
+        ),
+        ({"name": "horizontal_flip", "p": 2}, r"p=2 is invalid: expected a number in \[0, 1\]"),
+        ({"name": "random_resized_crop", "scale": [0.5, 0.1]}, r"scale=\[0.5, 0.1\] is invalid"),
+        ({"name": "mixup", "alpha": 0}, r"alpha=0 is invalid: expected a number > 0"),
+        (
+            {"name": "cutout", "fill": "black"},
+            r"fill='black' is invalid: expected a number in \[0, 1\], 'mean'",
+        ),
+    ],
+)
+def test_bad_op_parameter_is_one_clear_error(op, message):
+    with pytest.raises(ConfigError, match=message):
+        augmenter(op)
+
+
+def test_no_ops_is_no_augmenter():
+    assert augmenter() is None

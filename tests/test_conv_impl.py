@@ -1,0 +1,82 @@
+"""`conv_impl=im2col`: every registered model runs on cnnlab's im2col layers, unchanged.
+
+Built both ways, a model has the same parameters, and given the native model's weights the
+im2col model computes the same outputs (float32 tolerance).
+"""
+
+from pathlib import Path
+
+import keras
+import numpy as np
+import pytest
+from omegaconf import OmegaConf
+
+from cnnlab import models
+from cnnlab.layers import Im2ColConv2D, Im2ColDepthwiseConv2D, Im2ColPool2D
+from cnnlab.training import train
+from cnnlab.training.fit import model_options
+
+SLOW_TO_BUILD = {  # deep or wide models: 20 s or more of building and compiling on 2 cores
+    "googlenet",
+    "inception_resnet_v2",
+    "inception_v3",
+    "resnet101",
+    "resnet110",
+    "resnet1202",
+    "resnet152",
+    "resnet50",
+}
+IM2COL_LAYERS = (Im2ColConv2D, Im2ColDepthwiseConv2D, Im2ColPool2D)
+NATIVE_LAYERS = (
+    keras.layers.Conv2D,
+    keras.layers.DepthwiseConv2D,
+    keras.layers.MaxPooling2D,
+    keras.layers.AveragePooling2D,
+)
+
+
+def config_options(name: str) -> dict:
+    """The builder options of conf/model/<name>.yaml (the model's real configuration)."""
+    path = Path(__file__).resolve().parents[1] / "conf" / "model" / f"{name}.yaml"
+    return model_options(OmegaConf.load(path)) if path.exists() else {}
+
+
+def build(name: str, conv_impl: str) -> keras.Model:
+    options = {**config_options(name), "conv_impl": conv_impl}
+    return models.build(name, (32, 32, 3), 10, **options)
+
+
+def count(model: keras.Model, kinds: tuple) -> int:
+    return sum(isinstance(layer, kinds) for layer in model._flatten_layers())
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        pytest.param(name, marks=pytest.mark.slow) if name in SLOW_TO_BUILD else name
+        for name in models.available()
+    ],
+)
+def test_im2col_model_equals_native_model_given_its_weights(name):
+    native, im2col = build(name, "native"), build(name, "im2col")
+    assert im2col.count_params() == native.count_params()
+    assert count(im2col, NATIVE_LAYERS) == 0
+    assert count(im2col, IM2COL_LAYERS) == count(native, NATIVE_LAYERS) > 0
+
+    im2col.set_weights(native.get_weights())
+    images = np.random.default_rng(0).random((2, 32, 32, 3), dtype=np.float32)
+    expected = native(images, training=False)
+    got = im2col(images, training=False)
+    for e, g in zip(keras.tree.flatten(expected), keras.tree.flatten(got), strict=True):
+        np.testing.assert_allclose(np.asarray(g), np.asarray(e), rtol=1e-4, atol=1e-6)
+
+
+@pytest.mark.xdist_group("train")  # shares the train tests' SQLite store
+def test_im2col_model_trains_through_the_training_loop(make_cfg, tmp_path):
+    cfg = make_cfg("debug=fast", "model.conv_impl=im2col")
+    result = train(cfg, output_dir=tmp_path)
+    assert np.isfinite(result.history["loss"]).all()
+    model = keras.saving.load_model(result.model_path)
+    assert count(model, IM2COL_LAYERS) == 4  # LeNet-5: c1, s2, c3, s4
+    batch = np.random.default_rng(0).random((3, 28, 28, 1), dtype=np.float32)
+    assert model.predict(batch, verbose=0).shape == (3, 10)
