@@ -48,6 +48,7 @@ SHAPES = (
     Shape("ResNet 3x3 8x8x64", 128, 8, 64, 64, 3),
     Shape("VGG 3x3 56x56x64", 16, 56, 64, 64, 3),
     Shape("VGG 3x3 28x28x256", 16, 28, 256, 256, 3),
+    Shape("VGG 3x3 224x224x64, in bands", 2, 224, 64, 64, 3),
     Shape("stride 2 3x3 32x32x16->32", 128, 32, 16, 32, 3, 2),
     Shape("1x1 28x28x256->64", 32, 28, 256, 64, 1),
     Shape("max pool 2x2 32x32x64", 128, 32, 64, 0, 2, 2, "valid"),

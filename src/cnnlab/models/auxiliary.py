@@ -8,6 +8,8 @@ output per auxiliary head. The training loop reads `loss_weights(model)`; the ex
 
 import keras
 
+from cnnlab.models.recursion import graph_limit, recursion_limit
+
 MAIN_OUTPUT = "predictions"
 
 
@@ -30,4 +32,6 @@ def inference_model(model: keras.Model) -> keras.Model:
     evaluate, and what is exported (an uncompiled view sharing the weights, so the saved file
     loads with plain `keras.saving.load_model`, without cnnlab's optimizer schedule)."""
     single = loss_weights(model) or len(model.outputs) == 1
-    return keras.Model(model.inputs, model.outputs[0] if single else model.outputs, name=model.name)
+    outputs = model.outputs[0] if single else model.outputs
+    with recursion_limit(graph_limit(len(model.layers))):  # ResNet-1202's ~4,200 layers
+        return keras.Model(model.inputs, outputs, name=model.name)

@@ -7,9 +7,7 @@ bias to every convolution: its ResNet-50 has 25,636,712 parameters, ours 25,610,
 moving statistics), the 26,560 difference being exactly those biases.
 """
 
-import contextlib
-import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 
 import keras
 from keras import ops
@@ -18,6 +16,7 @@ from cnnlab.config import require_choice
 from cnnlab.models.activations import Activation
 from cnnlab.models.conv import ConvLayers
 from cnnlab.models.heads import softmax_classifier
+from cnnlab.models.recursion import graph_limit, recursion_limit
 from cnnlab.models.registry import register
 from cnnlab.models.stems import ANY_SIDE, uses_small_stem
 from cnnlab.models.units import ConvUnit
@@ -108,18 +107,6 @@ def residual_stages(x, unit: ConvUnit, branch: Branch, widths, depths, shortcut:
     return x
 
 
-@contextlib.contextmanager
-def recursion_limit(limit: int) -> Iterator[None]:
-    """Raise Python's recursion limit for a block: Keras walks a functional graph recursively,
-    and ResNet-1202's ~4,000 layers go deeper than the default limit of 1,000."""
-    previous = sys.getrecursionlimit()
-    sys.setrecursionlimit(max(previous, limit))
-    try:
-        yield
-    finally:
-        sys.setrecursionlimit(previous)
-
-
 def _unit(conv_impl: str, activation: str, model: str) -> ConvUnit:
     act = Activation.keeping_width(activation, model, "a residual sum keeps its width")
     return ConvUnit(ConvLayers(conv_impl), act, batch_norm=True)
@@ -161,8 +148,7 @@ def cifar_resnet(
     name = f"resnet{depth}"
     unit = _unit(conv_impl, activation, name)
     blocks = (depth - 2) // 6
-    # Keras recurses once per layer along the graph: about 3.5 layers per unit of depth.
-    with recursion_limit(5 * depth + 1_000):
+    with recursion_limit(graph_limit(4 * depth)):  # about 3.5 layers per unit of depth
         x = inputs = keras.Input(input_shape, name="image")
         x = unit(x, 16, 3, name="conv1")
         x = residual_stages(x, unit, basic_branch, CIFAR_WIDTHS, (blocks,) * 3, shortcut, first=2)

@@ -6,7 +6,14 @@ Crops take the batch at `data.load_size` and return `data.image_size`.
 import tensorflow as tf
 
 from cnnlab.config import require_choice
-from cnnlab.data.augment import Augmenter, OpContext, register_op, require, require_range
+from cnnlab.data.augment import (
+    Augmenter,
+    OpContext,
+    register_op,
+    require,
+    require_probability,
+    require_range,
+)
 from cnnlab.data.ops.boxes import (
     crop_windows,
     random_offsets,
@@ -122,7 +129,7 @@ def scale_jitter(context: OpContext, min_size: int = 256, max_size: int = 512) -
 @register_op("horizontal_flip")
 def horizontal_flip(context: OpContext, p: float = 0.5) -> Augmenter:
     """Mirror each image left-right with probability `p` (AlexNet's horizontal reflections)."""
-    require(isinstance(p, int | float) and 0 <= p <= 1, "p", p, "a number in [0, 1]")
+    p = require_probability("p", p)
 
     def op(images: tf.Tensor, labels: tf.Tensor, seed: tf.Tensor):
         flip = uniform(seed, [tf.shape(images)[0]]) < p
