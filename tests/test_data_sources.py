@@ -59,7 +59,9 @@ def test_synthetic_examples_depend_on_the_seed_only(make_cfg):
 
 
 def test_synthetic_classes_are_learnable_templates(make_cfg):
-    data = build_datasets(make_cfg("data=synthetic", "augment=none", "data.train_size=400", "data.signal=0.5"))
+    data = build_datasets(
+        make_cfg("data=synthetic", "augment=none", "data.train_size=400", "data.signal=0.5")
+    )
     images, labels = all_batches(data.train)
     classes = labels.argmax(axis=1)
     means = np.stack([images[classes == k].mean(axis=0) for k in range(10)])
@@ -98,7 +100,12 @@ def test_stats_are_computed_once_then_read_from_the_cache(tmp_path):
 
 
 def test_normalized_train_split_has_zero_mean_and_unit_std(make_cfg, tmp_path, capsys):
-    overrides = ("data=synthetic", "augment=none", "data.normalize=true", f"data.stats_cache={tmp_path}")
+    overrides = (
+        "data=synthetic",
+        "augment=none",
+        "data.normalize=true",
+        f"data.stats_cache={tmp_path}",
+    )
     images, _ = all_batches(build_datasets(make_cfg(*overrides)).train)
     pixels = images.reshape(-1, 3).astype(np.float64)
     np.testing.assert_allclose(pixels.mean(axis=0), 0.0, atol=1e-5)
@@ -238,4 +245,5 @@ def test_preview_shows_the_loaded_and_the_augmented_images(make_cfg):
     assert not np.array_equal(sample.before, sample.after)
     figure = plot_augmentation(sample, data.info.class_names)
     assert len(figure.axes) == 12
-    assert build_datasets(make_cfg("data=synthetic", "augment=none")).preview is None  # nothing to show
+    unaugmented = build_datasets(make_cfg("data=synthetic", "augment=none"))
+    assert unaugmented.preview is None  # nothing to show
