@@ -62,14 +62,27 @@ def test_saved_model_loads_back_and_predicts_the_same(make_cfg, tmp_path):
 
     result = train(make_cfg("debug=fast"), output_dir=tmp_path)
     batch = np.random.default_rng(0).random((4, 28, 28, 1), dtype=np.float32)
-    expected = keras.saving.load_model(result.output_dir / "checkpoints" / "last.keras").predict(batch, verbose=0)
+    expected = keras.saving.load_model(result.output_dir / "checkpoints" / "last.keras").predict(
+        batch, verbose=0
+    )
     # A fresh interpreter: the exported file must load without cnnlab's registrations.
     script = (
         "import sys, keras, numpy as np; m = keras.saving.load_model(sys.argv[1]);"
         "np.save(sys.argv[2], m.predict(np.load(sys.argv[3]), verbose=0))"
     )
     np.save(tmp_path / "batch.npy", batch)
-    subprocess.run([sys.executable, "-c", script, str(result.model_path), str(tmp_path / "out.npy"), str(tmp_path / "batch.npy")], check=True, capture_output=True)
+    subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            script,
+            str(result.model_path),
+            str(tmp_path / "out.npy"),
+            str(tmp_path / "batch.npy"),
+        ],
+        check=True,
+        capture_output=True,
+    )
     np.testing.assert_allclose(np.load(tmp_path / "out.npy"), expected, rtol=1e-5, atol=1e-6)
 
 
