@@ -16,27 +16,52 @@ from cnnlab.layers.im2col_ops import conv_op
 
 
 class _Im2ColConv(Im2ColLayer):
-    """Shared by both convolutions: weights, the im2col op, bias, activation, weight checks."""
+    """Shared by both convolutions: Keras's convolution arguments, weights, the im2col op,
+    bias, activation and weight checks. See `Im2ColLayer` for exact_fit, backward,
+    max_unfold_bytes and jit_compile."""
 
     def __init__(
         self,
         kernel_size,
-        strides,
-        padding,
-        dilation_rate,
-        activation,
-        use_bias: bool,
-        initializers: tuple,
-        regularizers: tuple,
-        constraints: tuple,
+        strides=(1, 1),
+        padding="valid",
+        *,
+        data_format=None,
+        dilation_rate=(1, 1),
+        activation=None,
+        use_bias: bool = True,
+        kernel_initializer="glorot_uniform",
+        bias_initializer="zeros",
+        kernel_regularizer=None,
+        bias_regularizer=None,
+        kernel_constraint=None,
+        bias_constraint=None,
+        exact_fit: bool = True,
+        backward: str = "col2im",
+        max_unfold_bytes: int | None = DEFAULT_MAX_UNFOLD_BYTES,
+        jit_compile: bool | str = "auto",
         **kwargs,
     ):
-        super().__init__(kernel_size, strides, padding, dilation_rate, **kwargs)
+        super().__init__(
+            kernel_size,
+            strides,
+            padding,
+            dilation_rate,
+            data_format=data_format,
+            exact_fit=exact_fit,
+            backward=backward,
+            max_unfold_bytes=max_unfold_bytes,
+            jit_compile=jit_compile,
+            **kwargs,
+        )
         self.activation = keras.activations.get(activation)
         self.use_bias = bool(use_bias)
-        self.kernel_initializer, self.bias_initializer = map(keras.initializers.get, initializers)
-        self.kernel_regularizer, self.bias_regularizer = map(keras.regularizers.get, regularizers)
-        self.kernel_constraint, self.bias_constraint = map(keras.constraints.get, constraints)
+        self.kernel_initializer = keras.initializers.get(kernel_initializer)
+        self.bias_initializer = keras.initializers.get(bias_initializer)
+        self.kernel_regularizer = keras.regularizers.get(kernel_regularizer)
+        self.bias_regularizer = keras.regularizers.get(bias_regularizer)
+        self.kernel_constraint = keras.constraints.get(kernel_constraint)
+        self.bias_constraint = keras.constraints.get(bias_constraint)
 
     def groups_for(self, channels: int) -> int:
         raise NotImplementedError
@@ -131,42 +156,13 @@ class Im2ColConv2D(_Im2ColConv):
         kernel_size,
         strides=(1, 1),
         padding="valid",
-        data_format=None,
-        dilation_rate=(1, 1),
+        *,
         groups: int = 1,
-        activation=None,
-        use_bias: bool = True,
-        kernel_initializer="glorot_uniform",
-        bias_initializer="zeros",
-        kernel_regularizer=None,
-        bias_regularizer=None,
-        activity_regularizer=None,
-        kernel_constraint=None,
-        bias_constraint=None,
-        exact_fit: bool = True,
-        backward: str = "col2im",
-        max_unfold_bytes: int | None = DEFAULT_MAX_UNFOLD_BYTES,
-        jit_compile: bool | str = "auto",
         **kwargs,
     ):
-        super().__init__(
-            kernel_size,
-            strides,
-            padding,
-            dilation_rate,
-            activation,
-            use_bias,
-            (kernel_initializer, bias_initializer),
-            (kernel_regularizer, bias_regularizer),
-            (kernel_constraint, bias_constraint),
-            data_format=data_format,
-            exact_fit=exact_fit,
-            backward=backward,
-            max_unfold_bytes=max_unfold_bytes,
-            jit_compile=jit_compile,
-            activity_regularizer=activity_regularizer,
-            **kwargs,
-        )
+        """Conv2D's other arguments (data_format, dilation_rate, activation, use_bias, the
+        kernel_/bias_ initializers, regularizers and constraints) go by keyword."""
+        super().__init__(kernel_size, strides, padding, **kwargs)
         for key, value in (("filters", filters), ("groups", groups)):
             if not isinstance(value, int) or value < 1:
                 raise GeometryError(
@@ -217,39 +213,20 @@ class Im2ColDepthwiseConv2D(_Im2ColConv):
         strides=(1, 1),
         padding="valid",
         depth_multiplier: int = 1,
-        data_format=None,
-        dilation_rate=(1, 1),
-        activation=None,
-        use_bias: bool = True,
+        *,
         depthwise_initializer="glorot_uniform",
-        bias_initializer="zeros",
         depthwise_regularizer=None,
-        bias_regularizer=None,
-        activity_regularizer=None,
         depthwise_constraint=None,
-        bias_constraint=None,
-        exact_fit: bool = True,
-        backward: str = "col2im",
-        max_unfold_bytes: int | None = DEFAULT_MAX_UNFOLD_BYTES,
-        jit_compile: bool | str = "auto",
         **kwargs,
     ):
+        """DepthwiseConv2D's other arguments go by keyword, as for Im2ColConv2D."""
         super().__init__(
             kernel_size,
             strides,
             padding,
-            dilation_rate,
-            activation,
-            use_bias,
-            (depthwise_initializer, bias_initializer),
-            (depthwise_regularizer, bias_regularizer),
-            (depthwise_constraint, bias_constraint),
-            data_format=data_format,
-            exact_fit=exact_fit,
-            backward=backward,
-            max_unfold_bytes=max_unfold_bytes,
-            jit_compile=jit_compile,
-            activity_regularizer=activity_regularizer,
+            kernel_initializer=depthwise_initializer,
+            kernel_regularizer=depthwise_regularizer,
+            kernel_constraint=depthwise_constraint,
             **kwargs,
         )
         if not isinstance(depth_multiplier, int) or depth_multiplier < 1:

@@ -1,7 +1,9 @@
 """The model registry: every architecture is one registered function (timm's pattern).
 
 `build(name, input_shape, num_classes, **options)` checks the name, the options and the
-input geometry, so a bad config fails with one line before any training starts.
+input geometry, so a bad config fails with one line before any training starts. The option
+`init` belongs to every model: the registry redraws the built model's kernels with it
+(`cnnlab.models.init`), so the builders stay the papers' layer tables.
 """
 
 import inspect
@@ -11,6 +13,7 @@ import keras
 
 from cnnlab.config import check_options, require_choice
 from cnnlab.errors import GeometryError
+from cnnlab.models.init import INITS, initialize
 
 ModelFn = Callable[..., keras.Model]
 _MODELS: dict[str, ModelFn] = {}
@@ -29,13 +32,18 @@ def available() -> list[str]:
 
 def accepted_options(name: str) -> frozenset[str]:
     parameters = inspect.signature(_MODELS[name]).parameters
-    return frozenset(p for p in parameters if p not in ("input_shape", "num_classes"))
+    own = frozenset(p for p in parameters if p not in ("input_shape", "num_classes"))
+    return own | {"init"}
 
 
-def build(name: str, input_shape: tuple[int, ...], num_classes: int, **options) -> keras.Model:
-    """Build model `name` for `input_shape` (H, W, C) and `num_classes` outputs."""
+def build(
+    name: str, input_shape: tuple[int, ...], num_classes: int, init: str = "auto", **options
+) -> keras.Model:
+    """Build model `name` for `input_shape` (H, W, C) and `num_classes` outputs, its kernels
+    drawn from `init` (see `cnnlab.models.init`)."""
     require_choice("model.name", name, available())
-    check_options(f"model={name}", options, accepted_options(name))
+    check_options(f"model={name}", {"init": init, **options}, accepted_options(name))
+    require_choice("model.init", init, INITS)
     input_shape = tuple(int(d) for d in input_shape)
     try:
         model = _MODELS[name](input_shape, num_classes, **options)
@@ -47,6 +55,7 @@ def build(name: str, input_shape: tuple[int, ...], num_classes: int, **options) 
         raise GeometryError(_too_small_message(name, input_shape, num_classes, options)) from error
     if _has_empty_feature_map(model):
         raise GeometryError(_too_small_message(name, input_shape, num_classes, options))
+    initialize(model, init)
     return model
 
 
