@@ -102,6 +102,35 @@ def test_interrupted_run_ends_killed(make_cfg):
     assert run.info.status == "KILLED"
 
 
+def test_terminated_run_ends_killed(make_cfg, tmp_path):
+    """`kill` (SIGTERM) mid-run: the run ends KILLED, not RUNNING, and the process exits."""
+    cfg = make_cfg()
+    script = tmp_path / "open_run.py"
+    script.write_text(
+        "import sys, time\n"
+        "from omegaconf import OmegaConf\n"
+        "from cnnlab import tracking\n"
+        "cfg = OmegaConf.load(sys.argv[1])\n"
+        "with tracking.run(cfg.tracking, 'terminated'):\n"
+        "    print('open', flush=True)\n"
+        "    time.sleep(60)\n"
+    )
+    OmegaConf.save(cfg, tmp_path / "cfg.yaml")
+    child = subprocess.Popen(
+        [sys.executable, str(script), str(tmp_path / "cfg.yaml")],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert child.stdout.readline().strip() == "open"
+    child.terminate()
+    _, stderr = child.communicate(timeout=60)
+    assert child.returncode != 0
+    assert "Terminated: terminated by signal SIGTERM" in stderr
+    (run,) = runs_of(cfg)
+    assert run.info.status == "KILLED"
+
+
 def test_tracking_uri_env_overrides_the_config(make_cfg, monkeypatch, tmp_path):
     monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path}/other.db")
     assert tracking.tracking_uri(make_cfg().tracking) == f"sqlite:///{tmp_path}/other.db"

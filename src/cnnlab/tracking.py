@@ -1,12 +1,15 @@
 """Everything MLflow: the run lifecycle, params, metrics and artifacts. Nothing else imports mlflow.
 
 A run is opened with `run(...)`, a context manager that ends it FINISHED on success,
-KILLED on Ctrl-C and FAILED on any exception, so no run is ever left RUNNING.
+KILLED on Ctrl-C or SIGTERM (`kill`, a scheduler's preemption) and FAILED on any exception,
+so no run is ever left RUNNING.
 """
 
 import contextlib
 import os
+import signal
 import subprocess
+import threading
 import uuid
 from collections.abc import Iterator, Mapping
 from pathlib import Path
@@ -45,6 +48,28 @@ def run_name(*parts: str) -> str:
     return "-".join([*parts, uuid.uuid4().hex[:6]])
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, raised in the main thread like Ctrl-C so that open runs end KILLED."""
+
+
+@contextlib.contextmanager
+def sigterm_interrupts() -> Iterator[None]:
+    """Within the block, SIGTERM raises `Terminated` (Python's default would exit at once,
+    skipping every `finally`); outside it, the previous handler is back."""
+    if threading.current_thread() is not threading.main_thread():
+        yield  # only the main thread may set signal handlers
+        return
+
+    def interrupt(signum, frame):
+        raise Terminated(f"terminated by signal {signal.Signals(signum).name}")
+
+    previous = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
 @contextlib.contextmanager
 def run(
     tracking_cfg: DictConfig, name: str, tags: Mapping[str, str] | None = None, nested: bool = False
@@ -55,7 +80,8 @@ def run(
         experiment_id=experiment_id, run_name=name, nested=nested, tags=dict(tags or {})
     )
     try:
-        yield active.info.run_id
+        with sigterm_interrupts():
+            yield active.info.run_id
     except KeyboardInterrupt:
         mlflow.end_run(RunStatus.to_string(RunStatus.KILLED))
         raise
