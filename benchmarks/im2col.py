@@ -22,7 +22,7 @@ import keras
 import tensorflow as tf
 
 from cnnlab.layers import Im2ColConv2D, Im2ColPool2D
-from cnnlab.layers.im2col_layer import DEFAULT_MAX_UNFOLD_BYTES
+from cnnlab.layers.im2col.layer import DEFAULT_MAX_UNFOLD_BYTES
 
 
 @dataclass(frozen=True)

@@ -11,9 +11,9 @@ import tensorflow_datasets as tfds
 
 from cnnlab.config import validate
 from cnnlab.data import build_datasets
-from cnnlab.data.digits import prepare
 from cnnlab.data.images import resize
 from cnnlab.data.normalize import DataStats, cached_stats, compute_stats
+from cnnlab.data.sources.digits import prepare
 from cnnlab.errors import ConfigError, DataError
 from cnnlab.training.evaluate import tta_metrics
 from cnnlab.viz.augment import plot_augmentation

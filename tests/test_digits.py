@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import tensorflow_datasets as tfds
 
-from cnnlab.data.digits import prepare
+from cnnlab.data.sources.digits import prepare
 
 
 @pytest.fixture(scope="module")

@@ -11,7 +11,7 @@ from PIL import Image
 
 from cnnlab import tracking
 from cnnlab.data import build_datasets, load_source
-from cnnlab.data.folder import decode, read_header
+from cnnlab.data.sources.folder import decode, read_header
 from cnnlab.errors import DataError
 from cnnlab.training import train
 

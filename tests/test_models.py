@@ -21,9 +21,9 @@ from omegaconf import OmegaConf
 from cnnlab import models
 from cnnlab.errors import ConfigError, GeometryError
 from cnnlab.layers import Im2ColConv2D, Im2ColDepthwiseConv2D, Im2ColPool2D
-from cnnlab.models import alexnet, googlenet, inception_v3, registry
-from cnnlab.models.auxiliary import with_auxiliary_outputs
-from cnnlab.models.heads import softmax_classifier
+from cnnlab.models import _registry, alexnet, googlenet, inception_v3
+from cnnlab.models.blocks.auxiliary import with_auxiliary_outputs
+from cnnlab.models.blocks.heads import softmax_classifier
 from cnnlab.models.resnet import ZeroPadShortcut
 from cnnlab.training.fit import compile_model
 
@@ -314,7 +314,7 @@ def test_too_small_input_is_refused_naming_the_minimum(name, stem, options, side
 @pytest.mark.parametrize(("name", "stem", "options", "side"), MINIMUM_SIDES)
 def test_minimum_sides_are_the_smallest_that_build(name, stem, options, side, monkeypatch):
     # Without the up-front check, the registry's search finds where the layers themselves fail.
-    monkeypatch.setattr("cnnlab.models.stems.check_input_side", lambda *args: None)
+    monkeypatch.setattr("cnnlab.models.blocks.stems.check_input_side", lambda *args: None)
     found = models.minimum_input_side(name, 3, limit=2 * side, stem=stem, **options)
     assert found == side
 
@@ -427,7 +427,7 @@ def test_training_a_model_with_auxiliary_classifiers(make_cfg, tmp_path, monkeyp
     from cnnlab import tracking
     from cnnlab.training import train
 
-    monkeypatch.setitem(registry._MODELS, "tiny_auxiliary_net", tiny_auxiliary_net)
+    monkeypatch.setitem(_registry._MODELS, "tiny_auxiliary_net", tiny_auxiliary_net)
     cfg = make_cfg("model=simple_convnet", "model.name=tiny_auxiliary_net", "debug=fast")
     result = train(cfg, output_dir=tmp_path)
 

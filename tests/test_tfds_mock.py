@@ -11,8 +11,9 @@ import pytest
 import tensorflow_datasets as tfds
 
 from cnnlab import tracking
-from cnnlab.data import build_datasets, tfds_source
-from cnnlab.data.digits import prepare
+from cnnlab.data import build_datasets
+from cnnlab.data.sources import tfds as tfds_source
+from cnnlab.data.sources.digits import prepare
 from cnnlab.errors import DataError
 from cnnlab.training import train
 

@@ -1,7 +1,7 @@
 """Data: sources (TFDS by name, embedded digits, image folders, synthetic), augmentation, tf.data."""
 
 # Importing the source and op modules registers them.
-from cnnlab.data import folder, ops, synthetic, tfds_source  # noqa: F401
+from cnnlab.data import ops  # noqa: F401
 from cnnlab.data.images import preprocess
 from cnnlab.data.pipeline import (
     AugmentationSample,

@@ -19,7 +19,7 @@ from cnnlab.data.augment import Augmenter, OpContext, build_augmenter
 from cnnlab.data.evaluation import TEST_TIME_VIEWS, center_crop, tta_views
 from cnnlab.data.images import match_channels, resize, to_float, to_uint8
 from cnnlab.data.normalize import DataStats, build_normalizer, cached_stats, compute_stats
-from cnnlab.data.sources import Source, load_source
+from cnnlab.data.sources.registry import Source, load_source
 from cnnlab.errors import ConfigError
 
 AUTOTUNE = tf.data.AUTOTUNE

@@ -1,6 +1,5 @@
 """cnnlab's own layers: the im2col convolution and pooling, LRN, RReLU and Maxout."""
 
 from cnnlab.layers.activations import Maxout, RReLU  # noqa: F401
-from cnnlab.layers.im2col_conv import Im2ColConv2D, Im2ColDepthwiseConv2D  # noqa: F401
-from cnnlab.layers.im2col_pool import Im2ColPool2D  # noqa: F401
+from cnnlab.layers.im2col import Im2ColConv2D, Im2ColDepthwiseConv2D, Im2ColPool2D  # noqa: F401
 from cnnlab.layers.normalization import LRN  # noqa: F401

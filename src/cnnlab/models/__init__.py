@@ -11,9 +11,9 @@ from cnnlab.models import (  # noqa: F401
     resnet,
     vgg,
 )
-from cnnlab.models.auxiliary import MAIN_OUTPUT, inference_model, loss_weights
-from cnnlab.models.conv import CONV_IMPLS, ConvLayers
-from cnnlab.models.registry import available, build, minimum_input_side, register
+from cnnlab.models._registry import available, build, minimum_input_side, register
+from cnnlab.models.blocks.auxiliary import MAIN_OUTPUT, inference_model, loss_weights
+from cnnlab.models.blocks.conv import CONV_IMPLS, ConvLayers
 
 __all__ = [
     "CONV_IMPLS",

@@ -5,13 +5,13 @@ from dataclasses import dataclass
 import keras
 
 from cnnlab.layers import LRN
-from cnnlab.models.activations import Activation
-from cnnlab.models.auxiliary import with_auxiliary_outputs
-from cnnlab.models.conv import ConvLayers
-from cnnlab.models.heads import softmax_classifier
-from cnnlab.models.registry import register
-from cnnlab.models.stems import ANY_SIDE, uses_small_stem
-from cnnlab.models.units import ConvUnit, dense_unit
+from cnnlab.models._registry import register
+from cnnlab.models.blocks.activations import Activation
+from cnnlab.models.blocks.auxiliary import with_auxiliary_outputs
+from cnnlab.models.blocks.conv import ConvLayers
+from cnnlab.models.blocks.heads import softmax_classifier
+from cnnlab.models.blocks.stems import ANY_SIDE, uses_small_stem
+from cnnlab.models.blocks.units import ConvUnit, dense_unit
 
 
 @dataclass(frozen=True)

@@ -10,8 +10,11 @@ that close the residual branches of Fig. 16 produce 320 channels, not 384.
 import keras
 
 from cnnlab.errors import ConfigError
-from cnnlab.models.activations import Activation
-from cnnlab.models.heads import softmax_classifier
+from cnnlab.models._registry import register
+from cnnlab.models.blocks.activations import Activation
+from cnnlab.models.blocks.heads import softmax_classifier
+from cnnlab.models.blocks.stems import uses_small_stem
+from cnnlab.models.blocks.units import ConvUnit
 from cnnlab.models.inception_v3 import (
     MINIMUM_SIDE,
     concatenate,
@@ -20,9 +23,6 @@ from cnnlab.models.inception_v3 import (
     inception_unit,
     pool_branch,
 )
-from cnnlab.models.registry import register
-from cnnlab.models.stems import uses_small_stem
-from cnnlab.models.units import ConvUnit
 
 # The residual branches of the three block types (Figs. 16, 17, 19) and their residual scale.
 INCEPTION_RESNET_A = ([(32, 1)], [(32, 1), (32, 3)], [(32, 1), (48, 3), (64, 3)])  # 35x35

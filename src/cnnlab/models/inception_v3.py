@@ -11,12 +11,12 @@ import functools
 
 import keras
 
-from cnnlab.models.activations import Activation
-from cnnlab.models.conv import ConvLayers
-from cnnlab.models.heads import softmax_classifier
-from cnnlab.models.registry import register
-from cnnlab.models.stems import uses_small_stem
-from cnnlab.models.units import ConvUnit
+from cnnlab.models._registry import register
+from cnnlab.models.blocks.activations import Activation
+from cnnlab.models.blocks.conv import ConvLayers
+from cnnlab.models.blocks.heads import softmax_classifier
+from cnnlab.models.blocks.stems import uses_small_stem
+from cnnlab.models.blocks.units import ConvUnit
 
 # The smallest input side each stem accepts ('valid' convs and pools in the stem and reductions).
 MINIMUM_SIDE = {"imagenet": 75, "small": 15}

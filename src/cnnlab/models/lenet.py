@@ -3,11 +3,11 @@
 import keras
 
 from cnnlab.config import require_choice
-from cnnlab.models.activations import Activation
-from cnnlab.models.conv import ConvLayers
-from cnnlab.models.heads import softmax_classifier
-from cnnlab.models.registry import register
-from cnnlab.models.units import ConvUnit, dense_unit
+from cnnlab.models._registry import register
+from cnnlab.models.blocks.activations import Activation
+from cnnlab.models.blocks.conv import ConvLayers
+from cnnlab.models.blocks.heads import softmax_classifier
+from cnnlab.models.blocks.units import ConvUnit, dense_unit
 
 LENET_FLAVORS = {
     # flavor: (activation, pooling); 'original' uses the paper's tanh-like squashing and

@@ -5,11 +5,11 @@ mobile vision applications"): depthwise separable convolutions, width and resolu
 import keras
 
 from cnnlab.errors import ConfigError
-from cnnlab.models.activations import Activation
-from cnnlab.models.conv import ConvLayers
-from cnnlab.models.heads import softmax_classifier
-from cnnlab.models.registry import register
-from cnnlab.models.units import ConvUnit
+from cnnlab.models._registry import register
+from cnnlab.models.blocks.activations import Activation
+from cnnlab.models.blocks.conv import ConvLayers
+from cnnlab.models.blocks.heads import softmax_classifier
+from cnnlab.models.blocks.units import ConvUnit
 
 # Table 1 after the first full convolution (3x3/2, 32 filters): each depthwise separable layer
 # as (stride of its 3x3 depthwise conv, filters of its 1x1 pointwise conv). The table's second

@@ -2,7 +2,7 @@
 counts compare with the papers' numbers."""
 
 from cnnlab.config import require_choice
-from cnnlab.models.registry import available
+from cnnlab.models._registry import available
 
 IMAGENET = 1000
 _SIDES = {

@@ -13,13 +13,13 @@ import keras
 from keras import ops
 
 from cnnlab.config import require_choice
-from cnnlab.models.activations import Activation
-from cnnlab.models.conv import ConvLayers
-from cnnlab.models.heads import softmax_classifier
-from cnnlab.models.recursion import graph_limit, recursion_limit
-from cnnlab.models.registry import register
-from cnnlab.models.stems import ANY_SIDE, uses_small_stem
-from cnnlab.models.units import ConvUnit
+from cnnlab.models._registry import register
+from cnnlab.models.blocks.activations import Activation
+from cnnlab.models.blocks.conv import ConvLayers
+from cnnlab.models.blocks.heads import softmax_classifier
+from cnnlab.models.blocks.recursion import graph_limit, recursion_limit
+from cnnlab.models.blocks.stems import ANY_SIDE, uses_small_stem
+from cnnlab.models.blocks.units import ConvUnit
 
 SHORTCUTS = ("A", "B")  # Sec. 3.3: A zero-pads the identity, B projects with a 1x1 conv
 IMAGENET_WIDTHS = (64, 128, 256, 512)  # conv2_x .. conv5_x

@@ -3,11 +3,11 @@
 import keras
 
 from cnnlab.layers import LRN
-from cnnlab.models.activations import Activation
-from cnnlab.models.conv import ConvLayers
-from cnnlab.models.heads import softmax_classifier
-from cnnlab.models.registry import register
-from cnnlab.models.units import ConvUnit, dense_unit
+from cnnlab.models._registry import register
+from cnnlab.models.blocks.activations import Activation
+from cnnlab.models.blocks.conv import ConvLayers
+from cnnlab.models.blocks.heads import softmax_classifier
+from cnnlab.models.blocks.units import ConvUnit, dense_unit
 
 # Table 1, one column per configuration: its five stages, each followed by a 2x2/2 max-pool
 # ("conv<receptive field>-<channels>"); every column ends with FC-4096, FC-4096, FC-1000, soft-max.

@@ -4,8 +4,9 @@ import keras
 
 from cnnlab.config import require_choice
 from cnnlab.errors import GeometryError
-from cnnlab.layers.im2col_geometry import normalize_padding, resolve, size_pair
-from cnnlab.layers.im2col_ops import BACKWARDS, Bands, OpSpec, images_per_chunk
+from cnnlab.layers.im2col.chunks import Bands, images_per_chunk
+from cnnlab.layers.im2col.geometry import normalize_padding, resolve, size_pair
+from cnnlab.layers.im2col.ops import BACKWARDS, OpSpec
 
 # The memory bound: an image whose unfolded matrix is bigger is cut into bands of rows.
 DEFAULT_MAX_UNFOLD_BYTES = 64 * 2**20

@@ -11,8 +11,8 @@ import keras
 from keras import ops
 
 from cnnlab.errors import GeometryError
-from cnnlab.layers.im2col_layer import DEFAULT_MAX_UNFOLD_BYTES, Im2ColLayer
-from cnnlab.layers.im2col_ops import conv_op
+from cnnlab.layers.im2col.layer import DEFAULT_MAX_UNFOLD_BYTES, Im2ColLayer
+from cnnlab.layers.im2col.ops import conv_op
 
 
 class _Im2ColConv(Im2ColLayer):

@@ -14,7 +14,7 @@ import tensorflow as tf
 import tensorflow_datasets as tfds
 from omegaconf import DictConfig
 
-from cnnlab.data.sources import Source, register_source
+from cnnlab.data.sources.registry import Source, register_source
 from cnnlab.errors import DataError
 
 CATALOG = "https://www.tensorflow.org/datasets/catalog/overview"
@@ -33,7 +33,7 @@ class SplitNames:
 
 @register_source("digits")
 def load_digits_source(data_cfg: DictConfig, seed: int) -> Source:
-    from cnnlab.data.digits import prepare
+    from cnnlab.data.sources.digits import prepare
 
     builder = prepare(data_cfg.data_dir)
     return source_from_builder(builder, "digits", data_cfg, SplitNames("train", None, "test"))

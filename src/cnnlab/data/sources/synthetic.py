@@ -9,7 +9,7 @@ labels (a check that images and labels stay paired through the pipeline).
 import tensorflow as tf
 from omegaconf import DictConfig
 
-from cnnlab.data.sources import Source, register_source
+from cnnlab.data.sources.registry import Source, register_source
 from cnnlab.errors import DataError
 
 SPLIT_STREAMS = {"train": 0, "test": 1}  # train and val share stream 0: val is train's tail

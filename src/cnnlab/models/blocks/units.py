@@ -4,8 +4,8 @@ from dataclasses import dataclass
 
 import keras
 
-from cnnlab.models.activations import Activation
-from cnnlab.models.conv import ConvLayers
+from cnnlab.models.blocks.activations import Activation
+from cnnlab.models.blocks.conv import ConvLayers
 
 BN_MOMENTUM = 0.9
 

@@ -21,7 +21,7 @@ from omegaconf import DictConfig
 from PIL import Image, UnidentifiedImageError
 
 from cnnlab.config import require_choice
-from cnnlab.data.sources import Source, register_source
+from cnnlab.data.sources.registry import Source, register_source
 from cnnlab.errors import DataError
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".gif")

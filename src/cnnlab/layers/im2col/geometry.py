@@ -39,7 +39,7 @@ def normalize_padding(owner: str, padding) -> str | tuple[int, int]:
 
 
 @dataclass(frozen=True)
-class Geometry:
+class ConvGeometry:
     """One sliding-window op on a known (H, W) input: everything the unfold needs, static."""
 
     size: tuple[int, int]  # window entries (kh, kw)
@@ -70,7 +70,7 @@ def resolve(
     dilation: tuple[int, int],
     padding: str | tuple[int, int],
     exact_fit: bool,
-) -> Geometry:
+) -> ConvGeometry:
     """The geometry of a window op on `input_hw`, or a GeometryError that shows the formula."""
     if any(side is None for side in input_hw):
         raise GeometryError(f"{owner}: needs a known input height and width, got {input_hw}")
@@ -87,7 +87,7 @@ def resolve(
         p = 0 if padding == "valid" else padding[a]
         output.append(_axis_output(owner, axis, n, k, d, f, p, s, exact_fit))
         pads.append((p, p))
-    return Geometry(size, stride, dilation, tuple(pads), tuple(input_hw), tuple(output))
+    return ConvGeometry(size, stride, dilation, tuple(pads), tuple(input_hw), tuple(output))
 
 
 def _axis_output(owner, axis, n, k, d, f, p, s, exact_fit) -> int:

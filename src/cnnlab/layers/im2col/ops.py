@@ -23,53 +23,27 @@ import keras
 import numpy as np
 from keras import ops
 
-from cnnlab.layers.im2col_geometry import Geometry
+from cnnlab.layers.im2col.chunks import (
+    Bands,
+    bands_of_rows,
+    join_bands,
+    map_batch,
+    rows_of_bands,
+    split_bands,
+    sum_batch,
+)
+from cnnlab.layers.im2col.geometry import ConvGeometry
+from cnnlab.layers.im2col.unfold import crop_padding, fold, pad_input, unfold
 
 BACKWARDS = ("col2im", "autodiff")
 POOL_MODES = ("max", "avg")
 
 
 @dataclass(frozen=True)
-class Bands:
-    """Output rows cut into bands of `rows`, for images whose unfolded matrix alone is too big.
-
-    Band b computes output rows [b*rows, (b+1)*rows) from padded input rows
-    [b*step, b*step + height), step = rows*S: neighbouring bands share a halo of
-    height - step rows. Each band is then convolved as an image of its own (`geometry`).
-    """
-
-    rows: int
-    count: int
-    step: int
-    height: int
-    top: int  # padding rows above the input
-    geometry: Geometry  # one band: `height` unpadded rows, the full (padded) width
-
-    @classmethod
-    def of(cls, g: Geometry, rows: int) -> "Bands":
-        (kh, _), (sh, _), (dh, _) = g.size, g.stride, g.dilation
-        height = (rows - 1) * sh + dh * (kh - 1) + 1
-        band = Geometry(
-            g.size,
-            g.stride,
-            g.dilation,
-            ((0, 0), g.pads[1]),
-            (height, g.input[1]),
-            (rows, g.output[1]),
-        )
-        return cls(rows, -(-g.output[0] // rows), rows * sh, height, g.pads[0][0], band)
-
-    @property
-    def span(self) -> int:
-        """Padded input rows that the bands cover."""
-        return (self.count - 1) * self.step + self.height
-
-
-@dataclass(frozen=True)
 class OpSpec:
     """Everything static about one op: its hashable key in the compiled-op cache."""
 
-    geometry: Geometry
+    geometry: ConvGeometry
     groups: int = 1  # conv only; a depthwise conv is groups == channels
     mode: str = "conv"  # conv | max | avg
     chunk: int | None = None  # images (or bands) per chunk; None: the whole batch at once
@@ -77,188 +51,9 @@ class OpSpec:
     bands: Bands | None = None
 
     @property
-    def unit(self) -> Geometry:
+    def unit(self) -> ConvGeometry:
         """The geometry that the chunk loops see: a whole image's, or one band's."""
         return self.bands.geometry if self.bands else self.geometry
-
-
-def images_per_chunk(image_bytes: int, max_unfold_bytes: int | None) -> int | None:
-    """The most images (or bands) whose unfolded matrices fit in `max_unfold_bytes`, at least one."""
-    if max_unfold_bytes is None:
-        return None
-    return max(1, max_unfold_bytes // image_bytes)
-
-
-# ---------------------------------------------------------------- unfold / fold
-
-
-def pad_input(x, g: Geometry, value: float = 0.0):
-    if not any(any(p) for p in g.pads):
-        return x
-    return ops.pad(x, ((0, 0), *g.pads, (0, 0)), constant_values=value)
-
-
-def crop_padding(xp, g: Geometry):
-    (top, _), (left, _) = g.pads
-    height, width = g.input
-    return xp[:, top : top + height, left : left + width, :]
-
-
-def _along(axis: int, index) -> tuple:
-    """An indexing tuple that applies `index` (an int or a slice) to `axis`."""
-    return (slice(None),) * axis + (index,)
-
-
-def _unfold_axis(x, axis: int, k: int, s: int, d: int, out: int):
-    """Stack the k strided slabs that window entries 0..k-1 visit along `axis` (at axis 3)."""
-    return ops.stack(
-        [x[_along(axis, slice(t * d, t * d + (out - 1) * s + 1, s))] for t in range(k)], axis=3
-    )
-
-
-def _fold_axis(cols, axis: int, k: int, s: int, d: int, out: int, padded: int):
-    """The adjoint of `_unfold_axis`: add slab t (axis 3 of `cols`) back at rows t*d + s*o.
-
-    Along a stride-s axis the padded input is s phases of ceil(padded/s) blocks (row
-    r = s * block + phase): slab t lands whole in phase t*d % s, shifted t*d // s blocks,
-    and the phases are interleaved once at the end.
-    """
-    blocks = -(-padded // s)
-    phases = {}
-    for t in range(k):
-        shift, phase = divmod(t * d, s)
-        slab = cols[_along(3, t)]
-        widths = [(0, 0)] * len(slab.shape)
-        widths[axis] = (shift, blocks - shift - out)
-        slab = ops.pad(slab, widths)
-        phases[phase] = slab if phase not in phases else phases[phase] + slab
-    if s == 1:
-        return phases[0]
-    zeros = ops.zeros_like(next(iter(phases.values())))
-    grid = ops.stack([phases.get(phase, zeros) for phase in range(s)], axis=axis + 1)
-    shape = list(grid.shape)
-    merged = ops.reshape(grid, (-1, *shape[1:axis], blocks * s, *shape[axis + 2 :]))
-    return merged[_along(axis, slice(0, padded))]
-
-
-def unfold(xp, g: Geometry):
-    """im2col: padded (n, Hp, Wp, C) -> (n, OH, OW, kh*kw, C).
-
-    A 2-D window is a window of rows of 1-D windows, so the matrix is built in two passes of
-    strided slab copies: kw slabs along the width, then kh slabs of those along the height
-    (kh + kw copies instead of OH*OW window copies; XLA fuses each pass into one loop).
-    """
-    (kh, kw), (sh, sw), (dh, dw), (oh, ow) = g.size, g.stride, g.dilation, g.output
-    rows_of_windows = _unfold_axis(xp, 2, kw, sw, dw, ow)  # (n, Hp, OW, kw, C)
-    cols = _unfold_axis(rows_of_windows, 1, kh, sh, dh, oh)  # (n, OH, OW, kh, kw, C)
-    return ops.reshape(cols, (-1, oh, ow, kh * kw, xp.shape[-1]))
-
-
-def fold(cols, g: Geometry):
-    """col2im, the adjoint of `unfold`: (n, OH, OW, kh*kw, C) -> padded (n, Hp, Wp, C).
-
-    Every entry is added back where `unfold` copied it from, so overlapping receptive
-    fields sum: the two passes of `unfold` undone in reverse order.
-    """
-    (kh, kw), (sh, sw), (dh, dw), (oh, ow), (hp, wp) = (
-        g.size,
-        g.stride,
-        g.dilation,
-        g.output,
-        g.padded,
-    )
-    cols = ops.reshape(cols, (-1, oh, ow, kh, kw, cols.shape[-1]))
-    rows_of_windows = _fold_axis(cols, 1, kh, sh, dh, oh, hp)  # (n, Hp, OW, kw, C)
-    return _fold_axis(rows_of_windows, 2, kw, sw, dw, ow, wp)  # (n, Hp, Wp, C)
-
-
-# ---------------------------------------------------------------- batch chunks
-
-
-def _split_batch(tensors, chunk: int):
-    """Pad the batch to whole chunks and reshape each tensor to (chunks, per_chunk, ...)."""
-    n = tensors[0].shape[0]
-    if n is not None:  # static: chunks as even as possible
-        per = -(-n // -(-n // chunk))
-        missing = -n % per
-    else:
-        per = chunk
-        n = ops.shape(tensors[0])[0]
-        missing = (per - n % per) % per
-    split = []
-    for t in tensors:
-        if not isinstance(missing, int) or missing:
-            t = ops.concatenate([t, ops.zeros((missing, *t.shape[1:]), t.dtype)], axis=0)
-        split.append(ops.reshape(t, (-1, per, *t.shape[1:])))
-    return split, n
-
-
-def _single_chunk(tensors, chunk: int | None) -> bool:
-    n = tensors[0].shape[0]
-    return chunk is None or (n is not None and n <= chunk)
-
-
-def map_batch(fn: Callable, tensors: tuple, chunk: int | None):
-    """fn(*tensors) computed `chunk` images at a time; outputs joined along the batch."""
-    if _single_chunk(tensors, chunk):
-        return fn(*tensors)
-    split, n = _split_batch(tensors, chunk)
-    out = ops.map(lambda parts: fn(*parts), tuple(split))
-    return ops.reshape(out, (-1, *out.shape[2:]))[:n]
-
-
-def sum_batch(fn: Callable, tensors: tuple, chunk: int | None, init):
-    """init + the sum of fn(*tensors) over chunks of the batch (a loop-carried accumulator)."""
-    if _single_chunk(tensors, chunk):
-        return init + fn(*tensors)
-    split, _ = _split_batch(tensors, chunk)
-    return ops.fori_loop(
-        0, ops.shape(split[0])[0], lambda i, acc: acc + fn(*(t[i] for t in split)), init
-    )
-
-
-# ---------------------------------------------------------------- bands of rows
-
-
-def split_bands(x, bands: Bands | None, value: float = 0.0):
-    """(n, H, W, C) -> (n * count, height, W, C): the row-padded input's overlapping bands."""
-    if bands is None:
-        return x
-    height = x.shape[1]
-    below = max(bands.span - bands.top - height, 0)
-    xp = ops.pad(x, ((0, 0), (bands.top, below), (0, 0), (0, 0)), constant_values=value)
-    parts = [xp[:, b * bands.step : b * bands.step + bands.height] for b in range(bands.count)]
-    return ops.reshape(ops.stack(parts, axis=1), (-1, bands.height, *x.shape[2:]))
-
-
-def join_bands(dxb, bands: Bands | None, height: int):
-    """The adjoint of `split_bands`: add each band's gradient back, halos summing."""
-    if bands is None:
-        return dxb
-    dxb = ops.reshape(dxb, (-1, bands.count, bands.height, *dxb.shape[2:]))
-    rows = max(bands.span, bands.top + height)
-    total = None
-    for b in range(bands.count):
-        start = b * bands.step
-        band = ops.pad(dxb[:, b], ((0, 0), (start, rows - start - bands.height), (0, 0), (0, 0)))
-        total = band if total is None else total + band
-    return total[:, bands.top : bands.top + height]
-
-
-def rows_of_bands(yb, bands: Bands | None, out_rows: int):
-    """(n * count, rows, OW, F) -> (n, OH, OW, F)."""
-    if bands is None:
-        return yb
-    return ops.reshape(yb, (-1, bands.count * bands.rows, *yb.shape[2:]))[:, :out_rows]
-
-
-def bands_of_rows(dy, bands: Bands | None):
-    """The adjoint of `rows_of_bands`: (n, OH, OW, F) -> (n * count, rows, OW, F)."""
-    if bands is None:
-        return dy
-    missing = bands.count * bands.rows - dy.shape[1]
-    dy = ops.pad(dy, ((0, 0), (0, missing), (0, 0), (0, 0)))
-    return ops.reshape(dy, (-1, bands.rows, *dy.shape[2:]))
 
 
 # ---------------------------------------------------------------- convolution
@@ -331,7 +126,7 @@ def conv_backward(x, w, dy, spec: OpSpec):
 # ---------------------------------------------------------------- pooling
 
 
-def _pool_counts(g: Geometry) -> np.ndarray:
+def _pool_counts(g: ConvGeometry) -> np.ndarray:
     """Real (unpadded) inputs in each window, (1, OH, OW, 1): an average ignores padding."""
     per_axis = []
     for a in (0, 1):

@@ -8,7 +8,7 @@ output per auxiliary head. The training loop reads `loss_weights(model)`; the ex
 
 import keras
 
-from cnnlab.models.recursion import graph_limit, recursion_limit
+from cnnlab.models.blocks.recursion import graph_limit, recursion_limit
 
 MAIN_OUTPUT = "predictions"
 

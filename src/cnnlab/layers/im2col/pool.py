@@ -4,8 +4,8 @@ import keras
 
 from cnnlab.config import require_choice
 from cnnlab.errors import GeometryError
-from cnnlab.layers.im2col_layer import DEFAULT_MAX_UNFOLD_BYTES, Im2ColLayer
-from cnnlab.layers.im2col_ops import POOL_MODES, pool_op
+from cnnlab.layers.im2col.layer import DEFAULT_MAX_UNFOLD_BYTES, Im2ColLayer
+from cnnlab.layers.im2col.ops import POOL_MODES, pool_op
 
 
 @keras.saving.register_keras_serializable(package="cnnlab")
