@@ -1,4 +1,4 @@
-"""Everything MLflow: the run lifecycle, params, metrics and artifacts. Nothing else imports mlflow.
+"""The run lifecycle, params, metrics and artifacts.
 
 A run is opened with `run(...)`, a context manager that ends it FINISHED on success,
 KILLED on Ctrl-C or SIGTERM (`kill`, a scheduler's preemption) and FAILED on any exception,
@@ -130,10 +130,6 @@ def log_artifact(path: str | Path, folder: str | None = None) -> None:
 
 def log_text(text: str, filename: str) -> None:
     mlflow.log_text(text, filename)
-
-
-def set_tags(tags: Mapping[str, str]) -> None:
-    mlflow.set_tags(dict(tags))
 
 
 def git_commit() -> str:
