@@ -6,24 +6,38 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 INSTALLED := $(VENV)/.installed
+LOCK := requirements.lock
 ARGS ?=
 export TF_CPP_MIN_LOG_LEVEL ?= 2
 MLFLOW_URI ?= sqlite:///$(CURDIR)/mlflow.db
 
-# (Re)install when the venv is missing or pyproject.toml changed since the last install.
-$(INSTALLED): pyproject.toml
+# (Re)install when the venv is missing or the lock file changed since the last install:
+# the exact, hash-checked versions of requirements.lock, then cnnlab itself (editable).
+$(INSTALLED): $(LOCK) pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(not (3, 11) <= sys.version_info[:2] < (3, 13))' 2>/dev/null || { \
+	  echo "error: cnnlab needs Python 3.11 or 3.12, and '$(PYTHON)' is $$($(PYTHON) --version 2>&1)." >&2; \
+	  echo "  Install Python 3.11 (apt-get install python3.11 python3.11-venv, pyenv install 3.11, or" >&2; \
+	  echo "  uv python install 3.11) and run: make PYTHON=python3.11 $(MAKECMDGOALS)" >&2; exit 2; }
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[dev]'
+	$(PY) -m pip install --quiet --require-hashes -r $(LOCK)
+	$(PY) -m pip install --quiet --no-deps -e .
 	@touch $@
 
-.PHONY: help install train profile test test-all lint format ui clean bench bench-data bench-im2col bench-zoo
+.PHONY: help install lock train profile test test-all lint format ui clean bench bench-data bench-im2col bench-zoo
 
 help: ## list the targets
 	@grep -hE '^[a-zA-Z0-9_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  \033[36m%-14s\033[0m %s\n", $$1, $$2}'
 	@echo '  pass Hydra overrides with ARGS, e.g. make train ARGS="model=simple_convnet trainer.epochs=3"'
 
-install: $(INSTALLED) ## create .venv and install cnnlab with its dev tools
+install: $(INSTALLED) ## create .venv and install the locked dependencies and cnnlab
+	@$(PY) -m pip check
+
+lock: ## refresh requirements.lock from pyproject.toml's ranges (then run make install and the tests)
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet uv
+	$(VENV)/bin/uv pip compile pyproject.toml --extra dev --universal --python-version 3.11 \
+	  --generate-hashes --quiet -o $(LOCK)
 
 train: $(INSTALLED) ## train a model (default: LeNet-5 on the embedded digits) and log it to MLflow
 	$(PY) pipelines/train.py $(ARGS)

@@ -1,22 +1,31 @@
 """Print a model's per-layer profile: `python pipelines/profile.py model=vgg16` (or `make profile`)."""
 
+import logging
+
 import hydra
 from omegaconf import DictConfig
 
-from cnnlab import models, tracking
-from cnnlab.analysis import profile
-from cnnlab.cli import precheck_command_line, user_errors_exit
-from cnnlab.models.papers import paper_input
-from cnnlab.training.fit import model_options
+from cnnlab import cli
+from cnnlab.config import validate
+
+log = logging.getLogger(__name__)
 
 
 @hydra.main(config_path="../conf", config_name="profile", version_base="1.3")
-@user_errors_exit
+@cli.one_line_errors
 def main(cfg: DictConfig) -> None:
+    validate(cfg)
+    from cnnlab import (  # TensorFlow loads only once Hydra has parsed the command line
+        models,
+        tracking,
+    )
+    from cnnlab.analysis import profile
+    from cnnlab.models.papers import paper_input
+
     paper_shape, paper_classes = paper_input(cfg.model.name)
     input_shape = tuple(cfg.input_shape or paper_shape)
     num_classes = cfg.num_classes or paper_classes
-    model = models.build(cfg.model.name, input_shape, num_classes, **model_options(cfg.model))
+    model = models.build_from_config(cfg.model, input_shape, num_classes)
     result = profile(models.inference_model(model))  # auxiliary classifiers are training-only
     print(result.table())
     if cfg.log:
@@ -28,9 +37,8 @@ def main(cfg: DictConfig) -> None:
             )
             tracking.log_metrics(result.totals())
             tracking.log_text(result.table(), "profile.txt")
-        print(f"[cnnlab] logged the profile to MLflow run {name}")
+        log.info("logged the profile to MLflow run %s", name)
 
 
 if __name__ == "__main__":
-    precheck_command_line()
-    main()
+    cli.run(main)

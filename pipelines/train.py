@@ -3,17 +3,21 @@
 import hydra
 from omegaconf import DictConfig
 
-from cnnlab.cli import precheck_command_line, user_errors_exit
-from cnnlab.training import train
+from cnnlab import cli
+from cnnlab.config import validate
 
 
 @hydra.main(config_path="../conf", config_name="train", version_base="1.3")
-@user_errors_exit
+@cli.one_line_errors
 def main(cfg: DictConfig) -> float:
     """Return the test accuracy, the value a sweep maximizes."""
+    validate(cfg)  # range checks, before the heavy imports
+    from cnnlab.training import (
+        train,  # TensorFlow loads only once Hydra has parsed the command line
+    )
+
     return train(cfg).test_metrics["test_accuracy"]
 
 
 if __name__ == "__main__":
-    precheck_command_line()
-    main()
+    cli.run(main)

@@ -46,13 +46,15 @@ def make_cfg(tfds_dir, mlflow_dir, request):
     experiment = re.sub(r"[^\w.-]", "_", request.node.name)[:200]
 
     def make(*overrides: str) -> DictConfig:
-        return compose_train(
-            f"data.data_dir={tfds_dir}",
+        stores = [
             f"tracking.uri=sqlite:///{mlflow_dir}/mlflow.db",
             f"tracking.artifact_location={mlflow_dir}/artifacts",
             f"tracking.experiment={experiment}",
             "trainer.verbose=0",
-            *overrides,
-        )
+        ]
+        cfg = compose_train(*stores, *overrides)
+        if "data_dir" in cfg.data and cfg.data.data_dir is None:  # TFDS sources: a test data dir
+            cfg = compose_train(f"data.data_dir={tfds_dir}", *stores, *overrides)
+        return cfg
 
     return make

@@ -1,6 +1,7 @@
 """Synthetic data, normalization statistics, sizes, evaluation transforms and per-batch seeding."""
 
 import json
+import logging
 from pathlib import Path
 
 import keras
@@ -28,7 +29,8 @@ def all_batches(ds):
 
 @pytest.mark.parametrize("config", sorted(p.stem for p in CONF_DATA.glob("*.yaml")))
 def test_every_data_config_composes_and_validates(make_cfg, config):
-    cfg = make_cfg(f"data={config}")
+    needs = {"tfds": ["data.name=mnist"], "folder": ["data.path=/images"]}
+    cfg = make_cfg(f"data={config}", *needs.get(config, []))
     validate(cfg)
     assert len(cfg.data.image_size) == 2 and cfg.data.channels in (1, 3)
     assert 0 <= cfg.data.val_fraction < 1
@@ -70,7 +72,7 @@ def test_synthetic_classes_are_learnable_templates(make_cfg):
 
 
 def test_synthetic_with_too_few_classes_is_an_error(make_cfg):
-    with pytest.raises(DataError, match=r"data.num_classes=1 is invalid"):
+    with pytest.raises(ConfigError, match=r"data.num_classes=1 is invalid: expected an integer >= 2"):
         build_datasets(make_cfg("data=synthetic", "data.num_classes=1"))
 
 
@@ -99,7 +101,8 @@ def test_stats_are_computed_once_then_read_from_the_cache(tmp_path):
     assert cached_stats(str(tmp_path), "other key", lambda: other) == other
 
 
-def test_normalized_train_split_has_zero_mean_and_unit_std(make_cfg, tmp_path, capsys):
+def test_normalized_train_split_has_zero_mean_and_unit_std(make_cfg, tmp_path, caplog):
+    caplog.set_level(logging.INFO, logger="cnnlab")
     overrides = (
         "data=synthetic",
         "augment=none",
@@ -110,9 +113,10 @@ def test_normalized_train_split_has_zero_mean_and_unit_std(make_cfg, tmp_path, c
     pixels = images.reshape(-1, 3).astype(np.float64)
     np.testing.assert_allclose(pixels.mean(axis=0), 0.0, atol=1e-5)
     np.testing.assert_allclose(pixels.std(axis=0), 1.0, atol=1e-5)
-    assert capsys.readouterr().out.count("computing per-channel statistics") == 1
+    assert caplog.text.count("computing per-channel statistics") == 1
+    caplog.clear()
     build_datasets(make_cfg(*overrides))
-    assert "computing" not in capsys.readouterr().out  # cached
+    assert "computing" not in caplog.text  # cached
 
 
 def test_mean_and_std_from_the_config_are_used_as_given(make_cfg):
@@ -164,11 +168,6 @@ def test_evaluation_takes_the_centre_crop_of_the_loaded_image(make_cfg, tfds_dir
             r"data.load_size=\[20, 20\] is invalid: expected at least data.image_size",
         ),
         ("data.load_size=[30]", r"data.load_size=\[30\] is invalid: expected \[height, width\]"),
-        ("data.normalize=yes", r"data.normalize='yes' is invalid: expected true or false"),
-        (
-            "augment.test_time=twelve_crop",
-            r"augment.test_time='twelve_crop' is unknown; available: none, flip",
-        ),
         (
             "augment.test_time=ten_crop",
             r"ten_crop needs data.load_size larger than data.image_size",

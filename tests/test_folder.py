@@ -1,6 +1,7 @@
 """`data=folder`: the user's images in class folders, with the messy files people really have."""
 
 import io
+import logging
 import re
 from pathlib import Path
 
@@ -12,7 +13,7 @@ from PIL import Image
 from cnnlab import tracking
 from cnnlab.data import build_datasets, load_source
 from cnnlab.data.sources.folder import decode, read_header
-from cnnlab.errors import DataError
+from cnnlab.errors import ConfigError, DataError
 from cnnlab.training import train
 
 CLASSES = ("cat", "dog", "fish")
@@ -86,13 +87,13 @@ def folder_cfg(make_cfg, root, *overrides):
 
 
 def test_classes_come_from_folder_names_and_bad_files_are_reported_once(
-    make_cfg, image_folder, capsys
+    make_cfg, image_folder, caplog
 ):
     source = load_source(folder_cfg(make_cfg, image_folder).data, seed=0)
     assert source.class_names == list(CLASSES)
     assert source.extra == {"data.bad_files": 6.0}
     assert sum(source.split_sizes.values()) == 3 * 14
-    warnings = [ln for ln in capsys.readouterr().err.splitlines() if "warning" in ln]
+    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
     assert len(warnings) == 1
     assert re.search(r"skipped 6 bad file\(s\) in .*images", warnings[0])
     for reason in (
@@ -238,13 +239,13 @@ def test_unusable_folder_is_one_clear_error_before_training(
 
 
 def test_missing_path_setting_says_how_to_give_it(make_cfg):
-    with pytest.raises(DataError, match=r"data.path is required with data=folder: data.path="):
+    with pytest.raises(ConfigError, match=r"^data.path is required: set data.path=...$"):
         build_datasets(make_cfg("data=folder"))
 
 
 @pytest.mark.xdist_group("train")
 def test_training_on_a_folder_reports_bad_files_and_logs_the_augmentation(
-    make_cfg, image_folder, tmp_path, capsys
+    make_cfg, image_folder, tmp_path, caplog
 ):
     cfg = folder_cfg(
         make_cfg, image_folder, "debug=fast", "model=simple_convnet", "augment=cifar",
@@ -254,6 +255,6 @@ def test_training_on_a_folder_reports_bad_files_and_logs_the_augmentation(
     run = tracking.get_run(result.run_id, cfg.tracking)
     assert run.info.status == "FINISHED"
     assert run.data.metrics["data.bad_files"] == 6
-    assert run.data.params["data.class_names"] == "['cat', 'dog', 'fish']"
+    assert run.data.params["dataset.class_names"] == "['cat', 'dog', 'fish']"
     assert "augmentation.png" in tracking.list_artifacts(result.run_id, cfg.tracking)
-    assert "skipped 6 bad file(s)" in capsys.readouterr().err
+    assert "skipped 6 bad file(s)" in caplog.text

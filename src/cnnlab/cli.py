@@ -1,12 +1,32 @@
-"""What the pipelines share: a one-line error and a non-zero exit for anything the user can fix."""
+"""What the pipelines share: Hydra's command line with one-line errors and a non-zero exit.
+
+A pipeline's `__main__` calls `run(main)`. Hydra then raises instead of printing its own
+multi-line report (HYDRA_FULL_ERROR), and `run` turns every error the user can fix while
+composing (a bad group option, a value of the wrong type, an unknown key) into one line
+`error: ...` and exit 2; `one_line_errors` does the same for errors inside the task (an
+out-of-range value, bad data, impossible geometry). Nothing here imports TensorFlow: `--help` and bad overrides answer
+before the heavy imports that the task function does.
+"""
 
 import functools
+import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from cnnlab.config import require_choice
+from hydra.core.hydra_config import HydraConfig
+from hydra.errors import (
+    ConfigCompositionException,
+    MissingConfigException,
+    OverrideParseException,
+)
+from hydra.types import RunMode
+from omegaconf import DictConfig, OmegaConf
+from omegaconf.errors import OmegaConfBaseException
+
+from cnnlab.config import is_schema
+from cnnlab.config.messages import omegaconf_error_message, unknown_option_message
 from cnnlab.errors import CnnlabError
 
 CONF_DIR = Path(__file__).resolve().parents[2] / "conf"
@@ -14,44 +34,76 @@ EXIT_USER_ERROR = 2
 EXIT_INTERRUPTED = 130
 
 
-def check_group_choices(argv: list[str], conf_dir: Path = CONF_DIR) -> None:
-    """Fail on `group=name` overrides that name no config file, before Hydra prints its stack.
-
-    Handles sweep lists (`model=lenet5,simple_convnet`); leaves sweep functions such as
-    `choice(...)` to Hydra.
-    """
-    groups = {p.name for p in conf_dir.iterdir() if p.is_dir()}
-    for arg in argv:
-        key, sep, value = arg.partition("=")
-        key = key.lstrip("+")
-        if not sep or key not in groups or "(" in value:
-            continue
-        options = sorted(p.stem for p in (conf_dir / key).glob("*.yaml"))
-        for name in value.split(","):
-            require_choice(key, name, options)
+def group_options(group: str, conf_dir: Path = CONF_DIR) -> list[str]:
+    """The options of config group `group`: its YAML files, without the schemas."""
+    return sorted(p.stem for p in (conf_dir / group).glob("*.yaml") if not is_schema(p.stem))
 
 
-def user_errors_exit(main: Callable[..., Any]) -> Callable[..., Any]:
-    """Run `main`; a CnnlabError prints `error: ...` as one line and exits 2, Ctrl-C exits 130."""
+def describe_groups(*groups: str) -> str:
+    """`${cnnlab_groups:data,model}` in a help template: one line per group with its options."""
+    lines = []
+    for group in groups:
+        options = group_options(group)
+        if options:
+            lines.append(f"  {group + ':':<11} {', '.join(options)}")
+    return "\n".join(lines)
 
-    @functools.wraps(main)
-    def guarded(*args, **kwargs):
+
+def register_resolvers() -> None:
+    if not OmegaConf.has_resolver("cnnlab_groups"):
+        OmegaConf.register_new_resolver("cnnlab_groups", describe_groups)
+
+
+def run(main: Callable[[], Any]) -> None:
+    """Run a `@hydra.main` function; user errors exit 2 with one line, Ctrl-C exits 130."""
+    os.environ.setdefault("HYDRA_FULL_ERROR", "1")  # raise to us instead of printing a report
+    register_resolvers()
+    try:
+        main()
+    except KeyboardInterrupt:
+        sys.stderr.write("interrupted\n")
+        sys.exit(EXIT_INTERRUPTED)
+    except Exception as error:
+        message = user_error_message(error)
+        if message is None:
+            raise
+        sys.stderr.write(f"error: {message}\n")
+        sys.exit(EXIT_USER_ERROR)
+
+
+def one_line_errors(task: Callable[[DictConfig], Any]) -> Callable[[DictConfig], Any]:
+    """Decorate a `@hydra.main` task: in a single run a user error exits 2 with one line, before
+    Hydra adds its own report; in a multirun it propagates, so that only that job fails."""
+
+    @functools.wraps(task)
+    def guarded(cfg: DictConfig) -> Any:
         try:
-            return main(*args, **kwargs)
-        except CnnlabError as error:
-            print(f"error: {error}", file=sys.stderr)
+            return task(cfg)
+        except Exception as error:
+            message = user_error_message(error)
+            if message is None or HydraConfig.get().mode == RunMode.MULTIRUN:
+                raise
+            sys.stderr.write(f"error: {message}\n")
             sys.exit(EXIT_USER_ERROR)
-        except KeyboardInterrupt:
-            print("interrupted", file=sys.stderr)
-            sys.exit(EXIT_INTERRUPTED)
 
     return guarded
 
 
-def precheck_command_line() -> None:
-    """Call first in a pipeline's `__main__`: bad group names exit with one line."""
-    try:
-        check_group_choices(sys.argv[1:])
-    except CnnlabError as error:
-        print(f"error: {error}", file=sys.stderr)
-        sys.exit(EXIT_USER_ERROR)
+def user_error_message(error: BaseException) -> str | None:
+    """One line for an error the user can fix, or None for a bug (which keeps its traceback)."""
+    if isinstance(error, CnnlabError):
+        return str(error)
+    if isinstance(error, MissingConfigException) and error.missing_cfg_file:
+        return unknown_option_message(error.missing_cfg_file, error.options or [])
+    cause = next((e for e in causes(error) if isinstance(e, OmegaConfBaseException)), None)
+    if cause is not None and getattr(cause, "full_key", None):
+        return omegaconf_error_message(cause)
+    if isinstance(error, OverrideParseException | ConfigCompositionException):
+        return " ".join(str(error).split())
+    return None
+
+
+def causes(error: BaseException):
+    while error is not None:
+        yield error
+        error = error.__cause__ or error.__context__

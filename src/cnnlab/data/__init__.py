@@ -2,7 +2,6 @@
 
 # Importing the source and op modules registers them.
 from cnnlab.data import ops  # noqa: F401
-from cnnlab.data.images import preprocess
 from cnnlab.data.pipeline import (
     AugmentationSample,
     DataInfo,
@@ -21,6 +20,5 @@ __all__ = [
     "build_datasets",
     "describe",
     "load_source",
-    "preprocess",
     "register_source",
 ]

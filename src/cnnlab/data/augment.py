@@ -12,9 +12,9 @@ from dataclasses import dataclass
 from typing import Any
 
 import tensorflow as tf
-from omegaconf import DictConfig, OmegaConf
 
 from cnnlab.config import check_options, require_choice
+from cnnlab.config.augment import AugmentConfig
 from cnnlab.data.normalize import DataStats
 from cnnlab.errors import ConfigError
 
@@ -49,11 +49,11 @@ def available_ops() -> list[str]:
     return sorted(_OPS)
 
 
-def build_augmenter(augment_cfg: DictConfig, context: OpContext) -> Augmenter | None:
+def build_augmenter(augment: AugmentConfig, context: OpContext) -> Augmenter | None:
     """Chain the configured ops in order; None when there are none."""
     ops = []
-    for index, op_cfg in enumerate(augment_cfg.get("ops") or []):
-        params = OmegaConf.to_container(op_cfg, resolve=True)
+    for index, op_cfg in enumerate(augment.ops):
+        params = dict(op_cfg)
         name = params.pop("name", None)
         require_choice(f"augment.ops[{index}].name", name, available_ops())
         factory = _OPS[name]

@@ -56,11 +56,3 @@ def resize(
 def to_uint8(images: tf.Tensor) -> tf.Tensor:
     """float in [0, 255] (what `resize` gives for uint8 input) -> uint8, rounded and clipped."""
     return tf.cast(tf.clip_by_value(tf.round(images), 0.0, 255.0), tf.uint8)
-
-
-def preprocess(image: tf.Tensor, image_size: tuple[int, int], channels: int) -> tf.Tensor:
-    """Any image (H, W, 1-4 channels, uint8 or float) -> (height, width, channels) float32 in [0, 1]."""
-    image = match_channels(to_float(image), channels)
-    if tuple(image.shape[-3:-1]) != tuple(image_size):
-        image = resize(image, image_size)
-    return tf.clip_by_value(image, 0.0, 1.0)

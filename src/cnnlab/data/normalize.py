@@ -13,9 +13,9 @@ from pathlib import Path
 
 import numpy as np
 import tensorflow as tf
-from omegaconf import DictConfig, OmegaConf
+from tqdm.auto import tqdm
 
-from cnnlab.errors import ConfigError
+from cnnlab.config.data import DataConfig
 
 
 @dataclass(frozen=True)
@@ -46,7 +46,7 @@ def compute_stats(batches: tf.data.Dataset) -> DataStats:
         )
 
     count, total, outer = 0.0, 0.0, 0.0
-    for images in batches:
+    for images in tqdm(batches, desc="per-channel statistics", unit=" batches", disable=None):
         n, s, o = moments(images)
         count, total, outer = count + n.numpy(), total + s.numpy(), outer + o.numpy()
     if not count:
@@ -75,30 +75,15 @@ def cached_stats(cache_dir: str | None, key: str, compute: Callable[[], DataStat
     return stats
 
 
-def channel_values(data_cfg: DictConfig, key: str, channels: int) -> tuple[float, ...] | None:
-    """`data.mean` / `data.std` from the config: None, or one number per channel."""
-    value = data_cfg.get(key)
-    if value is None:
-        return None
-    values = OmegaConf.to_container(value) if OmegaConf.is_list(value) else value
-    if not isinstance(values, list) or len(values) != channels:
-        raise ConfigError(
-            f"data.{key}={values!r} is invalid: expected a list of {channels} numbers "
-            f"(one per channel, data.channels={channels}) or null"
-        )
-    if key == "std" and min(values) <= 0:
-        raise ConfigError(f"data.std={values!r} is invalid: expected numbers > 0")
-    return tuple(float(v) for v in values)
-
-
 def build_normalizer(
-    data_cfg: DictConfig, channels: int, stats: Callable[[], DataStats]
+    data: DataConfig, stats: Callable[[], DataStats]
 ) -> Callable[[tf.Tensor], tf.Tensor] | None:
-    """(x - mean) / std per channel when `data.normalize`; mean/std from the config or `stats()`."""
-    if not data_cfg.get("normalize", False):
+    """(x - mean) / std per channel when `data.normalize`; mean/std from the config (the schema
+    checks one per channel) or `stats()`."""
+    if not data.normalize:
         return None
-    mean = channel_values(data_cfg, "mean", channels)
-    std = channel_values(data_cfg, "std", channels)
+    mean = tuple(data.mean) if data.mean is not None else None
+    std = tuple(data.std) if data.std is not None else None
     if mean is None or std is None:
         computed = stats()
         mean = mean or computed.mean

@@ -7,6 +7,7 @@ centre (evaluation) to `data.image_size`, normalize, prefetch.
 """
 
 import functools
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -14,13 +15,17 @@ import numpy as np
 import tensorflow as tf
 from omegaconf import DictConfig
 
-from cnnlab.config import require_choice
+from cnnlab.config import to_object
+from cnnlab.config.augment import AugmentConfig
+from cnnlab.config.data import DataConfig
 from cnnlab.data.augment import Augmenter, OpContext, build_augmenter
 from cnnlab.data.evaluation import TEST_TIME_VIEWS, center_crop, tta_views
 from cnnlab.data.images import match_channels, resize, to_float, to_uint8
 from cnnlab.data.normalize import DataStats, build_normalizer, cached_stats, compute_stats
 from cnnlab.data.sources.registry import Source, load_source
 from cnnlab.errors import ConfigError
+
+log = logging.getLogger(__name__)
 
 AUTOTUNE = tf.data.AUTOTUNE
 STATS_BATCH = 256
@@ -69,7 +74,7 @@ class Datasets:
 
 
 @dataclass(frozen=True)
-class Geometry:
+class ImageSizes:
     """Sizes through the pipeline: sources load at `load_size`, the model gets `image_size`."""
 
     image_size: tuple[int, int]
@@ -78,17 +83,15 @@ class Geometry:
     resize: str
 
     @classmethod
-    def from_config(cls, data_cfg: DictConfig) -> "Geometry":
-        image_size = tuple(data_cfg.image_size)
-        load_size = tuple(data_cfg.get("load_size") or image_size)
+    def from_config(cls, data: DataConfig) -> "ImageSizes":
+        image_size = tuple(data.image_size)
+        load_size = tuple(data.load_size or image_size)
         if load_size[0] < image_size[0] or load_size[1] < image_size[1]:
             raise ConfigError(
                 f"data.load_size={list(load_size)} is invalid: expected at least "
                 f"data.image_size={list(image_size)} (crops are taken from the loaded image)"
             )
-        resize_mode = data_cfg.get("resize", "stretch")
-        require_choice("data.resize", resize_mode, ["stretch", "crop"])
-        return cls(image_size, load_size, int(data_cfg.channels), resize_mode)
+        return cls(image_size, load_size, data.channels, str(data.resize))
 
     def load_example(self, image: tf.Tensor) -> tf.Tensor:
         """One image of any size -> `load_size`, keeping its dtype (uint8 for decoded files)."""
@@ -112,14 +115,14 @@ class BatchTransforms:
     """What happens to a batch once read: float conversion at load size, then augmentation
     (train) or the centre crop (evaluation) to image size, then normalization."""
 
-    geometry: Geometry
+    geometry: ImageSizes
     num_classes: int
     seed: int
     normalize: Callable[[tf.Tensor], tf.Tensor]
     augment: Augmenter | None
     test_time: str
 
-    def fit(self, images: tf.Tensor) -> tf.Tensor:
+    def crop_to_image_size(self, images: tf.Tensor) -> tf.Tensor:
         return center_crop(images, self.geometry.image_size)
 
     def train(self, images: tf.Tensor, labels: tf.Tensor, batch_seed: tf.Tensor | None = None):
@@ -127,10 +130,10 @@ class BatchTransforms:
         if self.augment is not None:
             seed = tf.stack([tf.constant(self.seed, tf.int64), batch_seed])
             images, labels = self.augment(images, labels, seed)
-        return self.normalize(self.fit(images)), labels
+        return self.normalize(self.crop_to_image_size(images)), labels
 
     def evaluate(self, images: tf.Tensor, labels: tf.Tensor):
-        images = self.fit(self.geometry.load_batch(images))
+        images = self.crop_to_image_size(self.geometry.load_batch(images))
         return self.normalize(images), tf.one_hot(labels, self.num_classes)
 
     def views(self, images: tf.Tensor, labels: tf.Tensor):
@@ -143,27 +146,29 @@ class BatchTransforms:
         """The train batch's first images as evaluation sees them and as augmented (seed, 0)."""
         images, labels = self.geometry.load_batch(images), tf.one_hot(labels, self.num_classes)
         after, mixed = self.augment(images, labels, tf.constant([self.seed, 0], tf.int64))
-        before = self.fit(images)
+        before = self.crop_to_image_size(images)
         return AugmentationSample(
-            before.numpy(), self.fit(after).numpy(), labels.numpy(), mixed.numpy()
+            before.numpy(), self.crop_to_image_size(after).numpy(), labels.numpy(), mixed.numpy()
         )
 
 
 def build_datasets(cfg: DictConfig) -> Datasets:
     """Compose `cfg.data`, `cfg.augment`, `cfg.trainer.batch_size` and `cfg.seed` into datasets."""
-    source = load_source(cfg.data, seed=cfg.seed)
-    geometry = Geometry.from_config(cfg.data)
+    data: DataConfig = to_object(cfg.data)
+    augment: AugmentConfig = to_object(cfg.augment)
+    source = load_source(data, seed=cfg.seed)
+    geometry = ImageSizes.from_config(data)
     loaded = {split: load_examples(ds, geometry) for split, ds in source.splits.items()}
-    stored = {split: cached(ds, cfg.data.get("cache", True)) for split, ds in loaded.items()}
-    stats = train_stats(cfg.data, source, geometry, stored["train"])
+    stored = {split: cached(ds, data) for split, ds in loaded.items()}
+    stats = train_stats(data, source, geometry, stored["train"])
     context = OpContext(geometry.image_size, geometry.channels, stats)
     transforms = BatchTransforms(
         geometry=geometry,
         num_classes=source.num_classes,
         seed=cfg.seed,
-        normalize=build_normalizer(cfg.data, geometry.channels, stats) or tf.identity,
-        augment=build_augmenter(cfg.augment, context),
-        test_time=tta_mode(cfg.augment, geometry),
+        normalize=build_normalizer(data, stats) or tf.identity,
+        augment=build_augmenter(augment, context),
+        test_time=tta_mode(augment, geometry),
     )
     size = cfg.trainer.batch_size
     views = TEST_TIME_VIEWS[transforms.test_time]
@@ -172,9 +177,7 @@ def build_datasets(cfg: DictConfig) -> Datasets:
         return transforms.preview(*next(iter(loaded["train"].take(count).batch(count))))
 
     return Datasets(
-        train=train_batches(
-            stored["train"], transforms, size, cfg.data.get("shuffle_buffer", 2048)
-        ),
+        train=train_batches(stored["train"], transforms, size, data.shuffle_buffer),
         val=batched(stored["val"], transforms.evaluate, size) if "val" in stored else None,
         test=batched(stored["test"], transforms.evaluate, size),
         info=DataInfo(
@@ -192,16 +195,15 @@ def build_datasets(cfg: DictConfig) -> Datasets:
     )
 
 
-def cached(ds: tf.data.Dataset, cache: bool | str) -> tf.data.Dataset:
-    """`data.cache`: true keeps the loaded examples in memory, a string in files, false nothing."""
-    if not cache:
+def cached(ds: tf.data.Dataset, data: DataConfig) -> tf.data.Dataset:
+    """`data.cache` keeps the loaded examples in memory, or in files at `data.cache_path`."""
+    if not data.cache:
         return ds
-    return ds.cache(cache if isinstance(cache, str) else "")
+    return ds.cache(data.cache_path or "")
 
 
-def tta_mode(augment_cfg: DictConfig, geometry: Geometry) -> str:
-    mode = augment_cfg.get("test_time", "none")
-    require_choice("augment.test_time", mode, list(TEST_TIME_VIEWS))
+def tta_mode(augment: AugmentConfig, geometry: ImageSizes) -> str:
+    mode = str(augment.test_time)
     if mode == "ten_crop" and geometry.load_size == geometry.image_size:
         raise ConfigError(
             "augment.test_time=ten_crop needs data.load_size larger than data.image_size "
@@ -221,46 +223,47 @@ def train_batches(
         return batched(ds, transforms.train, size)
     batch_seeds = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True)
     ds = tf.data.Dataset.zip(ds.batch(size), batch_seeds)
-    augment = plain(lambda batch, batch_seed: transforms.train(*batch, batch_seed))
+    augment = traced_as_written(lambda batch, batch_seed: transforms.train(*batch, batch_seed))
     return ds.map(augment, num_parallel_calls=AUTOTUNE).prefetch(AUTOTUNE)
 
 
 def batched(ds: tf.data.Dataset, transform: Callable, size: int) -> tf.data.Dataset:
     ds = ds.batch(size, drop_remainder=False)
-    return ds.map(plain(transform), num_parallel_calls=AUTOTUNE).prefetch(AUTOTUNE)
+    return ds.map(traced_as_written(transform), num_parallel_calls=AUTOTUNE).prefetch(AUTOTUNE)
 
 
-def plain(function):
+def traced_as_written(function):
     """Trace `function` as written: errors in it (bad op parameters for these image sizes)
     surface as the ConfigError raised, not wrapped by AutoGraph."""
     return tf.autograph.experimental.do_not_convert(function)
 
 
-def load_examples(ds: tf.data.Dataset, geometry: Geometry) -> tf.data.Dataset:
+def load_examples(ds: tf.data.Dataset, geometry: ImageSizes) -> tf.data.Dataset:
     """Bring images of varying size to `load_size`, per example; fixed-size sources wait for
     the batch stage, where resizing is vectorized."""
     if ds.element_spec[0].shape.is_fully_defined():
         return ds
     return ds.map(
-        plain(lambda image, label: (geometry.load_example(image), label)),
+        traced_as_written(lambda image, label: (geometry.load_example(image), label)),
         num_parallel_calls=AUTOTUNE,
     )
 
 
 def train_stats(
-    data_cfg: DictConfig, source: Source, geometry: Geometry, train: tf.data.Dataset
+    data: DataConfig, source: Source, geometry: ImageSizes, train: tf.data.Dataset
 ) -> Callable[[], DataStats]:
     """Train-split statistics at load size, computed (or read from the cache) on first call."""
     key = source.fingerprint and f"{source.fingerprint}|{geometry}"
 
     def compute() -> DataStats:
-        print(f"[cnnlab] computing per-channel statistics of the {source.name} train split (once)")
+        log.info("computing per-channel statistics of the %s train split (once)", source.name)
         batches = train.batch(STATS_BATCH).map(
-            plain(lambda images, _: geometry.load_batch(images)), num_parallel_calls=AUTOTUNE
+            traced_as_written(lambda images, _: geometry.load_batch(images)),
+            num_parallel_calls=AUTOTUNE,
         )
         return compute_stats(batches)
 
-    return functools.cache(lambda: cached_stats(data_cfg.get("stats_cache"), key, compute))
+    return functools.cache(lambda: cached_stats(data.stats_cache, key, compute))
 
 
 def describe(info: DataInfo) -> str:

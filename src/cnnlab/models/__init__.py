@@ -11,7 +11,13 @@ from cnnlab.models import (  # noqa: F401
     resnet,
     vgg,
 )
-from cnnlab.models._registry import available, build, minimum_input_side, register
+from cnnlab.models._registry import (
+    available,
+    build,
+    build_from_config,
+    minimum_input_side,
+    register,
+)
 from cnnlab.models.blocks.auxiliary import MAIN_OUTPUT, inference_model, loss_weights
 from cnnlab.models.blocks.conv import CONV_IMPLS, ConvLayers
 
@@ -21,6 +27,7 @@ __all__ = [
     "ConvLayers",
     "available",
     "build",
+    "build_from_config",
     "inference_model",
     "loss_weights",
     "minimum_input_side",

@@ -72,23 +72,32 @@ def sigterm_interrupts() -> Iterator[None]:
 
 @contextlib.contextmanager
 def run(
-    tracking_cfg: DictConfig, name: str, tags: Mapping[str, str] | None = None, nested: bool = False
+    tracking_cfg: DictConfig,
+    name: str,
+    tags: Mapping[str, str] | None = None,
+    nested: bool = False,
+    attach: Path | None = None,
 ) -> Iterator[str]:
-    """Open an MLflow run and yield its id; its end status tells how the block ended."""
+    """Open an MLflow run and yield its id; its end status tells how the block ended.
+
+    `attach` (the job's log file) is logged as an artifact as the run ends, however it ends.
+    """
     experiment_id = use_experiment(tracking_cfg)
     active = mlflow.start_run(
         experiment_id=experiment_id, run_name=name, nested=nested, tags=dict(tags or {})
     )
+    status = RunStatus.FAILED
     try:
         with sigterm_interrupts():
             yield active.info.run_id
+        status = RunStatus.FINISHED
     except KeyboardInterrupt:
-        mlflow.end_run(RunStatus.to_string(RunStatus.KILLED))
+        status = RunStatus.KILLED
         raise
-    except BaseException:
-        mlflow.end_run(RunStatus.to_string(RunStatus.FAILED))
-        raise
-    mlflow.end_run(RunStatus.to_string(RunStatus.FINISHED))
+    finally:
+        if attach is not None and attach.exists():
+            mlflow.log_artifact(str(attach))
+        mlflow.end_run(RunStatus.to_string(status))
 
 
 def flatten(cfg: DictConfig | Mapping[str, Any], prefix: str = "") -> dict[str, Any]:

@@ -1,5 +1,6 @@
 """The training run: compose data, model and optimizer from a config, fit, test, record."""
 
+import logging
 import math
 import sys
 import time
@@ -20,6 +21,8 @@ from cnnlab.training.precision import set_precision
 from cnnlab.training.schedules import build_schedule
 from cnnlab.viz.augment import plot_augmentation
 from cnnlab.viz.curves import plot_history
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -46,6 +49,16 @@ def default_output_dir() -> Path:
     )
 
 
+def hydra_log_file() -> Path | None:
+    """The log file Hydra writes for this job (None when called in-process, outside Hydra)."""
+    from hydra.core.hydra_config import HydraConfig
+
+    if not HydraConfig.initialized():
+        return None
+    config = HydraConfig.get()
+    return Path(config.runtime.output_dir, f"{config.job.name}.log")
+
+
 def model_options(model_cfg: DictConfig) -> dict:
     """`cfg.model` without its name: the keyword options of the model's builder."""
     options = OmegaConf.to_container(model_cfg, resolve=True)
@@ -53,7 +66,7 @@ def model_options(model_cfg: DictConfig) -> dict:
     return options
 
 
-def progress_verbosity(verbose) -> int:
+def progress_verbosity(verbose: str) -> int:
     """A progress bar on a terminal, one line per epoch in logs and CI."""
     if verbose == "auto":
         return 1 if sys.stdout.isatty() else 2
@@ -109,9 +122,7 @@ def train(cfg: DictConfig, output_dir: Path | None = None) -> RunResult:
     keras.utils.set_random_seed(cfg.seed)
     policy = set_precision(cfg.trainer.precision)
     data = build_datasets(cfg)
-    model = models.build(
-        cfg.model.name, data.info.input_shape, data.info.num_classes, **model_options(cfg.model)
-    )
+    model = models.build_from_config(cfg.model, data.info.input_shape, data.info.num_classes)
     steps_per_epoch = cfg.trainer.steps_per_epoch or math.ceil(
         data.info.split_sizes["train"] / cfg.trainer.batch_size
     )
@@ -127,18 +138,24 @@ def train(cfg: DictConfig, output_dir: Path | None = None) -> RunResult:
         "output_dir": str(output_dir.resolve()),
         "precision": policy,
     }
-    print(
-        f"[cnnlab] run {name}: {describe(data.info)}; model {cfg.model.name} "
-        f"({model.count_params():,} parameters, {policy}); outputs in {output_dir}"
+    log.info(
+        "run %s: %s; model %s (%s parameters, %s); outputs in %s",
+        name,
+        describe(data.info),
+        cfg.model.name,
+        f"{model.count_params():,}",
+        policy,
+        output_dir,
     )
-    with tracking.run(cfg.tracking, name, tags) as run_id:
+    with tracking.run(cfg.tracking, name, tags, attach=hydra_log_file()) as run_id:
         tracking.log_config(cfg)
         tracking.log_params(
             {
                 "model.parameters": model.count_params(),
-                "data.class_names": data.info.class_names,
-                "data.input_shape": data.info.input_shape,
-                **{f"data.{k}_size": v for k, v in data.info.split_sizes.items()},
+                # `dataset.*`: what the source delivered, apart from the `data.*` config keys
+                "dataset.class_names": data.info.class_names,
+                "dataset.input_shape": data.info.input_shape,
+                **{f"dataset.{k}_examples": v for k, v in data.info.split_sizes.items()},
             }
         )
         if data.info.extra:
@@ -158,10 +175,11 @@ def train(cfg: DictConfig, output_dir: Path | None = None) -> RunResult:
         tracking.log_metrics({**test_metrics, "train_seconds": seconds})
         model_path = save_model(models.inference_model(model), output_dir, cfg.tracking.log_model)
         log_curves(history, title=name)
-    print(
-        f"[cnnlab] {name}: "
-        + ", ".join(f"{k} {v:.4f}" for k, v in test_metrics.items())
-        + f" ({seconds:.1f} s training)"
+    log.info(
+        "%s: %s (%.1f s training)",
+        name,
+        ", ".join(f"{k} {v:.4f}" for k, v in test_metrics.items()),
+        seconds,
     )
     return RunResult(run_id, name, output_dir, model_path, test_metrics, history, seconds)
 
@@ -194,7 +212,7 @@ def fit(
     except BaseException:
         if checkpoint.exists():
             tracking.log_artifact(checkpoint, "checkpoints")
-            print(f"[cnnlab] the last completed epoch is saved in {checkpoint}", file=sys.stderr)
+            log.warning("the last completed epoch is saved in %s", checkpoint)
         raise
     return {
         k: [float(v) for v in vs] for k, vs in history.history.items()

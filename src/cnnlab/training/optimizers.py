@@ -1,29 +1,27 @@
-"""Optimizers by name (`optimizer.name`), each taking the options its Keras class takes."""
+"""Optimizers by name (`optimizer.name`); each schema holds exactly its Keras class's options."""
+
+import dataclasses
 
 import keras
 from omegaconf import DictConfig
 
-from cnnlab.config import check_options, require_choice
+from cnnlab.config import require_choice, to_object
 
-COMMON = {"lr", "weight_decay", "clipnorm"}
-OPTIMIZERS: dict[str, tuple[type, set[str]]] = {
-    "sgd": (keras.optimizers.SGD, COMMON | {"momentum", "nesterov"}),
-    "adam": (keras.optimizers.Adam, COMMON | {"beta_1", "beta_2", "epsilon", "amsgrad"}),
-    "adamw": (keras.optimizers.AdamW, COMMON | {"beta_1", "beta_2", "epsilon", "amsgrad"}),
-    "rmsprop": (keras.optimizers.RMSprop, COMMON | {"rho", "momentum", "epsilon", "centered"}),
-    "adagrad": (keras.optimizers.Adagrad, COMMON | {"initial_accumulator_value", "epsilon"}),
-    "adadelta": (keras.optimizers.Adadelta, COMMON | {"rho", "epsilon"}),
-    "nadam": (keras.optimizers.Nadam, COMMON | {"beta_1", "beta_2", "epsilon"}),
+OPTIMIZERS: dict[str, type[keras.optimizers.Optimizer]] = {
+    "sgd": keras.optimizers.SGD,
+    "adam": keras.optimizers.Adam,
+    "adamw": keras.optimizers.AdamW,
+    "rmsprop": keras.optimizers.RMSprop,
+    "adagrad": keras.optimizers.Adagrad,
+    "adadelta": keras.optimizers.Adadelta,
+    "nadam": keras.optimizers.Nadam,
 }
 
 
 def build_optimizer(optimizer_cfg: DictConfig, learning_rate) -> keras.optimizers.Optimizer:
     """The optimizer named by `optimizer.name`, stepping with `learning_rate` (a float or schedule)."""
-    options = dict(optimizer_cfg)
+    options = dataclasses.asdict(to_object(optimizer_cfg))
     name = options.pop("name")
     require_choice("optimizer.name", name, sorted(OPTIMIZERS))
-    cls, accepted = OPTIMIZERS[name]
-    check_options(f"optimizer={name}", options, accepted)
-    options.pop("lr")
-    options = {k: v for k, v in options.items() if v is not None}
-    return cls(learning_rate=learning_rate, **options)
+    options.pop("lr")  # the schedule's base rate
+    return OPTIMIZERS[name](learning_rate=learning_rate, **options)

@@ -1,11 +1,14 @@
 """Learning-rate schedules of the literature, per optimizer step, with an optional linear warm-up."""
 
+import dataclasses
 import math
 
 import keras
 from omegaconf import DictConfig
 
-from cnnlab.config import check_options, require_choice
+from cnnlab.config import require_choice, to_object
+
+SCHEDULES = ("constant", "step", "exponential", "cosine")
 
 
 @keras.saving.register_keras_serializable(package="cnnlab")
@@ -73,20 +76,10 @@ class EpochSchedule(keras.optimizers.schedules.LearningRateSchedule):
         }
 
 
-SCHEDULE_OPTIONS = {
-    "constant": {"warmup_epochs"},
-    "step": {"warmup_epochs", "milestones", "gamma"},
-    "exponential": {"warmup_epochs", "gamma"},
-    "cosine": {"warmup_epochs", "min_lr_fraction"},
-}
-
-
 def build_schedule(
     schedule_cfg: DictConfig, base_lr: float, steps_per_epoch: int, epochs: int
 ) -> EpochSchedule:
-    """The schedule named by `schedule.name`, checked against the options it takes."""
-    options = dict(schedule_cfg)
-    name = options.pop("name")
-    require_choice("schedule.name", name, list(SCHEDULE_OPTIONS))
-    check_options(f"schedule={name}", options, SCHEDULE_OPTIONS[name])
-    return EpochSchedule(base_lr, steps_per_epoch, epochs, name=name, **options)
+    """The schedule named by `schedule.name`, with the options its schema declares."""
+    options = dataclasses.asdict(to_object(schedule_cfg))
+    require_choice("schedule.name", options["name"], SCHEDULES)
+    return EpochSchedule(base_lr, steps_per_epoch, epochs, **options)

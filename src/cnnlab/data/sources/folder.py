@@ -8,8 +8,8 @@ mid-epoch. Images of any mode (gray, RGBA, palette) are decoded to RGB the same 
 """
 
 import hashlib
+import logging
 import os
-import sys
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -17,19 +17,19 @@ from pathlib import Path
 
 import numpy as np
 import tensorflow as tf
-from omegaconf import DictConfig
 from PIL import Image, UnidentifiedImageError
+from tqdm.auto import tqdm
 
-from cnnlab.config import require_choice
+from cnnlab.config.data import FolderDataConfig
 from cnnlab.data.sources.registry import Source, register_source
 from cnnlab.errors import DataError
+
+log = logging.getLogger(__name__)
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".gif")
 FORMATS = ("JPEG", "PNG", "BMP", "GIF")
 IMAGE_SIGNATURES = (b"\xff\xd8", b"\x89PNG", b"GIF8", b"BM")  # how files of FORMATS begin
 SPLIT_FOLDERS = ("train", "val", "test")
-LAYOUTS = ("auto", "fraction", "folders")
-ON_BAD_FILE = ("skip", "error")
 LISTED_BAD_FILES = 5  # the warning names the first few
 LISTED_CLASSES = 20  # all of them go to MLflow (data.class_names)
 
@@ -48,12 +48,9 @@ class BadFile:
 
 
 @register_source("folder")
-def load_folder_source(data_cfg: DictConfig, seed: int) -> Source:
-    root = check_root(data_cfg.get("path"))
-    layout = data_cfg.get("split", "auto")
-    require_choice("data.split", layout, LAYOUTS)
-    on_bad_file = data_cfg.get("on_bad_file", "skip")
-    require_choice("data.on_bad_file", on_bad_file, ON_BAD_FILE)
+def load_folder_source(data: FolderDataConfig, seed: int) -> Source:
+    root = check_root(data.path)
+    layout, on_bad_file = str(data.split), str(data.on_bad_file)
     if layout == "auto":
         layout = "folders" if (root / "train").is_dir() else "fraction"
     if layout == "folders" and not (root / "train").is_dir():
@@ -65,19 +62,22 @@ def load_folder_source(data_cfg: DictConfig, seed: int) -> Source:
     found: dict[str, list[ImageFile]] = {}
     bad: list[BadFile] = []
     for split, folder in groups.items():
-        good, rejected = scan(list_files(folder, class_names))
+        good, rejected = scan(list_files(folder, class_names), f"checking {split} images")
         found[split] = good
         bad += rejected
     report_bad_files(root, bad, on_bad_file)
     check_classes(top, class_names, found["train"] + found.get("val", []) + found.get("test", []))
-    files = split_files(found, data_cfg, seed)
+    files = split_files(found, {"val": data.val_fraction, "test": data.test_fraction}, seed)
     shown = ", ".join(class_names[:LISTED_CLASSES]) + (
         ", ..." if len(class_names) > LISTED_CLASSES else ""
     )
-    print(
-        f"[cnnlab] folder {root}: {len(class_names)} classes ({shown}); "
-        + ", ".join(f"{split} {len(items)}" for split, items in files.items())
-        + f" images, split by {layout}"
+    log.info(
+        "folder %s: %d classes (%s); %s images, split by %s",
+        root,
+        len(class_names),
+        shown,
+        ", ".join(f"{split} {len(items)}" for split, items in files.items()),
+        layout,
     )
     return Source(
         name=root.name,
@@ -145,10 +145,11 @@ def list_files(folder: Path, class_names: list[str]) -> list[tuple[Path, int]]:
     return sorted(files)
 
 
-def scan(files: list[tuple[Path, int]]) -> tuple[list[ImageFile], list[BadFile]]:
+def scan(files: list[tuple[Path, int]], task: str) -> tuple[list[ImageFile], list[BadFile]]:
     """Sort files into readable images and bad files, using the decoder that training uses."""
     with ThreadPoolExecutor(max_workers=2 * (os.cpu_count() or 1)) as pool:
-        headers = list(pool.map(lambda item: read_header(*item), files))
+        checked = pool.map(lambda item: read_header(*item), files)
+        headers = list(tqdm(checked, total=len(files), desc=task, unit=" files", disable=None))
     candidates = [h for h in headers if isinstance(h, ImageFile)]
     broken = undecodable(candidates)
     good = [f for i, f in enumerate(candidates) if i not in broken]
@@ -221,10 +222,7 @@ def report_bad_files(root: Path, bad: list[BadFile], on_bad_file: str) -> None:
     reasons = ", ".join(f"{n} {reason}" for reason, n in Counter(b.reason for b in bad).items())
     names = ", ".join(str(b.path.relative_to(root)) for b in bad[:LISTED_BAD_FILES])
     more = ", ..." if len(bad) > LISTED_BAD_FILES else ""
-    print(
-        f"[cnnlab] warning: skipped {len(bad)} bad file(s) in {root} ({reasons}): {names}{more}",
-        file=sys.stderr,
-    )
+    log.warning("skipped %d bad file(s) in %s (%s): %s%s", len(bad), root, reasons, names, more)
 
 
 def check_classes(top: Path, class_names: list[str], files: list[ImageFile]) -> None:
@@ -237,13 +235,12 @@ def check_classes(top: Path, class_names: list[str], files: list[ImageFile]) -> 
 
 
 def split_files(
-    found: dict[str, list[ImageFile]], data_cfg: DictConfig, seed: int
+    found: dict[str, list[ImageFile]], fractions: dict[str, float], seed: int
 ) -> dict[str, list[ImageFile]]:
     """Carve test, then val, off train by seeded per-class fractions where there is no folder.
 
     Test is carved first, so changing `data.val_fraction` never changes the test images.
     """
-    fractions = {"val": data_cfg.val_fraction, "test": data_cfg.get("test_fraction", 0.2)}
     carve = [split for split in ("test", "val") if split not in found]
     rng = np.random.default_rng(seed)
     files = {split: list(found.get(split, [])) for split in SPLIT_FOLDERS}

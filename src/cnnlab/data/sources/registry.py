@@ -10,7 +10,8 @@ from dataclasses import dataclass, field
 import tensorflow as tf
 from omegaconf import DictConfig
 
-from cnnlab.config import require_choice
+from cnnlab.config import require_choice, to_object
+from cnnlab.config.data import DataConfig
 
 
 @dataclass
@@ -33,15 +34,14 @@ class Source:
         return len(self.class_names)
 
 
-SourceLoader = Callable[[DictConfig, int], Source]
+SourceLoader = Callable[[DataConfig, int], Source]
 _SOURCES: dict[str, SourceLoader] = {}
 
 
 def register_source(name: str) -> Callable[[SourceLoader], SourceLoader]:
-    """Register a loader `(data_cfg, seed) -> Source` under `name`.
+    """Register a loader `(data, seed) -> Source` under `name`, the `data.source` that picks it.
 
-    A data config picks its loader with `data.source`, or, without that key, by `data.name`
-    (`data=digits`).
+    The loader receives its own schema's object (`cnnlab.config.data`).
     """
 
     def add(loader: SourceLoader) -> SourceLoader:
@@ -55,8 +55,8 @@ def available_sources() -> list[str]:
     return sorted(_SOURCES)
 
 
-def load_source(data_cfg: DictConfig, seed: int) -> Source:
-    key = "data.source" if data_cfg.get("source") else "data.name"
-    kind = data_cfg.get("source") or data_cfg.name
-    require_choice(key, kind, available_sources())
-    return _SOURCES[kind](data_cfg, seed)
+def load_source(data: DataConfig | DictConfig, seed: int) -> Source:
+    """The raw splits of `data` (a composed `data` config, or its schema's object)."""
+    data = to_object(data)
+    require_choice("data.source", data.source, available_sources())
+    return _SOURCES[data.source](data, seed)

@@ -7,8 +7,8 @@ labels (a check that images and labels stay paired through the pipeline).
 """
 
 import tensorflow as tf
-from omegaconf import DictConfig
 
+from cnnlab.config.data import SyntheticDataConfig
 from cnnlab.data.sources.registry import Source, register_source
 from cnnlab.errors import DataError
 
@@ -16,20 +16,15 @@ SPLIT_STREAMS = {"train": 0, "test": 1}  # train and val share stream 0: val is 
 
 
 @register_source("synthetic")
-def load_synthetic_source(data_cfg: DictConfig, seed: int) -> Source:
-    num_classes = int(data_cfg.num_classes)
-    shape = (*data_cfg.image_size, int(data_cfg.channels))
-    if num_classes < 2:
-        raise DataError(f"data.num_classes={num_classes} is invalid: expected an integer >= 2")
-    signal = float(data_cfg.get("signal", 0.5))
-    if not 0 <= signal <= 1:
-        raise DataError(f"data.signal={signal} is invalid: expected a number in [0, 1]")
-    train_size, test_size = int(data_cfg.train_size), int(data_cfg.test_size)
-    val_size = round(train_size * data_cfg.val_fraction)
+def load_synthetic_source(data: SyntheticDataConfig, seed: int) -> Source:
+    num_classes, signal = data.num_classes, data.signal
+    shape = (*data.image_size, data.channels)
+    train_size, test_size = data.train_size, data.test_size
+    val_size = round(train_size * data.val_fraction)
     ranges = {"train": (0, train_size - val_size), "val": (train_size - val_size, train_size)}
     ranges["test"] = (0, test_size)
     for split, (start, stop) in ranges.items():
-        if stop <= start and not (split == "val" and data_cfg.val_fraction == 0):
+        if stop <= start and not (split == "val" and data.val_fraction == 0):
             raise DataError(f"data=synthetic: the {split} split is empty; raise data.{split}_size")
     if val_size == 0:
         del ranges["val"]

@@ -6,16 +6,19 @@ with a message that says how to provide the data, instead of waiting on a downlo
 """
 
 import difflib
+import logging
 import socket
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import tensorflow as tf
 import tensorflow_datasets as tfds
-from omegaconf import DictConfig
 
+from cnnlab.config.data import DigitsDataConfig, TfdsDataConfig, TfdsSplits
 from cnnlab.data.sources.registry import Source, register_source
 from cnnlab.errors import DataError
+
+log = logging.getLogger(__name__)
 
 CATALOG = "https://www.tensorflow.org/datasets/catalog/overview"
 NETWORK_PROBE = ("storage.googleapis.com", 443)  # where TFDS keeps prepared datasets
@@ -32,22 +35,22 @@ class SplitNames:
 
 
 @register_source("digits")
-def load_digits_source(data_cfg: DictConfig, seed: int) -> Source:
+def load_digits_source(data: DigitsDataConfig, seed: int) -> Source:
     from cnnlab.data.sources.digits import prepare
 
-    builder = prepare(data_cfg.data_dir)
-    return source_from_builder(builder, "digits", data_cfg, SplitNames("train", None, "test"))
+    builder = prepare(data.data_dir)
+    splits = SplitNames("train", None, "test")
+    return source_from_builder(builder, "digits", splits, data.val_fraction)
 
 
 @register_source("tfds")
-def load_tfds_source(data_cfg: DictConfig, seed: int) -> Source:
-    name = data_cfg.name
-    if not name:
-        raise DataError("data.name is required with data=tfds: data=tfds data.name=<TFDS name>")
-    builder = open_builder(name, data_cfg.data_dir)
-    requested = data_cfg.get("splits") or {}
-    ensure_prepared(builder, data_cfg, requested.get("train") or "train")
-    return source_from_builder(builder, name, data_cfg, split_names(builder, requested))
+def load_tfds_source(data: TfdsDataConfig, seed: int) -> Source:
+    builder = open_builder(data.name, data.data_dir)
+    ensure_prepared(builder, data)
+    splits = split_names(builder, data.splits)
+    return source_from_builder(
+        builder, data.name, splits, data.val_fraction, data.image_key, data.label_key
+    )
 
 
 def open_builder(name: str, data_dir: str | None) -> tfds.core.DatasetBuilder:
@@ -70,21 +73,21 @@ def open_builder(name: str, data_dir: str | None) -> tfds.core.DatasetBuilder:
         raise DataError(f"data.name={name!r}: {detail}{options}") from None
 
 
-def ensure_prepared(builder: tfds.core.DatasetBuilder, data_cfg: DictConfig, split: str) -> None:
+def ensure_prepared(builder: tfds.core.DatasetBuilder, data: TfdsDataConfig) -> None:
     """Download and prepare once when online; fail fast with instructions when not."""
     try:
-        builder.as_dataset(split=split)
+        builder.as_dataset(split=data.splits.train)
         return
     except AssertionError as error:  # TFDS: "Dataset x: could not find data in <dir>"
         if "could not find data" not in str(error):
             raise
-    name = data_cfg.name
-    if not data_cfg.get("download", True):
+    name = data.name
+    if not data.download:
         reason = "data.download=false"
     elif not network_reachable():
         reason = "this machine has no network to download it"
     else:
-        print(f"[cnnlab] downloading and preparing {name} into {builder.data_dir_root} (once)")
+        log.info("downloading and preparing %s into %s (once)", name, builder.data_dir_root)
         try:
             builder.download_and_prepare()
         except Exception as error:  # network, disk or checksum: one line for the user
@@ -116,17 +119,17 @@ def network_reachable(address: tuple[str, int] = NETWORK_PROBE) -> bool:
         pool.shutdown(wait=False)
 
 
-def split_names(builder: tfds.core.DatasetBuilder, requested: DictConfig | dict) -> SplitNames:
+def split_names(builder: tfds.core.DatasetBuilder, requested: TfdsSplits) -> SplitNames:
     """`data.splits` with nulls filled in: test is 'test' (or 'validation' if there is no test
     split, as in imagenette); val is 'validation' when that is not already the test split."""
     available = list(builder.info.splits)  # empty when unknown (a mocked builder)
-    test = requested.get("test") or (
+    test = requested.test or (
         "validation" if "test" not in available and "validation" in available else "test"
     )
-    val = requested.get("val")
+    val = requested.val
     if val is None and test != "validation" and "validation" in available:
         val = "validation"
-    names = SplitNames(requested.get("train") or "train", val, test)
+    names = SplitNames(requested.train, val, test)
     for role, split in vars(names).items():
         base = split and split.split("[")[0]
         if base and available and base not in available:
@@ -138,14 +141,17 @@ def split_names(builder: tfds.core.DatasetBuilder, requested: DictConfig | dict)
 
 
 def source_from_builder(
-    builder: tfds.core.DatasetBuilder, name: str, data_cfg: DictConfig, names: SplitNames
+    builder: tfds.core.DatasetBuilder,
+    name: str,
+    names: SplitNames,
+    val_fraction: float,
+    image_key: str = "image",
+    label_key: str = "label",
 ) -> Source:
     """(image, label) splits; without a val split, the tail of train becomes validation.
 
     TFDS stores examples in a hash-shuffled order, so the tail is a fixed random subset.
     """
-    image_key = data_cfg.get("image_key", "image")
-    label_key = data_cfg.get("label_key", "label")
     features = builder.info.features
     for role, key in (("image_key", image_key), ("label_key", label_key)):
         if key not in features:
@@ -165,7 +171,7 @@ def source_from_builder(
         specs = {"train": names.train, "val": names.val}
     else:
         train_size = split_size(builder, names.train)
-        fit_size = train_size - round(train_size * data_cfg.val_fraction)
+        fit_size = train_size - round(train_size * val_fraction)
         specs = {"train": f"{names.train}[:{fit_size}]"}
         if fit_size < train_size:
             specs["val"] = f"{names.train}[{fit_size}:]"

@@ -1,0 +1,63 @@
+"""The typed config boundary: one dataclass schema per config group (Hydra's ConfigStore),
+range checks in the schemas, and the checks a schema cannot express (`checks`).
+
+Importing this package registers the schemas; it imports neither TensorFlow nor Keras, so the
+pipelines answer `--help` and bad overrides before any heavy import.
+"""
+
+from dataclasses import fields, is_dataclass
+from typing import Any
+
+from omegaconf import DictConfig, OmegaConf
+from omegaconf.errors import OmegaConfBaseException
+
+from cnnlab.config.checks import check_options, require, require_choice
+from cnnlab.config.messages import omegaconf_error_message
+from cnnlab.config.store import is_schema, register_schemas
+from cnnlab.errors import ConfigError
+
+register_schemas()
+
+
+def to_object(node: Any) -> Any:
+    """A composed node as its schema's dataclass (running its range checks), lists and dicts
+    as plain containers; anything else unchanged."""
+    if not (isinstance(node, DictConfig) or OmegaConf.is_list(node)):
+        return node
+    try:
+        return OmegaConf.to_object(node)
+    except OmegaConfBaseException as error:  # a missing value (`???`), a bad merge
+        raise ConfigError(omegaconf_error_message(error)) from None
+
+
+def validate(cfg: DictConfig) -> None:
+    """Run every schema's checks; the first bad or missing value raises a one-line ConfigError."""
+    reject_added_keys(cfg)
+    to_object(cfg)
+
+
+def reject_added_keys(node: DictConfig, path: str = "") -> None:
+    """A key added with `+key=value` to a group whose schema lacks it would be dropped silently
+    when the config becomes objects; name it instead."""
+    schema = OmegaConf.get_type(node)
+    known = {f.name for f in fields(schema)} if is_dataclass(schema) else None
+    for key in node:
+        full_key = f"{path}{key}"
+        if known is not None and key not in known:
+            raise ConfigError(
+                f"{full_key} is not a config key; keys here: {', '.join(sorted(known))}"
+            )
+        child = node._get_node(key)
+        if isinstance(child, DictConfig) and not child._is_missing() and not child._is_none():
+            reject_added_keys(child, f"{full_key}.")
+
+
+__all__ = [
+    "check_options",
+    "is_schema",
+    "register_schemas",
+    "require",
+    "require_choice",
+    "to_object",
+    "validate",
+]

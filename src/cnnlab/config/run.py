@@ -1,0 +1,47 @@
+"""Schemas of the root configs: a training run (`conf/train.yaml`) and a profile (`conf/profile.yaml`).
+
+Groups are typed by their own schemas (`<group>/schema` in the ConfigStore); the root declares
+them as `Any` so that each group's schema (one per data source, per optimizer, ...) stays whole.
+The model group is typed by its builder's signature, checked by `cnnlab.models.build`.
+"""
+
+from dataclasses import dataclass
+from typing import Any
+
+from omegaconf import MISSING
+
+from cnnlab.config.checks import Checked
+
+
+@dataclass
+class TrainConfig(Checked):
+    data: Any = MISSING
+    augment: Any = MISSING
+    model: Any = MISSING
+    optimizer: Any = MISSING
+    schedule: Any = MISSING
+    trainer: Any = MISSING
+    tracking: Any = MISSING
+    seed: int = 42
+
+    def __post_init__(self) -> None:
+        self.require("seed", self.seed >= 0, "an integer >= 0")
+
+
+@dataclass
+class ProfileConfig(Checked):
+    model: Any = MISSING
+    tracking: Any = MISSING
+    input_shape: list[int] | None = None  # [height, width, channels]; None = the paper's input
+    num_classes: int | None = None  # None = the paper's
+    log: bool = False  # log the totals and the table to MLflow
+
+    def __post_init__(self) -> None:
+        self.require(
+            "input_shape",
+            self.input_shape is None or (len(self.input_shape) == 3 and min(self.input_shape) >= 1),
+            "[height, width, channels] with integers >= 1, or null",
+        )
+        self.require(
+            "num_classes", self.num_classes is None or self.num_classes >= 1, "an integer >= 1"
+        )

@@ -1,0 +1,36 @@
+"""Register every schema in Hydra's ConfigStore, where the YAML files in conf/ extend them.
+
+A group's YAML starts with `defaults: [<schema>, _self_]` and holds only what differs from
+the schema's defaults. Schema names end in `schema`, and `cnnlab.cli` hides them from help
+and error messages, since they are not choices on their own.
+"""
+
+from hydra.core.config_store import ConfigStore
+
+from cnnlab.config.augment import AugmentConfig
+from cnnlab.config.data import DATA_SCHEMAS
+from cnnlab.config.run import ProfileConfig, TrainConfig
+from cnnlab.config.tracking import TrackingConfig
+from cnnlab.config.training import OPTIMIZER_SCHEMAS, SCHEDULE_SCHEMAS, TrainerConfig
+
+SCHEMA_SUFFIX = "schema"
+
+
+def register_schemas() -> None:
+    store = ConfigStore.instance()
+    store.store(name="train_schema", node=TrainConfig)
+    store.store(name="profile_schema", node=ProfileConfig)
+    store.store(group="trainer", name="schema", node=TrainerConfig)
+    store.store(group="tracking", name="schema", node=TrackingConfig)
+    store.store(group="augment", name="schema", node=AugmentConfig)
+    for group, schemas in (
+        ("data", DATA_SCHEMAS),
+        ("optimizer", OPTIMIZER_SCHEMAS),
+        ("schedule", SCHEDULE_SCHEMAS),
+    ):
+        for name, schema in schemas.items():
+            store.store(group=group, name=f"{name}_schema", node=schema)
+
+
+def is_schema(option: str) -> bool:
+    return option.endswith(SCHEMA_SUFFIX)
