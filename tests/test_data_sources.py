@@ -15,7 +15,7 @@ from cnnlab.data import build_datasets
 from cnnlab.data.images import resize
 from cnnlab.data.normalize import DataStats, cached_stats, compute_stats
 from cnnlab.data.sources.digits import prepare
-from cnnlab.errors import ConfigError, DataError
+from cnnlab.errors import ConfigError
 from cnnlab.training.evaluate import tta_metrics
 from cnnlab.viz.augment import plot_augmentation
 
