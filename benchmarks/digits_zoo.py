@@ -25,7 +25,6 @@ from hydra import compose, initialize_config_dir
 
 from cnnlab import models
 from cnnlab.analysis import profile
-from cnnlab.models.papers import paper_input
 from cnnlab.training import train
 
 CONF = Path(__file__).resolve().parents[1] / "conf"
@@ -47,7 +46,7 @@ OVERRIDES = {  # where the default recipe does not suit a model, and why
 
 def paper_size(name: str) -> tuple[str, int, int]:
     """('224x224x3, 1000', parameters, multiply-adds) at the model's paper input."""
-    shape, classes = paper_input(name)
+    shape, classes = models.paper_input(name)
     keras.backend.clear_session()
     result = profile(models.inference_model(models.build(name, shape, classes)))
     return f"{'x'.join(map(str, shape))}, {classes}", result.params, result.macs

@@ -6,14 +6,13 @@ from omegaconf import DictConfig
 from cnnlab import models, tracking
 from cnnlab.analysis import profile
 from cnnlab.cli import precheck_command_line, user_errors_exit
-from cnnlab.models.papers import paper_input
 from cnnlab.training.fit import model_options
 
 
 @hydra.main(config_path="../conf", config_name="profile", version_base="1.3")
 @user_errors_exit
 def main(cfg: DictConfig) -> None:
-    paper_shape, paper_classes = paper_input(cfg.model.name)
+    paper_shape, paper_classes = models.paper_input(cfg.model.name)
     input_shape = tuple(cfg.input_shape or paper_shape)
     num_classes = cfg.num_classes or paper_classes
     model = models.build(cfg.model.name, input_shape, num_classes, **model_options(cfg.model))

@@ -4,6 +4,7 @@ import pytest
 
 from cnnlab import models
 from cnnlab.errors import ConfigError, GeometryError
+from cnnlab.models import _registry
 
 
 @pytest.mark.parametrize("name", models.available())
@@ -57,3 +58,22 @@ def test_minimum_input_side_is_the_smallest_that_builds():
     assert side == 16  # 16 -5+1 = 12 -> 6 -> 2 -> 1
     with pytest.raises(GeometryError):
         models.build("lenet5", (side - 1, side - 1, 1), 10, first_padding="valid")
+
+
+def test_a_model_registers_its_paper_input_with_itself(monkeypatch):
+    for table in ("_MODELS", "_PAPER_INPUTS", "_INITS"):
+        monkeypatch.setattr(_registry, table, dict(getattr(_registry, table)))
+
+    @models.register(paper_input=((48, 48, 1), 7), init="he_normal")
+    def tiny_net(input_shape, num_classes, conv_impl="native"):
+        return models.build("lenet5", input_shape, num_classes, conv_impl=conv_impl)
+
+    assert "tiny_net" in models.available()
+    assert models.paper_input("tiny_net") == ((48, 48, 1), 7)
+    assert models.default_options("tiny_net") == {"conv_impl": "native", "init": "he_normal"}
+
+
+@pytest.mark.parametrize("name", models.available())
+def test_every_model_has_a_paper_input(name):
+    (height, width, channels), classes = models.paper_input(name)
+    assert height == width and channels in (1, 3) and classes in (10, 1000)

@@ -11,7 +11,14 @@ from cnnlab.models import (  # noqa: F401
     resnet,
     vgg,
 )
-from cnnlab.models._registry import available, build, minimum_input_side, register
+from cnnlab.models._registry import (
+    available,
+    build,
+    default_options,
+    minimum_input_side,
+    paper_input,
+    register,
+)
 from cnnlab.models.blocks.auxiliary import MAIN_OUTPUT, inference_model, loss_weights
 from cnnlab.models.blocks.conv import CONV_IMPLS, ConvLayers
 
@@ -21,8 +28,10 @@ __all__ = [
     "ConvLayers",
     "available",
     "build",
+    "default_options",
     "inference_model",
     "loss_weights",
     "minimum_input_side",
+    "paper_input",
     "register",
 ]

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import keras
 
 from cnnlab.layers import LRN
-from cnnlab.models._registry import register
+from cnnlab.models._registry import IMAGENET, register
 from cnnlab.models.blocks.activations import Activation
 from cnnlab.models.blocks.conv import ConvLayers
 from cnnlab.models.blocks.heads import softmax_classifier
@@ -92,7 +92,7 @@ def alexnet_family(
     return keras.Model(inputs, softmax_classifier(x, num_classes), name=name)
 
 
-@register
+@register(paper_input=((227, 227, 3), 1000))
 def alexnet(
     input_shape,
     num_classes,
@@ -109,7 +109,7 @@ def alexnet(
     )
 
 
-@register
+@register(paper_input=IMAGENET)
 def zfnet(
     input_shape, num_classes, conv_impl="native", activation="relu", stem="auto", dropout=0.5
 ) -> keras.Model:

@@ -5,7 +5,7 @@ from dataclasses import dataclass
 import keras
 
 from cnnlab.layers import LRN
-from cnnlab.models._registry import register
+from cnnlab.models._registry import IMAGENET, register
 from cnnlab.models.blocks.activations import Activation
 from cnnlab.models.blocks.auxiliary import with_auxiliary_outputs
 from cnnlab.models.blocks.conv import ConvLayers
@@ -66,7 +66,7 @@ def auxiliary_classifier(x, unit: ConvUnit, num_classes: int, name: str):
     return softmax_classifier(x, num_classes, name=name)
 
 
-@register
+@register(paper_input=IMAGENET)
 def googlenet(
     input_shape,
     num_classes,

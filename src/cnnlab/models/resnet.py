@@ -13,7 +13,7 @@ import keras
 from keras import ops
 
 from cnnlab.config import require_choice
-from cnnlab.models._registry import register
+from cnnlab.models._registry import CIFAR10, IMAGENET, register
 from cnnlab.models.blocks.activations import Activation
 from cnnlab.models.blocks.conv import ConvLayers
 from cnnlab.models.blocks.heads import softmax_classifier
@@ -156,7 +156,7 @@ def cifar_resnet(
         return keras.Model(inputs, softmax_classifier(x, num_classes), name=name)
 
 
-@register
+@register(paper_input=IMAGENET)
 def resnet18(
     input_shape, num_classes, conv_impl="native", activation="relu", shortcut="B", stem="auto"
 ) -> keras.Model:
@@ -164,7 +164,7 @@ def resnet18(
     return imagenet_resnet(input_shape, num_classes, 18, conv_impl, activation, shortcut, stem)
 
 
-@register
+@register(paper_input=IMAGENET)
 def resnet34(
     input_shape, num_classes, conv_impl="native", activation="relu", shortcut="B", stem="auto"
 ) -> keras.Model:
@@ -172,7 +172,7 @@ def resnet34(
     return imagenet_resnet(input_shape, num_classes, 34, conv_impl, activation, shortcut, stem)
 
 
-@register
+@register(paper_input=IMAGENET)
 def resnet50(
     input_shape, num_classes, conv_impl="native", activation="relu", shortcut="B", stem="auto"
 ) -> keras.Model:
@@ -180,7 +180,7 @@ def resnet50(
     return imagenet_resnet(input_shape, num_classes, 50, conv_impl, activation, shortcut, stem)
 
 
-@register
+@register(paper_input=IMAGENET)
 def resnet101(
     input_shape, num_classes, conv_impl="native", activation="relu", shortcut="B", stem="auto"
 ) -> keras.Model:
@@ -188,7 +188,7 @@ def resnet101(
     return imagenet_resnet(input_shape, num_classes, 101, conv_impl, activation, shortcut, stem)
 
 
-@register
+@register(paper_input=IMAGENET)
 def resnet152(
     input_shape, num_classes, conv_impl="native", activation="relu", shortcut="B", stem="auto"
 ) -> keras.Model:
@@ -196,7 +196,7 @@ def resnet152(
     return imagenet_resnet(input_shape, num_classes, 152, conv_impl, activation, shortcut, stem)
 
 
-@register
+@register(paper_input=CIFAR10)
 def resnet20(
     input_shape, num_classes, conv_impl="native", activation="relu", shortcut="A"
 ) -> keras.Model:
@@ -204,7 +204,7 @@ def resnet20(
     return cifar_resnet(input_shape, num_classes, 20, conv_impl, activation, shortcut)
 
 
-@register
+@register(paper_input=CIFAR10)
 def resnet32(
     input_shape, num_classes, conv_impl="native", activation="relu", shortcut="A"
 ) -> keras.Model:
@@ -212,7 +212,7 @@ def resnet32(
     return cifar_resnet(input_shape, num_classes, 32, conv_impl, activation, shortcut)
 
 
-@register
+@register(paper_input=CIFAR10)
 def resnet44(
     input_shape, num_classes, conv_impl="native", activation="relu", shortcut="A"
 ) -> keras.Model:
@@ -220,7 +220,7 @@ def resnet44(
     return cifar_resnet(input_shape, num_classes, 44, conv_impl, activation, shortcut)
 
 
-@register
+@register(paper_input=CIFAR10)
 def resnet56(
     input_shape, num_classes, conv_impl="native", activation="relu", shortcut="A"
 ) -> keras.Model:
@@ -228,7 +228,7 @@ def resnet56(
     return cifar_resnet(input_shape, num_classes, 56, conv_impl, activation, shortcut)
 
 
-@register
+@register(paper_input=CIFAR10)
 def resnet110(
     input_shape, num_classes, conv_impl="native", activation="relu", shortcut="A"
 ) -> keras.Model:
@@ -236,7 +236,7 @@ def resnet110(
     return cifar_resnet(input_shape, num_classes, 110, conv_impl, activation, shortcut)
 
 
-@register
+@register(paper_input=CIFAR10)
 def resnet1202(
     input_shape, num_classes, conv_impl="native", activation="relu", shortcut="A"
 ) -> keras.Model:
