@@ -240,7 +240,7 @@ def test_vgg_a_lrn_differs_from_a_only_by_its_lrn_layer():
 
 
 def test_googlenet_auxiliary_classifiers_are_training_outputs_only():
-    model = paper_model("googlenet", 224, aux_weight=0.3)
+    model = paper_model("googlenet", 224)
     assert model.output_names == ["predictions", "aux1", "aux2"]
     assert models.loss_weights(model) == {"predictions": 1.0, "aux1": 0.3, "aux2": 0.3}
     # Sec. 5: 5x5/3 average pools give 4x4x512 on 4a and 4x4x528 on 4d.
@@ -248,14 +248,14 @@ def test_googlenet_auxiliary_classifiers_are_training_outputs_only():
     assert model.get_layer("aux2_pool").output.shape[1:] == (4, 4, 528)
     assert model.get_layer("aux1_fc_dropout").rate == 0.7
     inference = models.inference_model(model)
-    plain = paper_model("googlenet", 224)
+    plain = paper_model("googlenet", 224, aux_weight=0.0)
     assert inference.output_names == ["predictions"]
     assert inference.count_params() == plain.count_params()
     assert models.loss_weights(plain) == {}
 
 
 def test_googlenet_modules_have_the_depths_of_table_1():
-    model = paper_model("googlenet", 224)
+    model = paper_model("googlenet", 224, aux_weight=0.0)
     depths = {m: model.get_layer(f"inception_{m}").output.shape[1:] for m in ("3a", "4e", "5b")}
     assert depths == {"3a": (28, 28, 256), "4e": (14, 14, 832), "5b": (7, 7, 1024)}
     assert model.get_layer("dropout").rate == 0.4

@@ -73,7 +73,7 @@ def googlenet(
     conv_impl="native",
     activation="relu",
     batch_norm=False,
-    aux_weight=0.0,
+    aux_weight=0.3,
     stem="auto",
     dropout=0.4,
 ) -> keras.Model:
@@ -81,8 +81,8 @@ def googlenet(
     average pooling, dropout 40%, a linear softmax layer.
 
     `aux_weight > 0` adds the two auxiliary classifiers as extra outputs of a training network
-    whose losses count with that weight (the paper's 0.3, set in conf/model/googlenet.yaml);
-    the exported model has the main output only. Pools pad 'same', Caffe's ceil rounding
+    whose losses count with that weight (the paper's 0.3); `models.inference_model` and the
+    exported model have the main output only, and `aux_weight=0` builds no auxiliary heads. Pools pad 'same', Caffe's ceil rounding
     (224 -> 112 -> 56 -> 28 -> 14 -> 7). Small inputs: conv1 runs at stride 1 and the max-pool
     after it is dropped. `batch_norm` adds BN after every convolution (Inception v2's change).
     """
