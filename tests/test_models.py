@@ -138,8 +138,9 @@ def test_option_a_shortcut_subsamples_and_zero_pads_the_identity():
     np.testing.assert_array_equal(ZeroPadShortcut(8, 2)(x), expected)
 
 
-def test_alexnet_has_the_released_two_gpu_parameter_count():
-    assert paper_model("alexnet", 227).count_params() == 60_965_224
+@pytest.mark.parametrize("side", [227, 224])
+def test_alexnet_has_the_released_two_gpu_parameter_count_at_227_and_224(side):
+    assert paper_model("alexnet", side).count_params() == 60_965_224
 
 
 def test_alexnet_one_gpu_variant_has_full_convolutions():
@@ -150,11 +151,23 @@ def test_alexnet_one_gpu_variant_has_full_convolutions():
     assert model.get_layer("conv2").kernel.shape == (5, 5, 96, 256)
 
 
-def test_alexnet_feature_maps_are_those_of_fig_2():
-    model = paper_model("alexnet", 227)
-    shapes = {name: model.get_layer(name).output.shape[1:] for name in ("conv1", "conv2", "pool5")}
-    assert shapes == {"conv1": (55, 55, 96), "conv2": (27, 27, 256), "pool5": (6, 6, 256)}
+@pytest.mark.parametrize("side", [227, 224])
+def test_alexnet_feature_maps_are_those_of_fig_2(side):
+    model = paper_model("alexnet", side)
+    names = ("conv1", "pool1", "conv2", "pool2", "conv5", "pool5")
+    shapes = {name: model.get_layer(name).output.shape[1:] for name in names}
+    assert shapes == {
+        "conv1": (55, 55, 96),
+        "pool1": (27, 27, 96),
+        "conv2": (27, 27, 256),
+        "pool2": (13, 13, 256),
+        "conv5": (13, 13, 256),
+        "pool5": (6, 6, 256),
+    }
     assert model.get_layer("conv2").kernel.shape == (5, 5, 48, 256)  # each GPU's half
+    # Caffe's 227 needs no padding; at 224 conv1 pads 2 pixels as torchvision does.
+    padded = "conv1_pad" in [layer.name for layer in model.layers]
+    assert padded == (side == 224)
 
 
 def test_zfnet_feature_maps_are_those_of_fig_3():
