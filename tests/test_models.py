@@ -374,7 +374,7 @@ def test_fixed_width_models_refuse_maxout(name):
     ("option", "value", "message"),
     [
         ("stem", "tiny", r"model.stem='tiny' is unknown; available: auto, imagenet, small"),
-        ("shortcut", "C", r"model.shortcut='C' is unknown; available: A, B"),
+        ("shortcut", "C", r"model.shortcut='C' is unknown; available: A, B, none"),
         ("activation", "swish", r"model.activation='swish' is unknown; available: relu"),
     ],
 )
@@ -475,3 +475,26 @@ def test_googlenet_trains_with_its_auxiliary_losses_logged(make_cfg, tmp_path):
         metrics
     )
     assert keras.saving.load_model(result.model_path).output_shape == (None, 10)
+
+
+# Plain nets (He et al., 2016, Sec. 4.2, Fig. 6 left) -----------------------------------------
+
+
+@pytest.mark.parametrize("depth", [20, 56])
+def test_plain_net_is_the_resnet_without_its_shortcuts(depth):
+    plain = small_model(f"plain{depth}")
+    resnet = small_model(f"resnet{depth}")
+    # Option A shortcuts add no parameter, so the plain net has exactly the ResNet's weights.
+    assert plain.count_params() == resnet.count_params()
+    assert trainable_count(plain) == cifar_resnet_trainable((depth - 2) // 6)
+    kinds = {type(layer).__name__ for layer in plain.layers}
+    assert "Add" not in kinds and "ZeroPadShortcut" not in kinds
+    convs = [layer for layer in plain.layers if isinstance(layer, keras.layers.Conv2D)]
+    assert len(convs) == depth - 1  # and the FC layer: depth weighted layers
+    assert plain.name == f"plain{depth}"
+
+
+def test_shortcut_none_builds_the_plain_net():
+    model = models.build("resnet20", (32, 32, 3), 10, shortcut="none")
+    plain = small_model("plain20")
+    assert [layer.name for layer in model.layers] == [layer.name for layer in plain.layers]

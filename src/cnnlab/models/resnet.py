@@ -1,5 +1,6 @@
 """ResNet (He, Zhang, Ren & Sun, 2016, "Deep residual learning for image recognition"): the
-ImageNet models of Table 1 and the 6n+2-layer CIFAR-10 models of Sec. 4.2.
+ImageNet models of Table 1, the 6n+2-layer CIFAR-10 models of Sec. 4.2, and the plain nets they
+are compared with (the same layers without shortcuts, Fig. 6 left: the degradation problem).
 
 Every convolution is followed by batch norm and has no bias, as in the released models (and
 torchvision: ResNet-50 has 25,557,032 trainable parameters). keras.applications' ResNets add a
@@ -21,7 +22,8 @@ from cnnlab.models.blocks.recursion import graph_limit, recursion_limit
 from cnnlab.models.blocks.stems import ANY_SIDE, uses_small_stem
 from cnnlab.models.blocks.units import ConvUnit
 
-SHORTCUTS = ("A", "B")  # Sec. 3.3: A zero-pads the identity, B projects with a 1x1 conv
+# Sec. 3.3: A zero-pads the identity, B projects with a 1x1 conv; none: a plain net (Sec. 4.1)
+SHORTCUTS = ("A", "B", "none")
 IMAGENET_WIDTHS = (64, 128, 256, 512)  # conv2_x .. conv5_x
 CIFAR_WIDTHS = (16, 32, 64)  # Sec. 4.2: feature maps of 32, 16 and 8
 
@@ -76,17 +78,23 @@ IMAGENET_DEPTHS: dict[int, tuple[Branch, tuple[int, ...]]] = {
 }
 
 
-def identity_block(x, unit: ConvUnit, branch: Branch, filters: int, name: str):
-    """A residual unit whose shortcut is the identity: act(x + F(x)) (Eq. 1)."""
+def identity_block(x, unit: ConvUnit, branch: Branch, filters: int, shortcut: str, name: str):
+    """A residual unit whose shortcut is the identity: act(x + F(x)) (Eq. 1); act(F(x)) in a
+    plain net (`shortcut='none'`)."""
     y = branch(x, unit, filters, 1, name)
+    if shortcut == "none":
+        return unit.activation(y, name=f"{name}_out")
     return unit.activation(keras.layers.Add(name=f"{name}_add")([x, y]), name=f"{name}_out")
 
 
 def conv_block(
     x, unit: ConvUnit, branch: Branch, filters: int, strides: int, shortcut: str, name: str
 ):
-    """A residual unit that changes the shape: act(W_s x + F(x)) (Eq. 2), W_s by `shortcut`."""
+    """A residual unit that changes the shape: act(W_s x + F(x)) (Eq. 2), W_s by `shortcut`;
+    act(F(x)) in a plain net."""
     y = branch(x, unit, filters, strides, name)
+    if shortcut == "none":
+        return unit.activation(y, name=f"{name}_out")
     if shortcut == "B":
         s = unit.linear(x, y.shape[-1], 1, strides, name=f"{name}_0")
     else:
@@ -101,7 +109,7 @@ def residual_stages(x, unit: ConvUnit, branch: Branch, widths, depths, shortcut:
             name = f"conv{stage + first}_block{block + 1}"
             strides = 2 if stage > 0 and block == 0 else 1
             if strides == 1 and x.shape[-1] == filters * EXPANSION[branch]:
-                x = identity_block(x, unit, branch, filters, name)
+                x = identity_block(x, unit, branch, filters, shortcut, name)
             else:
                 x = conv_block(x, unit, branch, filters, strides, shortcut, name)
     return x
@@ -143,9 +151,10 @@ def cifar_resnet(
     input_shape, num_classes: int, depth: int, conv_impl: str, activation: str, shortcut: str
 ) -> keras.Model:
     """Sec. 4.2: conv 3x3 16, then 3 stages of n = (depth - 2) / 6 building blocks with 16, 32
-    and 64 filters, global average pooling, FC, softmax. Option A shortcuts in the paper."""
+    and 64 filters, global average pooling, FC, softmax. Option A shortcuts in the paper;
+    `shortcut='none'` builds the plain net of the same depth (named plain<depth>)."""
     require_choice("model.shortcut", shortcut, SHORTCUTS)
-    name = f"resnet{depth}"
+    name = f"{'plain' if shortcut == 'none' else 'resnet'}{depth}"
     unit = _unit(conv_impl, activation, name)
     blocks = (depth - 2) // 6
     with recursion_limit(graph_limit(4 * depth)):  # about 3.5 layers per unit of depth
@@ -242,3 +251,30 @@ def resnet1202(
 ) -> keras.Model:
     """ResNet-1202 for CIFAR-10 (Sec. 4.2, n = 200): 19.4M parameters (Table 6)."""
     return cifar_resnet(input_shape, num_classes, 1202, conv_impl, activation, shortcut)
+
+
+# Fig. 6 (left): the plain nets whose training error grows with depth (the degradation problem).
+
+
+@register(paper_input=CIFAR10)
+def plain20(input_shape, num_classes, conv_impl="native", activation="relu") -> keras.Model:
+    """Plain-20 (Sec. 4.2): ResNet-20's 19 convolutions and FC layer without shortcuts."""
+    return cifar_resnet(input_shape, num_classes, 20, conv_impl, activation, "none")
+
+
+@register(paper_input=CIFAR10)
+def plain32(input_shape, num_classes, conv_impl="native", activation="relu") -> keras.Model:
+    """Plain-32 (Sec. 4.2): ResNet-32 without shortcuts."""
+    return cifar_resnet(input_shape, num_classes, 32, conv_impl, activation, "none")
+
+
+@register(paper_input=CIFAR10)
+def plain44(input_shape, num_classes, conv_impl="native", activation="relu") -> keras.Model:
+    """Plain-44 (Sec. 4.2): ResNet-44 without shortcuts."""
+    return cifar_resnet(input_shape, num_classes, 44, conv_impl, activation, "none")
+
+
+@register(paper_input=CIFAR10)
+def plain56(input_shape, num_classes, conv_impl="native", activation="relu") -> keras.Model:
+    """Plain-56 (Sec. 4.2): ResNet-56 without shortcuts; higher training error than plain-20."""
+    return cifar_resnet(input_shape, num_classes, 56, conv_impl, activation, "none")
