@@ -26,6 +26,15 @@ class InceptionFilters:
     pool_proj: int
 
 
+@dataclass(frozen=True)
+class NaiveFilters:
+    """Fig. 2(a), the naive module: 1x1, 3x3 and 5x5 convolutions, no 1x1 reductions."""
+
+    n1x1: int
+    n3x3: int
+    n5x5: int
+
+
 # Table 1, top to bottom: the inception modules and the 3x3/2 max-pools between them.
 INCEPTION_TABLE: tuple[tuple[str, InceptionFilters] | str, ...] = (
     ("3a", InceptionFilters(64, 96, 128, 16, 32, 32)),
@@ -55,6 +64,28 @@ def inception_module(x, unit: ConvUnit, filters: InceptionFilters, name: str):
     branch4 = unit.layers.max_pool2d(3, 1, padding="same", name=f"inception_{name}_pool")(x)
     branch4 = unit(branch4, filters.pool_proj, 1, name=f"inception_{name}_pool_proj")
     return keras.layers.Concatenate(name=f"inception_{name}")([branch1, branch2, branch3, branch4])
+
+
+def naive_inception_module(x, unit: ConvUnit, filters: NaiveFilters, name: str):
+    """Fig. 2(a): 1x1, 3x3 and 5x5 convolutions and a 3x3 max-pool side by side. The pool passes
+    its input's whole depth through, so stacked naive modules only grow deeper, and the 3x3 and
+    5x5 convolutions see that whole depth: the cost that Fig. 2(b)'s 1x1 reductions remove."""
+    branch1 = unit(x, filters.n1x1, 1, name=f"inception_{name}_1x1")
+    branch2 = unit(x, filters.n3x3, 3, name=f"inception_{name}_3x3")
+    branch3 = unit(x, filters.n5x5, 5, name=f"inception_{name}_5x5")
+    branch4 = unit.layers.max_pool2d(3, 1, padding="same", name=f"inception_{name}_pool")(x)
+    return keras.layers.Concatenate(name=f"inception_{name}")([branch1, branch2, branch3, branch4])
+
+
+def single_module(
+    input_shape, filters: InceptionFilters | NaiveFilters, conv_impl: str = "native"
+) -> keras.Model:
+    """One inception module (with 1x1 reductions, or naive) alone on `input_shape`, ReLU, no
+    batch norm: what `cnnlab.analysis.profile` costs in the notes' example (28x28x256 input)."""
+    unit = ConvUnit(ConvLayers(conv_impl), Activation("relu"))
+    x = inputs = keras.Input(input_shape, name="image")
+    module = naive_inception_module if isinstance(filters, NaiveFilters) else inception_module
+    return keras.Model(inputs, module(x, unit, filters, "module"), name="inception_module")
 
 
 def auxiliary_classifier(x, unit: ConvUnit, num_classes: int, name: str):
