@@ -8,6 +8,11 @@ Published parameter counts, pinned here (ImageNet models: 1,000 classes at the p
   accounts for exactly.
 - AlexNet: the two-GPU model of the paper as released in Caffe (bvlc_alexnet), 60,965,224.
 - VGG: Table 2 (millions, rounded). CIFAR ResNets: Table 6 (millions, rounded).
+- Inception v2 (BN-Inception): the released Caffe model as ported by imgclsmob/pytorchcv
+  (`bninception`, 11,295,240 trainable parameters, asserted in its own test), which keeps a bias
+  in every conv before batch norm; ours has none, the difference being exactly those biases.
+- Inception v4: timm's `inception_v4` and keras-hub's `inception_v4_imagenet` preset,
+  42,679,816 (the paper gives no count).
 """
 
 import sys
@@ -21,7 +26,7 @@ from omegaconf import OmegaConf
 from cnnlab import models
 from cnnlab.errors import ConfigError, GeometryError
 from cnnlab.layers import Im2ColConv2D, Im2ColDepthwiseConv2D, Im2ColPool2D
-from cnnlab.models import _registry, alexnet, googlenet, inception_v3
+from cnnlab.models import _registry, alexnet, googlenet, inception_v3, inception_v4
 from cnnlab.models.blocks.auxiliary import with_auxiliary_outputs
 from cnnlab.models.blocks.heads import softmax_classifier
 from cnnlab.models.resnet import ZeroPadShortcut
@@ -274,6 +279,56 @@ def test_googlenet_modules_have_the_depths_of_table_1():
     assert model.get_layer("dropout").rate == 0.4
 
 
+# Inception v2 (BN-Inception) and v4 ---------------------------------------------------------
+
+
+def test_inception_v2_is_the_caffe_bn_inception_without_conv_biases():
+    model = paper_model("inception_v2", 224)
+    conv_biases = sum(
+        layer.filters for layer in model.layers if isinstance(layer, keras.layers.Conv2D)
+    )
+    assert not any(
+        layer.use_bias for layer in model.layers if isinstance(layer, keras.layers.Conv2D)
+    )
+    assert trainable_count(model) + conv_biases == 11_295_240
+    assert trainable_count(model) == 11_285_224
+
+
+def test_inception_v2_modules_follow_fig_5():
+    model = paper_model("inception_v2", 224)
+    depths = {m: model.get_layer(f"inception_{m}").output.shape[1:] for m in ("3a", "3b", "3c")}
+    assert depths == {"3a": (28, 28, 256), "3b": (28, 28, 320), "3c": (14, 14, 576)}
+    # The 5x5 is two 3x3 (the "double 3x3" columns); no 5x5 kernel is left anywhere.
+    kernels = {
+        layer.kernel_size for layer in model.layers if isinstance(layer, keras.layers.Conv2D)
+    }
+    assert kernels == {(7, 7), (3, 3), (1, 1)}
+    # 4c and 4d hold 608 maps and 4e 1,056 (its pass-through adds 4d's 608 to 192 + 256), as in
+    # the released Caffe model's channel list.
+    assert model.get_layer("inception_4d").output.shape[1:] == (14, 14, 608)
+    assert model.get_layer("inception_4e").output.shape[1:] == (7, 7, 1056)
+    assert model.get_layer("inception_5b").output.shape[1:] == (7, 7, 1024)
+    assert isinstance(model.get_layer("inception_5b_pool"), keras.layers.MaxPooling2D)
+    assert isinstance(model.get_layer("inception_5a_pool"), keras.layers.AveragePooling2D)
+    assert not [layer for layer in model.layers if "lrn" in layer.name or "dropout" in layer.name]
+
+
+def test_inception_v4_has_timms_parameter_count_and_fig_9_grids():
+    model = paper_model("inception_v4", 299)
+    assert trainable_count(model) == 42_679_816
+    grids = ("stem_mixed1", "stem_mixed2", "stem_mixed3", "reduction_a", "reduction_b")
+    shapes = {name: model.get_layer(name).output.shape[1:] for name in grids}
+    assert shapes == {
+        "stem_mixed1": (73, 73, 160),
+        "stem_mixed2": (71, 71, 192),
+        "stem_mixed3": (35, 35, 384),
+        "reduction_a": (17, 17, 1024),
+        "reduction_b": (8, 8, 1536),
+    }
+    assert model.get_layer("inception_c3").output.shape[1:] == (8, 8, 1536)
+    assert model.get_layer("dropout").rate == 0.2
+
+
 # Small inputs and the stems --------------------------------------------------------------------
 
 
@@ -296,6 +351,8 @@ def test_auto_stem_keeps_the_imagenet_stem_from_64_pixels():
         ("resnet20", {}),
         ("resnet18", {}),
         ("inception_v3", {}),
+        ("inception_v2", {}),
+        ("inception_v4", {}),
     ],
 )
 def test_models_build_for_28x28_grey_digits(name, options):
@@ -312,6 +369,8 @@ MINIMUM_SIDES = [
     ("googlenet", "small", {"aux_weight": 0.3}, googlenet.MINIMUM_SIDE["small"]),
     ("inception_v3", "imagenet", {}, inception_v3.MINIMUM_SIDE["imagenet"]),
     ("inception_v3", "small", {}, inception_v3.MINIMUM_SIDE["small"]),
+    ("inception_v4", "imagenet", {}, inception_v4.MINIMUM_SIDE["imagenet"]),
+    ("inception_v4", "small", {}, inception_v4.MINIMUM_SIDE["small"]),
 ]
 
 
@@ -401,7 +460,17 @@ def test_inception_resnet_v2_block_counts_make_a_smaller_variant():
 
 
 @pytest.mark.parametrize(
-    "name", ["alexnet", "zfnet", "vgg11_lrn", "googlenet", "resnet20", "mobilenet"]
+    "name",
+    [
+        "alexnet",
+        "zfnet",
+        "vgg11_lrn",
+        "googlenet",
+        "inception_v2",
+        "resnet20",
+        "plain20",
+        "mobilenet",
+    ],
 )
 def test_im2col_builds_every_conv_and_pool_from_cnnlab_layers(name):
     options = config_options(name) | {"conv_impl": "im2col"}
