@@ -36,7 +36,7 @@ EPOCHS = {
     "zfnet": 3,
     **dict.fromkeys(["alexnet", "resnet18"], 2),
     **dict.fromkeys(["resnet34", "resnet50", "resnet101", "resnet152", "resnet1202"], 1),
-    **dict.fromkeys(["inception_v3", "inception_resnet_v2"], 1),
+    **dict.fromkeys(["inception_v3", "inception_v4", "inception_resnet_v2"], 1),
 }
 OVERRIDES = {  # where the default recipe does not suit a model, and why
     # 22 layers without batch norm: at lr 0.02 the loss oscillates near chance
