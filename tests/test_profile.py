@@ -225,3 +225,21 @@ def test_inception_v2_multiply_adds():
     # Hu et al. (2018), "Squeeze-and-excitation networks", Table 2: BN-Inception, 2.03 GFLOPs
     # (multiply-adds) at 224x224.
     assert profile(paper_model("inception_v2", 224)).macs / 1e9 == pytest.approx(2.03, abs=0.005)
+
+
+def test_googlenet_follows_table_1s_filter_columns_not_its_params_column():
+    # Table 1's "params" column does not follow from its own filter columns: the model is built
+    # from the filter columns (which give the module depths and the ops column above), so its
+    # per-module parameters are those columns' (with biases), not the printed ones.
+    result = profile(paper_model("googlenet", 224, aux_weight=0.0))
+
+    def module_params(module: str) -> int:
+        prefix = f"inception_{module}_"
+        return sum(row.params for row in result.rows if row.name.startswith(prefix))
+
+    built = {m: module_params(m) for m in ("3a", "4c", "5b")} | {
+        "conv1": result.row("conv1").params
+    }
+    assert built == {"3a": 163_696, "4c": 510_104, "5b": 1_444_080, "conv1": 9_472}
+    printed = {"3a": 159e3, "4c": 463e3, "5b": 1_388e3, "conv1": 2.7e3}  # Table 1, params column
+    assert all(built[key] > printed[key] for key in printed)
