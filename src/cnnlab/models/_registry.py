@@ -54,8 +54,8 @@ def paper_input(name: str) -> Input:
 def default_options(name: str) -> dict:
     """Every option of model `name` with its default: the builder's keywords and `init`."""
     require_choice("model.name", name, available())
-    parameters = inspect.signature(_MODELS[name]).parameters
-    own = {p.name: p.default for p in parameters.values() if p.name in accepted_options(name)}
+    parameters = inspect.signature(_MODELS[name]).parameters.values()
+    own = {p.name: p.default for p in parameters if p.name not in ("input_shape", "num_classes")}
     return {**own, "init": _INITS.get(name, "auto")}
 
 

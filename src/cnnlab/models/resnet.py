@@ -78,23 +78,17 @@ IMAGENET_DEPTHS: dict[int, tuple[Branch, tuple[int, ...]]] = {
 }
 
 
-def identity_block(x, unit: ConvUnit, branch: Branch, filters: int, shortcut: str, name: str):
-    """A residual unit whose shortcut is the identity: act(x + F(x)) (Eq. 1); act(F(x)) in a
-    plain net (`shortcut='none'`)."""
+def identity_block(x, unit: ConvUnit, branch: Branch, filters: int, name: str):
+    """A residual unit whose shortcut is the identity: act(x + F(x)) (Eq. 1)."""
     y = branch(x, unit, filters, 1, name)
-    if shortcut == "none":
-        return unit.activation(y, name=f"{name}_out")
     return unit.activation(keras.layers.Add(name=f"{name}_add")([x, y]), name=f"{name}_out")
 
 
 def conv_block(
     x, unit: ConvUnit, branch: Branch, filters: int, strides: int, shortcut: str, name: str
 ):
-    """A residual unit that changes the shape: act(W_s x + F(x)) (Eq. 2), W_s by `shortcut`;
-    act(F(x)) in a plain net."""
+    """A residual unit that changes the shape: act(W_s x + F(x)) (Eq. 2), W_s by `shortcut`."""
     y = branch(x, unit, filters, strides, name)
-    if shortcut == "none":
-        return unit.activation(y, name=f"{name}_out")
     if shortcut == "B":
         s = unit.linear(x, y.shape[-1], 1, strides, name=f"{name}_0")
     else:
@@ -103,13 +97,16 @@ def conv_block(
 
 
 def residual_stages(x, unit: ConvUnit, branch: Branch, widths, depths, shortcut: str, first: int):
-    """Stages of residual units; each stage after the first halves the feature map."""
+    """Stages of residual units; each stage after the first halves the feature map. With
+    `shortcut='none'` each unit is its branch alone, act(F(x)): a plain net (Sec. 4.1)."""
     for stage, (filters, blocks) in enumerate(zip(widths, depths, strict=True)):
         for block in range(blocks):
             name = f"conv{stage + first}_block{block + 1}"
             strides = 2 if stage > 0 and block == 0 else 1
-            if strides == 1 and x.shape[-1] == filters * EXPANSION[branch]:
-                x = identity_block(x, unit, branch, filters, shortcut, name)
+            if shortcut == "none":
+                x = unit.activation(branch(x, unit, filters, strides, name), name=f"{name}_out")
+            elif strides == 1 and x.shape[-1] == filters * EXPANSION[branch]:
+                x = identity_block(x, unit, branch, filters, name)
             else:
                 x = conv_block(x, unit, branch, filters, strides, shortcut, name)
     return x
