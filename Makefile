@@ -24,7 +24,7 @@ $(INSTALLED): $(LOCK) pyproject.toml
 	$(PY) -m pip install --quiet --no-deps -e .
 	@touch $@
 
-.PHONY: help install lock train profile test test-all lint format ui clean bench bench-data bench-im2col bench-zoo
+.PHONY: help install lock train profile test test-all lint format ui clean bench bench-data bench-im2col bench-zoo bench-degradation
 
 help: ## list the targets
 	@grep -hE '^[a-zA-Z0-9_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  \033[36m%-14s\033[0m %s\n", $$1, $$2}'
@@ -67,6 +67,9 @@ bench-im2col: $(INSTALLED) ## im2col conv/pool layers vs Keras Conv2D/MaxPooling
 
 bench-zoo: $(INSTALLED) ## every model: size at its paper input, digits accuracy after a short run (~1 h)
 	$(PY) benchmarks/digits_zoo.py $(ARGS)
+
+bench-degradation: $(INSTALLED) ## plain-20/56 vs ResNet-20/56 training error on the digits (Fig. 6; ~15 min)
+	$(PY) benchmarks/degradation.py $(ARGS)
 
 bench: $(INSTALLED) ## run every benchmark in benchmarks/ (several minutes each)
 	@for script in benchmarks/*.py; do echo "== $$script"; $(PY) $$script || exit 1; done

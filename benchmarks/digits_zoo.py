@@ -25,7 +25,6 @@ from hydra import compose, initialize_config_dir
 
 from cnnlab import models
 from cnnlab.analysis import profile
-from cnnlab.models.papers import paper_input
 from cnnlab.training import train
 
 CONF = Path(__file__).resolve().parents[1] / "conf"
@@ -37,7 +36,7 @@ EPOCHS = {
     "zfnet": 3,
     **dict.fromkeys(["alexnet", "resnet18"], 2),
     **dict.fromkeys(["resnet34", "resnet50", "resnet101", "resnet152", "resnet1202"], 1),
-    **dict.fromkeys(["inception_v3", "inception_resnet_v2"], 1),
+    **dict.fromkeys(["inception_v3", "inception_v4", "inception_resnet_v2"], 1),
 }
 OVERRIDES = {  # where the default recipe does not suit a model, and why
     # 22 layers without batch norm: at lr 0.02 the loss oscillates near chance
@@ -47,7 +46,7 @@ OVERRIDES = {  # where the default recipe does not suit a model, and why
 
 def paper_size(name: str) -> tuple[str, int, int]:
     """('224x224x3, 1000', parameters, multiply-adds) at the model's paper input."""
-    shape, classes = paper_input(name)
+    shape, classes = models.paper_input(name)
     keras.backend.clear_session()
     result = profile(models.inference_model(models.build(name, shape, classes)))
     return f"{'x'.join(map(str, shape))}, {classes}", result.params, result.macs

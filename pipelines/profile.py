@@ -20,9 +20,8 @@ def main(cfg: DictConfig) -> None:
         tracking,
     )
     from cnnlab.analysis import profile
-    from cnnlab.models.papers import paper_input
 
-    paper_shape, paper_classes = paper_input(cfg.model.name)
+    paper_shape, paper_classes = models.paper_input(cfg.model.name)
     input_shape = tuple(cfg.input_shape or paper_shape)
     num_classes = cfg.num_classes or paper_classes
     model = models.build_from_config(cfg.model, input_shape, num_classes)

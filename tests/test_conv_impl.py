@@ -21,6 +21,7 @@ SLOW_TO_BUILD = {  # 10 s or more of building and compiling each on the shared 2
     "googlenet",
     "inception_resnet_v2",
     "inception_v3",
+    "inception_v4",
     "resnet101",
     "resnet110",
     "resnet1202",

@@ -72,7 +72,9 @@ def test_synthetic_classes_are_learnable_templates(make_cfg):
 
 
 def test_synthetic_with_too_few_classes_is_an_error(make_cfg):
-    with pytest.raises(ConfigError, match=r"data.num_classes=1 is invalid: expected an integer >= 2"):
+    with pytest.raises(
+        ConfigError, match=r"data.num_classes=1 is invalid: expected an integer >= 2"
+    ):
         build_datasets(make_cfg("data=synthetic", "data.num_classes=1"))
 
 

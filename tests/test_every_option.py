@@ -41,7 +41,15 @@ SLOW_MODELS = {
     "vgg16_c",
     "vgg19",
 }
-TFDS_SOURCES = {"tfds", "mnist", "fashion_mnist", "cifar10", "cifar100", "svhn_cropped", "imagenette"}
+TFDS_SOURCES = {
+    "tfds",
+    "mnist",
+    "fashion_mnist",
+    "cifar10",
+    "cifar100",
+    "svhn_cropped",
+    "imagenette",
+}
 
 
 def every_option():

@@ -8,6 +8,11 @@ Published parameter counts, pinned here (ImageNet models: 1,000 classes at the p
   accounts for exactly.
 - AlexNet: the two-GPU model of the paper as released in Caffe (bvlc_alexnet), 60,965,224.
 - VGG: Table 2 (millions, rounded). CIFAR ResNets: Table 6 (millions, rounded).
+- Inception v2 (BN-Inception): the released Caffe model as ported by imgclsmob/pytorchcv
+  (`bninception`, 11,295,240 trainable parameters, asserted in its own test), which keeps a bias
+  in every conv before batch norm; ours has none, the difference being exactly those biases.
+- Inception v4: timm's `inception_v4` and keras-hub's `inception_v4_imagenet` preset,
+  42,679,816 (the paper gives no count).
 """
 
 import sys
@@ -21,7 +26,7 @@ from omegaconf import OmegaConf
 from cnnlab import models
 from cnnlab.errors import ConfigError, GeometryError
 from cnnlab.layers import Im2ColConv2D, Im2ColDepthwiseConv2D, Im2ColPool2D
-from cnnlab.models import _registry, alexnet, googlenet, inception_v3
+from cnnlab.models import _registry, alexnet, googlenet, inception_v3, inception_v4
 from cnnlab.models.blocks.auxiliary import with_auxiliary_outputs
 from cnnlab.models.blocks.heads import softmax_classifier
 from cnnlab.models.resnet import ZeroPadShortcut
@@ -138,8 +143,9 @@ def test_option_a_shortcut_subsamples_and_zero_pads_the_identity():
     np.testing.assert_array_equal(ZeroPadShortcut(8, 2)(x), expected)
 
 
-def test_alexnet_has_the_released_two_gpu_parameter_count():
-    assert paper_model("alexnet", 227).count_params() == 60_965_224
+@pytest.mark.parametrize("side", [227, 224])
+def test_alexnet_has_the_released_two_gpu_parameter_count_at_227_and_224(side):
+    assert paper_model("alexnet", side).count_params() == 60_965_224
 
 
 def test_alexnet_one_gpu_variant_has_full_convolutions():
@@ -150,11 +156,23 @@ def test_alexnet_one_gpu_variant_has_full_convolutions():
     assert model.get_layer("conv2").kernel.shape == (5, 5, 96, 256)
 
 
-def test_alexnet_feature_maps_are_those_of_fig_2():
-    model = paper_model("alexnet", 227)
-    shapes = {name: model.get_layer(name).output.shape[1:] for name in ("conv1", "conv2", "pool5")}
-    assert shapes == {"conv1": (55, 55, 96), "conv2": (27, 27, 256), "pool5": (6, 6, 256)}
+@pytest.mark.parametrize("side", [227, 224])
+def test_alexnet_feature_maps_are_those_of_fig_2(side):
+    model = paper_model("alexnet", side)
+    names = ("conv1", "pool1", "conv2", "pool2", "conv5", "pool5")
+    shapes = {name: model.get_layer(name).output.shape[1:] for name in names}
+    assert shapes == {
+        "conv1": (55, 55, 96),
+        "pool1": (27, 27, 96),
+        "conv2": (27, 27, 256),
+        "pool2": (13, 13, 256),
+        "conv5": (13, 13, 256),
+        "pool5": (6, 6, 256),
+    }
     assert model.get_layer("conv2").kernel.shape == (5, 5, 48, 256)  # each GPU's half
+    # Caffe's 227 needs no padding; at 224 conv1 pads 2 pixels as torchvision does.
+    padded = "conv1_pad" in [layer.name for layer in model.layers]
+    assert padded == (side == 224)
 
 
 def test_zfnet_feature_maps_are_those_of_fig_3():
@@ -240,7 +258,7 @@ def test_vgg_a_lrn_differs_from_a_only_by_its_lrn_layer():
 
 
 def test_googlenet_auxiliary_classifiers_are_training_outputs_only():
-    model = paper_model("googlenet", 224, aux_weight=0.3)
+    model = paper_model("googlenet", 224)
     assert model.output_names == ["predictions", "aux1", "aux2"]
     assert models.loss_weights(model) == {"predictions": 1.0, "aux1": 0.3, "aux2": 0.3}
     # Sec. 5: 5x5/3 average pools give 4x4x512 on 4a and 4x4x528 on 4d.
@@ -248,17 +266,67 @@ def test_googlenet_auxiliary_classifiers_are_training_outputs_only():
     assert model.get_layer("aux2_pool").output.shape[1:] == (4, 4, 528)
     assert model.get_layer("aux1_fc_dropout").rate == 0.7
     inference = models.inference_model(model)
-    plain = paper_model("googlenet", 224)
+    plain = paper_model("googlenet", 224, aux_weight=0.0)
     assert inference.output_names == ["predictions"]
     assert inference.count_params() == plain.count_params()
     assert models.loss_weights(plain) == {}
 
 
 def test_googlenet_modules_have_the_depths_of_table_1():
-    model = paper_model("googlenet", 224)
+    model = paper_model("googlenet", 224, aux_weight=0.0)
     depths = {m: model.get_layer(f"inception_{m}").output.shape[1:] for m in ("3a", "4e", "5b")}
     assert depths == {"3a": (28, 28, 256), "4e": (14, 14, 832), "5b": (7, 7, 1024)}
     assert model.get_layer("dropout").rate == 0.4
+
+
+# Inception v2 (BN-Inception) and v4 ---------------------------------------------------------
+
+
+def test_inception_v2_is_the_caffe_bn_inception_without_conv_biases():
+    model = paper_model("inception_v2", 224)
+    conv_biases = sum(
+        layer.filters for layer in model.layers if isinstance(layer, keras.layers.Conv2D)
+    )
+    assert not any(
+        layer.use_bias for layer in model.layers if isinstance(layer, keras.layers.Conv2D)
+    )
+    assert trainable_count(model) + conv_biases == 11_295_240
+    assert trainable_count(model) == 11_285_224
+
+
+def test_inception_v2_modules_follow_fig_5():
+    model = paper_model("inception_v2", 224)
+    depths = {m: model.get_layer(f"inception_{m}").output.shape[1:] for m in ("3a", "3b", "3c")}
+    assert depths == {"3a": (28, 28, 256), "3b": (28, 28, 320), "3c": (14, 14, 576)}
+    # The 5x5 is two 3x3 (the "double 3x3" columns); no 5x5 kernel is left anywhere.
+    kernels = {
+        layer.kernel_size for layer in model.layers if isinstance(layer, keras.layers.Conv2D)
+    }
+    assert kernels == {(7, 7), (3, 3), (1, 1)}
+    # 4c and 4d hold 608 maps and 4e 1,056 (its pass-through adds 4d's 608 to 192 + 256), as in
+    # the released Caffe model's channel list.
+    assert model.get_layer("inception_4d").output.shape[1:] == (14, 14, 608)
+    assert model.get_layer("inception_4e").output.shape[1:] == (7, 7, 1056)
+    assert model.get_layer("inception_5b").output.shape[1:] == (7, 7, 1024)
+    assert isinstance(model.get_layer("inception_5b_pool"), keras.layers.MaxPooling2D)
+    assert isinstance(model.get_layer("inception_5a_pool"), keras.layers.AveragePooling2D)
+    assert not [layer for layer in model.layers if "lrn" in layer.name or "dropout" in layer.name]
+
+
+def test_inception_v4_has_timms_parameter_count_and_fig_9_grids():
+    model = paper_model("inception_v4", 299)
+    assert trainable_count(model) == 42_679_816
+    grids = ("stem_mixed1", "stem_mixed2", "stem_mixed3", "reduction_a", "reduction_b")
+    shapes = {name: model.get_layer(name).output.shape[1:] for name in grids}
+    assert shapes == {
+        "stem_mixed1": (73, 73, 160),
+        "stem_mixed2": (71, 71, 192),
+        "stem_mixed3": (35, 35, 384),
+        "reduction_a": (17, 17, 1024),
+        "reduction_b": (8, 8, 1536),
+    }
+    assert model.get_layer("inception_c3").output.shape[1:] == (8, 8, 1536)
+    assert model.get_layer("dropout").rate == 0.2
 
 
 # Small inputs and the stems --------------------------------------------------------------------
@@ -283,6 +351,8 @@ def test_auto_stem_keeps_the_imagenet_stem_from_64_pixels():
         ("resnet20", {}),
         ("resnet18", {}),
         ("inception_v3", {}),
+        ("inception_v2", {}),
+        ("inception_v4", {}),
     ],
 )
 def test_models_build_for_28x28_grey_digits(name, options):
@@ -299,6 +369,8 @@ MINIMUM_SIDES = [
     ("googlenet", "small", {"aux_weight": 0.3}, googlenet.MINIMUM_SIDE["small"]),
     ("inception_v3", "imagenet", {}, inception_v3.MINIMUM_SIDE["imagenet"]),
     ("inception_v3", "small", {}, inception_v3.MINIMUM_SIDE["small"]),
+    ("inception_v4", "imagenet", {}, inception_v4.MINIMUM_SIDE["imagenet"]),
+    ("inception_v4", "small", {}, inception_v4.MINIMUM_SIDE["small"]),
 ]
 
 
@@ -361,7 +433,7 @@ def test_fixed_width_models_refuse_maxout(name):
     ("option", "value", "message"),
     [
         ("stem", "tiny", r"model.stem='tiny' is unknown; available: auto, imagenet, small"),
-        ("shortcut", "C", r"model.shortcut='C' is unknown; available: A, B"),
+        ("shortcut", "C", r"model.shortcut='C' is unknown; available: A, B, none"),
         ("activation", "swish", r"model.activation='swish' is unknown; available: relu"),
     ],
 )
@@ -388,7 +460,17 @@ def test_inception_resnet_v2_block_counts_make_a_smaller_variant():
 
 
 @pytest.mark.parametrize(
-    "name", ["alexnet", "zfnet", "vgg11_lrn", "googlenet", "resnet20", "mobilenet"]
+    "name",
+    [
+        "alexnet",
+        "zfnet",
+        "vgg11_lrn",
+        "googlenet",
+        "inception_v2",
+        "resnet20",
+        "plain20",
+        "mobilenet",
+    ],
 )
 def test_im2col_builds_every_conv_and_pool_from_cnnlab_layers(name):
     options = config_options(name) | {"conv_impl": "im2col"}
@@ -462,3 +544,26 @@ def test_googlenet_trains_with_its_auxiliary_losses_logged(make_cfg, tmp_path):
         metrics
     )
     assert keras.saving.load_model(result.model_path).output_shape == (None, 10)
+
+
+# Plain nets (He et al., 2016, Sec. 4.2, Fig. 6 left) -----------------------------------------
+
+
+@pytest.mark.parametrize("depth", [20, 56])
+def test_plain_net_is_the_resnet_without_its_shortcuts(depth):
+    plain = small_model(f"plain{depth}")
+    resnet = small_model(f"resnet{depth}")
+    # Option A shortcuts add no parameter, so the plain net has exactly the ResNet's weights.
+    assert plain.count_params() == resnet.count_params()
+    assert trainable_count(plain) == cifar_resnet_trainable((depth - 2) // 6)
+    kinds = {type(layer).__name__ for layer in plain.layers}
+    assert "Add" not in kinds and "ZeroPadShortcut" not in kinds
+    convs = [layer for layer in plain.layers if isinstance(layer, keras.layers.Conv2D)]
+    assert len(convs) == depth - 1  # and the FC layer: depth weighted layers
+    assert plain.name == f"plain{depth}"
+
+
+def test_shortcut_none_builds_the_plain_net():
+    model = models.build("resnet20", (32, 32, 3), 10, shortcut="none")
+    plain = small_model("plain20")
+    assert [layer.name for layer in model.layers] == [layer.name for layer in plain.layers]

@@ -15,6 +15,7 @@ from model_builds import paper_model
 
 from cnnlab import models
 from cnnlab.analysis import profile
+from cnnlab.models.googlenet import InceptionFilters, NaiveFilters, single_module
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -103,7 +104,7 @@ def test_alexnet_multiply_adds():
 
 
 def test_googlenet_inception_modules_match_table_1_ops():
-    result = profile(paper_model("googlenet", 224))
+    result = profile(paper_model("googlenet", 224, aux_weight=0.0))
 
     def module_macs(module: str) -> float:
         prefix = f"inception_{module}_"
@@ -199,3 +200,46 @@ def test_profile_pipeline_prints_the_table_and_logs_it_to_mlflow(tmp_path):
     (run,) = mlflow.search_runs(experiment_names=["profile-test"], output_format="list")
     assert run.data.metrics["macs"] == 416_520 and run.data.metrics["params"] == 61_706
     assert "c1" in mlflow.artifacts.load_text(f"runs:/{run.info.run_id}/profile.txt")
+
+
+def test_inception_module_cost_of_the_notes_worked_example():
+    # CS231n (2017) lecture 9: on 28x28x256, a naive module (1x1 128, 3x3 192, 5x5 96, 3x3 pool)
+    # outputs 28x28x672 with 854M multiply-adds; with 1x1 bottlenecks of 64 before the 3x3 and
+    # 5x5 and after the pool, 28x28x480.
+    naive = profile(single_module((28, 28, 256), NaiveFilters(128, 192, 96)))
+    bottleneck = profile(single_module((28, 28, 256), InceptionFilters(128, 64, 192, 64, 96, 64)))
+    assert naive.row("inception_module").output_shape == (28, 28, 672)
+    assert bottleneck.row("inception_module").output_shape == (28, 28, 480)
+    positions = 28 * 28
+    assert naive.macs == positions * (256 * 128 + 9 * 256 * 192 + 25 * 256 * 96) == 854_196_224
+    # The lecture's six bottleneck rows (1x1 64, 1x1 64, 1x1 128, 3x3 192 on 64, 5x5 96 on 64,
+    # 1x1 64 after the pool) add up to 271M, which profile reproduces; the slide's total says
+    # 358M, 86.6M more than its own rows, about the size of its 3x3 row (86.7M): it seems to
+    # count that row twice.
+    rows = positions * (3 * 256 * 64 + 256 * 128 + 9 * 64 * 192 + 25 * 64 * 96)
+    assert bottleneck.macs == rows == 271_351_808
+    assert 358e6 - rows == pytest.approx(positions * 9 * 64 * 192, abs=1e6)
+
+
+def test_inception_v2_multiply_adds():
+    # Hu et al. (2018), "Squeeze-and-excitation networks", Table 2: BN-Inception, 2.03 GFLOPs
+    # (multiply-adds) at 224x224.
+    assert profile(paper_model("inception_v2", 224)).macs / 1e9 == pytest.approx(2.03, abs=0.005)
+
+
+def test_googlenet_follows_table_1s_filter_columns_not_its_params_column():
+    # Table 1's "params" column does not follow from its own filter columns: the model is built
+    # from the filter columns (which give the module depths and the ops column above), so its
+    # per-module parameters are those columns' (with biases), not the printed ones.
+    result = profile(paper_model("googlenet", 224, aux_weight=0.0))
+
+    def module_params(module: str) -> int:
+        prefix = f"inception_{module}_"
+        return sum(row.params for row in result.rows if row.name.startswith(prefix))
+
+    built = {m: module_params(m) for m in ("3a", "4c", "5b")} | {
+        "conv1": result.row("conv1").params
+    }
+    assert built == {"3a": 163_696, "4c": 510_104, "5b": 1_444_080, "conv1": 9_472}
+    printed = {"3a": 159e3, "4c": 463e3, "5b": 1_388e3, "conv1": 2.7e3}  # Table 1, params column
+    assert all(built[key] > printed[key] for key in printed)

@@ -1,15 +1,18 @@
 """The model registry: names, options and input geometry."""
 
 import pytest
+from model_builds import CONF_MODEL
+from omegaconf import OmegaConf
 
 from cnnlab import models
 from cnnlab.errors import ConfigError, GeometryError
+from cnnlab.models import _registry
 
 
 @pytest.mark.parametrize("name", models.available())
 def test_every_registered_model_builds_for_digits(name):
     model = models.build(name, (32, 32, 1), 10)
-    assert model.output_shape == (None, 10)
+    assert models.inference_model(model).output_shape == (None, 10)
 
 
 def test_unknown_model_lists_the_available_names():
@@ -57,3 +60,35 @@ def test_minimum_input_side_is_the_smallest_that_builds():
     assert side == 16  # 16 -5+1 = 12 -> 6 -> 2 -> 1
     with pytest.raises(GeometryError):
         models.build("lenet5", (side - 1, side - 1, 1), 10, first_padding="valid")
+
+
+def test_a_model_registers_its_paper_input_with_itself(monkeypatch):
+    for table in ("_MODELS", "_PAPER_INPUTS", "_INITS"):
+        monkeypatch.setattr(_registry, table, dict(getattr(_registry, table)))
+
+    @models.register(paper_input=((48, 48, 1), 7), init="he_normal")
+    def tiny_net(input_shape, num_classes, conv_impl="native"):
+        return models.build("lenet5", input_shape, num_classes, conv_impl=conv_impl)
+
+    assert "tiny_net" in models.available()
+    assert models.paper_input("tiny_net") == ((48, 48, 1), 7)
+    assert models.default_options("tiny_net") == {"conv_impl": "native", "init": "he_normal"}
+
+
+@pytest.mark.parametrize("name", models.available())
+def test_every_model_has_a_paper_input(name):
+    (height, width, channels), classes = models.paper_input(name)
+    assert height == width and channels in (1, 3) and classes in (10, 1000)
+
+
+@pytest.mark.parametrize("name", models.available())
+def test_model_config_file_equals_the_builders_defaults(name):
+    # One source for each default: conf/model/<name>.yaml holds the name and every builder
+    # keyword with the builder's own default (plus `init`), nothing else and nothing different.
+    config = OmegaConf.to_container(OmegaConf.load(CONF_MODEL / f"{name}.yaml"))
+    config.pop("defaults", None)  # a schema's `defaults: [base, _self_]`, if any
+    defaults = {
+        key: list(v) if isinstance(v, tuple) else v
+        for key, v in models.default_options(name).items()
+    }
+    assert config == {"name": name, **defaults}

@@ -5,7 +5,9 @@ from cnnlab.models import (  # noqa: F401
     alexnet,
     googlenet,
     inception_resnet,
+    inception_v2,
     inception_v3,
+    inception_v4,
     lenet,
     mobilenet,
     resnet,
@@ -15,7 +17,9 @@ from cnnlab.models._registry import (
     available,
     build,
     build_from_config,
+    default_options,
     minimum_input_side,
+    paper_input,
     register,
 )
 from cnnlab.models.blocks.auxiliary import MAIN_OUTPUT, inference_model, loss_weights
@@ -28,8 +32,10 @@ __all__ = [
     "available",
     "build",
     "build_from_config",
+    "default_options",
     "inference_model",
     "loss_weights",
     "minimum_input_side",
+    "paper_input",
     "register",
 ]

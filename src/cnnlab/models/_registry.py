@@ -17,18 +17,47 @@ from cnnlab.errors import GeometryError
 from cnnlab.models.init import INITS, initialize
 
 ModelFn = Callable[..., keras.Model]
+Input = tuple[tuple[int, int, int], int]  # ((height, width, channels), classes)
 _MODELS: dict[str, ModelFn] = {}
+_PAPER_INPUTS: dict[str, Input] = {}
+_INITS: dict[str, str] = {}
+
+IMAGENET: Input = ((224, 224, 3), 1000)
+CIFAR10: Input = ((32, 32, 3), 10)
 
 
-def register(fn: ModelFn) -> ModelFn:
-    """Register `fn(input_shape, num_classes, **options) -> keras.Model` under its own name."""
-    _MODELS[fn.__name__] = fn
-    return fn
+def register(*, paper_input: Input, init: str = "auto") -> Callable[[ModelFn], ModelFn]:
+    """Register `fn(input_shape, num_classes, **options) -> keras.Model` under its own name,
+    with the input and classes its paper used (timm's `default_cfg`: profiles and parameter
+    counts compare with the paper's at that size) and the model's default `init`."""
+    require_choice("init", init, INITS)
+
+    def add(fn: ModelFn) -> ModelFn:
+        _MODELS[fn.__name__] = fn
+        _PAPER_INPUTS[fn.__name__] = paper_input
+        _INITS[fn.__name__] = init
+        return fn
+
+    return add
 
 
 def available() -> list[str]:
     """Names of every registered model, sorted."""
     return sorted(_MODELS)
+
+
+def paper_input(name: str) -> Input:
+    """((height, width, channels), classes) of model `name` in its paper."""
+    require_choice("model.name", name, available())
+    return _PAPER_INPUTS[name]
+
+
+def default_options(name: str) -> dict:
+    """Every option of model `name` with its default: the builder's keywords and `init`."""
+    require_choice("model.name", name, available())
+    parameters = inspect.signature(_MODELS[name]).parameters.values()
+    own = {p.name: p.default for p in parameters if p.name not in ("input_shape", "num_classes")}
+    return {**own, "init": _INITS.get(name, "auto")}
 
 
 def accepted_options(name: str) -> frozenset[str]:
@@ -38,11 +67,12 @@ def accepted_options(name: str) -> frozenset[str]:
 
 
 def build(
-    name: str, input_shape: tuple[int, ...], num_classes: int, init: str = "auto", **options
+    name: str, input_shape: tuple[int, ...], num_classes: int, init: str | None = None, **options
 ) -> keras.Model:
     """Build model `name` for `input_shape` (H, W, C) and `num_classes` outputs, its kernels
-    drawn from `init` (see `cnnlab.models.init`)."""
+    drawn from `init` (see `cnnlab.models.init`; None: the model's registered default)."""
     require_choice("model.name", name, available())
+    init = _INITS.get(name, "auto") if init is None else init
     check_options(f"model={name}", {"init": init, **options}, accepted_options(name))
     require_choice("model.init", init, INITS)
     input_shape = tuple(int(d) for d in input_shape)

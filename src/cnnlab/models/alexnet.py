@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import keras
 
 from cnnlab.layers import LRN
-from cnnlab.models._registry import register
+from cnnlab.models._registry import IMAGENET, register
 from cnnlab.models.blocks.activations import Activation
 from cnnlab.models.blocks.conv import ConvLayers
 from cnnlab.models.blocks.heads import softmax_classifier
@@ -22,15 +22,23 @@ class ConvLayer:
     filters: int
     kernel: int
     strides: int = 1
-    padding: str | int = "same"  # an int: that many zeros, then a 'valid' conv (Caffe's `pad`)
+    # an int: that many zeros, then a 'valid' conv (Caffe's `pad`); VALID_OR_2: see below
+    padding: str | int = "same"
     groups: int = 1  # 2: AlexNet's split of the filters over two GPUs
     then: tuple[str, ...] = ()  # in order: "lrn", "pool" (3x3/2 valid), "pool_ceil" (3x3/2 'same')
 
 
-# AlexNet, Fig. 2, on Caffe's 227x227 input (224 does not give the paper's 55x55 maps):
-# 227 -> 55 -> 27 -> 13 -> 6. Layers 2, 4 and 5 see only their own GPU's half of the maps.
+# AlexNet's conv1 on the paper's "224x224" input: its 11x11/4 convolution gives the 55x55 maps
+# of Fig. 2 only on Caffe's 227 ((227 - 11) / 4 + 1 = 55), where the stride tiles the input
+# exactly; there it is 'valid'. On any other side it pads 2 zeros, as torchvision does, so that
+# 224 also gives 55 -> 27 -> 13 -> 6 and the paper's parameter count (a 'valid' conv1 at 224
+# gives 54 -> 26 -> 12 -> 5 and 49,430,888 parameters).
+VALID_OR_2 = "valid_or_2"
+
+# AlexNet, Fig. 2: 227 (or 224) -> 55 -> 27 -> 13 -> 6. Layers 2, 4 and 5 see only their own
+# GPU's half of the maps.
 ALEXNET = (
-    ConvLayer(96, 11, 4, "valid", then=("lrn", "pool")),
+    ConvLayer(96, 11, 4, VALID_OR_2, then=("lrn", "pool")),
     ConvLayer(256, 5, groups=2, then=("lrn", "pool")),
     ConvLayer(384, 3),
     ConvLayer(384, 3, groups=2),
@@ -48,7 +56,7 @@ ZFNET = (
 )
 
 # The smallest input side each stem accepts (a test searches for them with the registry).
-MINIMUM_SIDE = {"alexnet": {"imagenet": 67, "small": 15}, "zfnet": {"imagenet": 53, "small": 25}}
+MINIMUM_SIDE = {"alexnet": {"imagenet": 64, "small": 15}, "zfnet": {"imagenet": 53, "small": 25}}
 
 
 def alexnet_family(
@@ -75,6 +83,9 @@ def alexnet_family(
         strides, padding = spec.strides, spec.padding
         if small and index == 1:
             strides, padding = 1, "same"
+        if padding == VALID_OR_2:
+            tiles = all((side - spec.kernel) % strides == 0 for side in x.shape[1:3])
+            padding = "valid" if tiles else 2
         if isinstance(padding, int):
             x = keras.layers.ZeroPadding2D(padding, name=f"conv{index}_pad")(x)
             padding = "valid"
@@ -92,7 +103,7 @@ def alexnet_family(
     return keras.Model(inputs, softmax_classifier(x, num_classes), name=name)
 
 
-@register
+@register(paper_input=((227, 227, 3), 1000))
 def alexnet(
     input_shape,
     num_classes,
@@ -102,14 +113,15 @@ def alexnet(
     stem="auto",
     dropout=0.5,
 ) -> keras.Model:
-    """AlexNet: 60,965,224 parameters and 724M multiply-adds at 227x227x3 with `grouped=True`
-    (the two-GPU model); `grouped=False` gives the one-GPU variant (62,378,344)."""
+    """AlexNet: 60,965,224 parameters at 227x227x3 or 224x224x3 and 724M multiply-adds at 227
+    with `grouped=True` (the two-GPU model); `grouped=False` gives the one-GPU variant
+    (62,378,344)."""
     return alexnet_family(
         input_shape, num_classes, ALEXNET, "alexnet", conv_impl, activation, grouped, stem, dropout
     )
 
 
-@register
+@register(paper_input=IMAGENET)
 def zfnet(
     input_shape, num_classes, conv_impl="native", activation="relu", stem="auto", dropout=0.5
 ) -> keras.Model:

@@ -5,7 +5,7 @@ from dataclasses import dataclass
 import keras
 
 from cnnlab.layers import LRN
-from cnnlab.models._registry import register
+from cnnlab.models._registry import IMAGENET, register
 from cnnlab.models.blocks.activations import Activation
 from cnnlab.models.blocks.auxiliary import with_auxiliary_outputs
 from cnnlab.models.blocks.conv import ConvLayers
@@ -24,6 +24,15 @@ class InceptionFilters:
     n5x5_reduce: int
     n5x5: int
     pool_proj: int
+
+
+@dataclass(frozen=True)
+class NaiveFilters:
+    """Fig. 2(a), the naive module: 1x1, 3x3 and 5x5 convolutions, no 1x1 reductions."""
+
+    n1x1: int
+    n3x3: int
+    n5x5: int
 
 
 # Table 1, top to bottom: the inception modules and the 3x3/2 max-pools between them.
@@ -57,6 +66,28 @@ def inception_module(x, unit: ConvUnit, filters: InceptionFilters, name: str):
     return keras.layers.Concatenate(name=f"inception_{name}")([branch1, branch2, branch3, branch4])
 
 
+def naive_inception_module(x, unit: ConvUnit, filters: NaiveFilters, name: str):
+    """Fig. 2(a): 1x1, 3x3 and 5x5 convolutions and a 3x3 max-pool side by side. The pool passes
+    its input's whole depth through, so stacked naive modules only grow deeper, and the 3x3 and
+    5x5 convolutions see that whole depth: the cost that Fig. 2(b)'s 1x1 reductions remove."""
+    branch1 = unit(x, filters.n1x1, 1, name=f"inception_{name}_1x1")
+    branch2 = unit(x, filters.n3x3, 3, name=f"inception_{name}_3x3")
+    branch3 = unit(x, filters.n5x5, 5, name=f"inception_{name}_5x5")
+    branch4 = unit.layers.max_pool2d(3, 1, padding="same", name=f"inception_{name}_pool")(x)
+    return keras.layers.Concatenate(name=f"inception_{name}")([branch1, branch2, branch3, branch4])
+
+
+def single_module(
+    input_shape, filters: InceptionFilters | NaiveFilters, conv_impl: str = "native"
+) -> keras.Model:
+    """One inception module (with 1x1 reductions, or naive) alone on `input_shape`, ReLU, no
+    batch norm: what `cnnlab.analysis.profile` costs in the notes' example (28x28x256 input)."""
+    unit = ConvUnit(ConvLayers(conv_impl), Activation("relu"))
+    x = inputs = keras.Input(input_shape, name="image")
+    module = naive_inception_module if isinstance(filters, NaiveFilters) else inception_module
+    return keras.Model(inputs, module(x, unit, filters, "module"), name="inception_module")
+
+
 def auxiliary_classifier(x, unit: ConvUnit, num_classes: int, name: str):
     """Sec. 5: 5x5/3 average pool, 1x1 conv 128, FC 1024, dropout 70%, softmax."""
     x = unit.layers.avg_pool2d(5, 3, name=f"{name}_pool")(x)
@@ -66,14 +97,14 @@ def auxiliary_classifier(x, unit: ConvUnit, num_classes: int, name: str):
     return softmax_classifier(x, num_classes, name=name)
 
 
-@register
+@register(paper_input=IMAGENET)
 def googlenet(
     input_shape,
     num_classes,
     conv_impl="native",
     activation="relu",
     batch_norm=False,
-    aux_weight=0.0,
+    aux_weight=0.3,
     stem="auto",
     dropout=0.4,
 ) -> keras.Model:
@@ -81,8 +112,8 @@ def googlenet(
     average pooling, dropout 40%, a linear softmax layer.
 
     `aux_weight > 0` adds the two auxiliary classifiers as extra outputs of a training network
-    whose losses count with that weight (the paper's 0.3, set in conf/model/googlenet.yaml);
-    the exported model has the main output only. Pools pad 'same', Caffe's ceil rounding
+    whose losses count with that weight (the paper's 0.3); `models.inference_model` and the
+    exported model have the main output only, and `aux_weight=0` builds no auxiliary heads. Pools pad 'same', Caffe's ceil rounding
     (224 -> 112 -> 56 -> 28 -> 14 -> 7). Small inputs: conv1 runs at stride 1 and the max-pool
     after it is dropped. `batch_norm` adds BN after every convolution (Inception v2's change).
     """

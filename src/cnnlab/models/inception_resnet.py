@@ -84,7 +84,7 @@ INCEPTION_RESNET_V2_BODY = (
 )
 
 
-@register
+@register(paper_input=((299, 299, 3), 1000))
 def inception_resnet_v2(
     input_shape,
     num_classes,

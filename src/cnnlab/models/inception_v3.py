@@ -146,7 +146,7 @@ def inception_unit(conv_impl: str, activation: Activation) -> ConvUnit:
     return ConvUnit(ConvLayers(conv_impl), activation, batch_norm=True, bn_scale=False)
 
 
-@register
+@register(paper_input=((299, 299, 3), 1000))
 def inception_v3(
     input_shape, num_classes, conv_impl="native", activation="relu", stem="auto"
 ) -> keras.Model:

@@ -17,7 +17,7 @@ LENET_FLAVORS = {
 }
 
 
-@register
+@register(paper_input=((32, 32, 1), 10), init="keras")
 def lenet5(
     input_shape,
     num_classes,
@@ -53,7 +53,7 @@ def lenet5(
     return keras.Model(inputs, softmax_classifier(x, num_classes), name="lenet5")
 
 
-@register
+@register(paper_input=((28, 28, 1), 10))
 def simple_convnet(
     input_shape, num_classes, conv_impl="native", filters=30, kernel_size=5, hidden_units=100
 ) -> keras.Model:

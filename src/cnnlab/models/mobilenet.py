@@ -5,7 +5,7 @@ mobile vision applications"): depthwise separable convolutions, width and resolu
 import keras
 
 from cnnlab.errors import ConfigError
-from cnnlab.models._registry import register
+from cnnlab.models._registry import IMAGENET, register
 from cnnlab.models.blocks.activations import Activation
 from cnnlab.models.blocks.conv import ConvLayers
 from cnnlab.models.blocks.heads import softmax_classifier
@@ -33,7 +33,7 @@ def depthwise_separable(x, unit: ConvUnit, filters: int, strides: int, name: str
     return unit(x, filters, 1, name=f"{name}_pw")
 
 
-@register
+@register(paper_input=IMAGENET)
 def mobilenet(
     input_shape,
     num_classes,

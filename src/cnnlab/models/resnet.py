@@ -1,5 +1,6 @@
 """ResNet (He, Zhang, Ren & Sun, 2016, "Deep residual learning for image recognition"): the
-ImageNet models of Table 1 and the 6n+2-layer CIFAR-10 models of Sec. 4.2.
+ImageNet models of Table 1, the 6n+2-layer CIFAR-10 models of Sec. 4.2, and the plain nets they
+are compared with (the same layers without shortcuts, Fig. 6 left: the degradation problem).
 
 Every convolution is followed by batch norm and has no bias, as in the released models (and
 torchvision: ResNet-50 has 25,557,032 trainable parameters). keras.applications' ResNets add a
@@ -13,7 +14,7 @@ import keras
 from keras import ops
 
 from cnnlab.config import require_choice
-from cnnlab.models._registry import register
+from cnnlab.models._registry import CIFAR10, IMAGENET, register
 from cnnlab.models.blocks.activations import Activation
 from cnnlab.models.blocks.conv import ConvLayers
 from cnnlab.models.blocks.heads import softmax_classifier
@@ -21,7 +22,8 @@ from cnnlab.models.blocks.recursion import graph_limit, recursion_limit
 from cnnlab.models.blocks.stems import ANY_SIDE, uses_small_stem
 from cnnlab.models.blocks.units import ConvUnit
 
-SHORTCUTS = ("A", "B")  # Sec. 3.3: A zero-pads the identity, B projects with a 1x1 conv
+# Sec. 3.3: A zero-pads the identity, B projects with a 1x1 conv; none: a plain net (Sec. 4.1)
+SHORTCUTS = ("A", "B", "none")
 IMAGENET_WIDTHS = (64, 128, 256, 512)  # conv2_x .. conv5_x
 CIFAR_WIDTHS = (16, 32, 64)  # Sec. 4.2: feature maps of 32, 16 and 8
 
@@ -95,12 +97,15 @@ def conv_block(
 
 
 def residual_stages(x, unit: ConvUnit, branch: Branch, widths, depths, shortcut: str, first: int):
-    """Stages of residual units; each stage after the first halves the feature map."""
+    """Stages of residual units; each stage after the first halves the feature map. With
+    `shortcut='none'` each unit is its branch alone, act(F(x)): a plain net (Sec. 4.1)."""
     for stage, (filters, blocks) in enumerate(zip(widths, depths, strict=True)):
         for block in range(blocks):
             name = f"conv{stage + first}_block{block + 1}"
             strides = 2 if stage > 0 and block == 0 else 1
-            if strides == 1 and x.shape[-1] == filters * EXPANSION[branch]:
+            if shortcut == "none":
+                x = unit.activation(branch(x, unit, filters, strides, name), name=f"{name}_out")
+            elif strides == 1 and x.shape[-1] == filters * EXPANSION[branch]:
                 x = identity_block(x, unit, branch, filters, name)
             else:
                 x = conv_block(x, unit, branch, filters, strides, shortcut, name)
@@ -143,9 +148,10 @@ def cifar_resnet(
     input_shape, num_classes: int, depth: int, conv_impl: str, activation: str, shortcut: str
 ) -> keras.Model:
     """Sec. 4.2: conv 3x3 16, then 3 stages of n = (depth - 2) / 6 building blocks with 16, 32
-    and 64 filters, global average pooling, FC, softmax. Option A shortcuts in the paper."""
+    and 64 filters, global average pooling, FC, softmax. Option A shortcuts in the paper;
+    `shortcut='none'` builds the plain net of the same depth (named plain<depth>)."""
     require_choice("model.shortcut", shortcut, SHORTCUTS)
-    name = f"resnet{depth}"
+    name = f"{'plain' if shortcut == 'none' else 'resnet'}{depth}"
     unit = _unit(conv_impl, activation, name)
     blocks = (depth - 2) // 6
     with recursion_limit(graph_limit(4 * depth)):  # about 3.5 layers per unit of depth
@@ -156,7 +162,7 @@ def cifar_resnet(
         return keras.Model(inputs, softmax_classifier(x, num_classes), name=name)
 
 
-@register
+@register(paper_input=IMAGENET)
 def resnet18(
     input_shape, num_classes, conv_impl="native", activation="relu", shortcut="B", stem="auto"
 ) -> keras.Model:
@@ -164,7 +170,7 @@ def resnet18(
     return imagenet_resnet(input_shape, num_classes, 18, conv_impl, activation, shortcut, stem)
 
 
-@register
+@register(paper_input=IMAGENET)
 def resnet34(
     input_shape, num_classes, conv_impl="native", activation="relu", shortcut="B", stem="auto"
 ) -> keras.Model:
@@ -172,7 +178,7 @@ def resnet34(
     return imagenet_resnet(input_shape, num_classes, 34, conv_impl, activation, shortcut, stem)
 
 
-@register
+@register(paper_input=IMAGENET)
 def resnet50(
     input_shape, num_classes, conv_impl="native", activation="relu", shortcut="B", stem="auto"
 ) -> keras.Model:
@@ -180,7 +186,7 @@ def resnet50(
     return imagenet_resnet(input_shape, num_classes, 50, conv_impl, activation, shortcut, stem)
 
 
-@register
+@register(paper_input=IMAGENET)
 def resnet101(
     input_shape, num_classes, conv_impl="native", activation="relu", shortcut="B", stem="auto"
 ) -> keras.Model:
@@ -188,7 +194,7 @@ def resnet101(
     return imagenet_resnet(input_shape, num_classes, 101, conv_impl, activation, shortcut, stem)
 
 
-@register
+@register(paper_input=IMAGENET)
 def resnet152(
     input_shape, num_classes, conv_impl="native", activation="relu", shortcut="B", stem="auto"
 ) -> keras.Model:
@@ -196,7 +202,7 @@ def resnet152(
     return imagenet_resnet(input_shape, num_classes, 152, conv_impl, activation, shortcut, stem)
 
 
-@register
+@register(paper_input=CIFAR10)
 def resnet20(
     input_shape, num_classes, conv_impl="native", activation="relu", shortcut="A"
 ) -> keras.Model:
@@ -204,7 +210,7 @@ def resnet20(
     return cifar_resnet(input_shape, num_classes, 20, conv_impl, activation, shortcut)
 
 
-@register
+@register(paper_input=CIFAR10)
 def resnet32(
     input_shape, num_classes, conv_impl="native", activation="relu", shortcut="A"
 ) -> keras.Model:
@@ -212,7 +218,7 @@ def resnet32(
     return cifar_resnet(input_shape, num_classes, 32, conv_impl, activation, shortcut)
 
 
-@register
+@register(paper_input=CIFAR10)
 def resnet44(
     input_shape, num_classes, conv_impl="native", activation="relu", shortcut="A"
 ) -> keras.Model:
@@ -220,7 +226,7 @@ def resnet44(
     return cifar_resnet(input_shape, num_classes, 44, conv_impl, activation, shortcut)
 
 
-@register
+@register(paper_input=CIFAR10)
 def resnet56(
     input_shape, num_classes, conv_impl="native", activation="relu", shortcut="A"
 ) -> keras.Model:
@@ -228,7 +234,7 @@ def resnet56(
     return cifar_resnet(input_shape, num_classes, 56, conv_impl, activation, shortcut)
 
 
-@register
+@register(paper_input=CIFAR10)
 def resnet110(
     input_shape, num_classes, conv_impl="native", activation="relu", shortcut="A"
 ) -> keras.Model:
@@ -236,9 +242,36 @@ def resnet110(
     return cifar_resnet(input_shape, num_classes, 110, conv_impl, activation, shortcut)
 
 
-@register
+@register(paper_input=CIFAR10)
 def resnet1202(
     input_shape, num_classes, conv_impl="native", activation="relu", shortcut="A"
 ) -> keras.Model:
     """ResNet-1202 for CIFAR-10 (Sec. 4.2, n = 200): 19.4M parameters (Table 6)."""
     return cifar_resnet(input_shape, num_classes, 1202, conv_impl, activation, shortcut)
+
+
+# Fig. 6 (left): the plain nets whose training error grows with depth (the degradation problem).
+
+
+@register(paper_input=CIFAR10)
+def plain20(input_shape, num_classes, conv_impl="native", activation="relu") -> keras.Model:
+    """Plain-20 (Sec. 4.2): ResNet-20's 19 convolutions and FC layer without shortcuts."""
+    return cifar_resnet(input_shape, num_classes, 20, conv_impl, activation, "none")
+
+
+@register(paper_input=CIFAR10)
+def plain32(input_shape, num_classes, conv_impl="native", activation="relu") -> keras.Model:
+    """Plain-32 (Sec. 4.2): ResNet-32 without shortcuts."""
+    return cifar_resnet(input_shape, num_classes, 32, conv_impl, activation, "none")
+
+
+@register(paper_input=CIFAR10)
+def plain44(input_shape, num_classes, conv_impl="native", activation="relu") -> keras.Model:
+    """Plain-44 (Sec. 4.2): ResNet-44 without shortcuts."""
+    return cifar_resnet(input_shape, num_classes, 44, conv_impl, activation, "none")
+
+
+@register(paper_input=CIFAR10)
+def plain56(input_shape, num_classes, conv_impl="native", activation="relu") -> keras.Model:
+    """Plain-56 (Sec. 4.2): ResNet-56 without shortcuts; higher training error than plain-20."""
+    return cifar_resnet(input_shape, num_classes, 56, conv_impl, activation, "none")

@@ -3,7 +3,7 @@
 import keras
 
 from cnnlab.layers import LRN
-from cnnlab.models._registry import register
+from cnnlab.models._registry import IMAGENET, register
 from cnnlab.models.blocks.activations import Activation
 from cnnlab.models.blocks.conv import ConvLayers
 from cnnlab.models.blocks.heads import softmax_classifier
@@ -92,7 +92,7 @@ def vgg(
     return keras.Model(inputs, softmax_classifier(x, num_classes), name=name)
 
 
-@register
+@register(paper_input=IMAGENET)
 def vgg11(
     input_shape, num_classes, conv_impl="native", activation="relu", batch_norm=False, dropout=0.5
 ) -> keras.Model:
@@ -100,7 +100,7 @@ def vgg11(
     return vgg(input_shape, num_classes, "A", "vgg11", conv_impl, activation, batch_norm, dropout)
 
 
-@register
+@register(paper_input=IMAGENET)
 def vgg11_lrn(
     input_shape, num_classes, conv_impl="native", activation="relu", batch_norm=False, dropout=0.5
 ) -> keras.Model:
@@ -110,7 +110,7 @@ def vgg11_lrn(
     )
 
 
-@register
+@register(paper_input=IMAGENET)
 def vgg13(
     input_shape, num_classes, conv_impl="native", activation="relu", batch_norm=False, dropout=0.5
 ) -> keras.Model:
@@ -118,7 +118,7 @@ def vgg13(
     return vgg(input_shape, num_classes, "B", "vgg13", conv_impl, activation, batch_norm, dropout)
 
 
-@register
+@register(paper_input=IMAGENET)
 def vgg16_c(
     input_shape, num_classes, conv_impl="native", activation="relu", batch_norm=False, dropout=0.5
 ) -> keras.Model:
@@ -126,7 +126,7 @@ def vgg16_c(
     return vgg(input_shape, num_classes, "C", "vgg16_c", conv_impl, activation, batch_norm, dropout)
 
 
-@register
+@register(paper_input=IMAGENET)
 def vgg16(
     input_shape, num_classes, conv_impl="native", activation="relu", batch_norm=False, dropout=0.5
 ) -> keras.Model:
@@ -134,7 +134,7 @@ def vgg16(
     return vgg(input_shape, num_classes, "D", "vgg16", conv_impl, activation, batch_norm, dropout)
 
 
-@register
+@register(paper_input=IMAGENET)
 def vgg19(
     input_shape, num_classes, conv_impl="native", activation="relu", batch_norm=False, dropout=0.5
 ) -> keras.Model:
