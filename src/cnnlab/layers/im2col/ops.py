@@ -86,10 +86,15 @@ def _conv_dcols(dy, w, groups: int, kk: int):
 
 
 def _conv_dw(cols, dy, groups: int):
-    """cols^T @ dY per group, in float32: (kk, C/g, F)."""
+    """cols^T @ dY per group, accumulated in float32: (kk, C/g, F)."""
     kk, c, f = cols.shape[3], cols.shape[4], dy.shape[-1]
-    cols = ops.cast(ops.reshape(cols, (-1, kk, groups, c // groups)), "float32")
-    dy = ops.cast(ops.reshape(dy, (-1, groups, f // groups)), "float32")
+    cols = ops.cast(cols, "float32")
+    dy = ops.cast(dy, "float32")
+    if groups == 1:  # one transposed matrix product: XLA contracts the rows in place
+        dw = ops.matmul(ops.transpose(ops.reshape(cols, (-1, kk * c))), ops.reshape(dy, (-1, f)))
+        return ops.reshape(dw, (kk, c, f))
+    cols = ops.reshape(cols, (-1, kk, groups, c // groups))
+    dy = ops.reshape(dy, (-1, groups, f // groups))
     dw = ops.einsum("mkgc,mgf->kcgf", cols, dy)
     return ops.reshape(dw, (kk, c // groups, f))
 
@@ -105,22 +110,27 @@ def conv_forward(x, w, spec: OpSpec):
     return rows_of_bands(y, spec.bands, spec.geometry.output[0])
 
 
-def conv_backward(x, w, dy, spec: OpSpec):
-    """(dX, dW): dX = col2im(dY @ W^T), dW = sum over chunks of cols^T @ dY."""
+def conv_input_gradient(x, w, dy, spec: OpSpec):
+    """dX = col2im(dY @ W^T)."""
     g = spec.unit
-    xb, dyb = split_bands(x, spec.bands), bands_of_rows(dy, spec.bands)
     dx = map_batch(
         lambda dyc: crop_padding(fold(_conv_dcols(dyc, w, spec.groups, g.entries), g), g),
-        (dyb,),
+        (bands_of_rows(dy, spec.bands),),
         spec.chunk,
     )
+    return join_bands(dx, spec.bands, spec.geometry.input[0])
+
+
+def conv_kernel_gradient(x, w, dy, spec: OpSpec):
+    """dW = the sum over chunks of cols^T @ dY."""
+    g = spec.unit
     dw = sum_batch(
         lambda xc, dyc: _conv_dw(unfold(pad_input(xc, g), g), dyc, spec.groups),
-        (xb, dyb),
+        (split_bands(x, spec.bands), bands_of_rows(dy, spec.bands)),
         spec.chunk,
         ops.zeros(w.shape, "float32"),
     )
-    return join_bands(dx, spec.bands, spec.geometry.input[0]), ops.cast(dw, w.dtype)
+    return ops.cast(dw, w.dtype)
 
 
 # ---------------------------------------------------------------- pooling
@@ -190,14 +200,18 @@ def _compiled(fn: Callable, jit: bool) -> Callable:
     return fn
 
 
-def _with_gradient(forward: Callable, backward: Callable) -> Callable:
-    """forward(*inputs) whose gradient is backward(*inputs, upstream), not autodiff's."""
+def _with_gradient(forward: Callable, backwards: tuple[Callable, ...]) -> Callable:
+    """forward(*inputs) whose gradient for input i is backwards[i](*inputs, upstream).
+
+    One op per input's gradient, not one for all: TensorFlow prunes an op whose output nothing
+    uses, so a model's first layer never computes the input gradient that nothing needs.
+    """
 
     @ops.custom_gradient
     def op(*inputs):
         def grad(*args, upstream=None):
             upstream = args[0] if upstream is None else upstream
-            return backward(*inputs, upstream)
+            return tuple(backward(*inputs, upstream) for backward in backwards)
 
         # Unwatched inputs: TensorFlow must not trace the compiled forward for its own gradient.
         return forward(*map(ops.stop_gradient, inputs)), grad
@@ -205,28 +219,32 @@ def _with_gradient(forward: Callable, backward: Callable) -> Callable:
     return op
 
 
-def _tf_autodiff(forward: Callable) -> Callable:
-    """backward(*inputs, upstream) by TensorFlow's autodiff of `forward`, so it compiles too."""
+def _tf_autodiff(forward: Callable, index: int) -> Callable:
+    """The gradient for input `index` by TensorFlow's autodiff of `forward`, so it compiles too."""
     import tensorflow as tf
 
     def backward(*inputs_and_upstream):
         *inputs, upstream = inputs_and_upstream
         with tf.GradientTape() as tape:
-            tape.watch(inputs)
+            tape.watch(inputs[index])
             y = forward(*inputs)
-        return tuple(tape.gradient(y, inputs, output_gradients=upstream))
+        return tape.gradient(y, inputs[index], output_gradients=upstream)
 
     return backward
 
 
-def _differentiable(forward: Callable, backward: Callable, jit: bool, mode: str) -> Callable:
-    """The compiled forward with the explicit (col2im) or the autodiff gradient."""
+def _differentiable(
+    forward: Callable, backwards: tuple[Callable, ...], jit: bool, mode: str
+) -> Callable:
+    """The compiled forward with the explicit (col2im) or the autodiff gradients."""
     tensorflow = keras.backend.backend() == "tensorflow"
     if mode == "autodiff":
         if not tensorflow:
             return forward  # the backend differentiates the keras.ops code itself
-        backward = _tf_autodiff(forward)
-    return _with_gradient(_compiled(forward, jit), _compiled(backward, jit))
+        backwards = tuple(_tf_autodiff(forward, i) for i in range(len(backwards)))
+    return _with_gradient(
+        _compiled(forward, jit), tuple(_compiled(backward, jit) for backward in backwards)
+    )
 
 
 @functools.cache
@@ -234,7 +252,10 @@ def conv_op(spec: OpSpec, backward: str = "col2im") -> Callable:
     """op(x, w) -> y for kernels shaped (kh*kw, C/groups, F); shared by every layer with `spec`."""
     return _differentiable(
         functools.partial(conv_forward, spec=spec),
-        functools.partial(conv_backward, spec=spec),
+        (
+            functools.partial(conv_input_gradient, spec=spec),
+            functools.partial(conv_kernel_gradient, spec=spec),
+        ),
         spec.jit,
         backward,
     )
@@ -245,7 +266,7 @@ def pool_op(spec: OpSpec, backward: str = "col2im") -> Callable:
     """op(x) -> y for a max or average pool described by `spec`."""
     return _differentiable(
         functools.partial(pool_forward, spec=spec),
-        lambda x, dy: (pool_backward(x, dy, spec),),
+        (functools.partial(pool_backward, spec=spec),),
         spec.jit,
         backward,
     )
