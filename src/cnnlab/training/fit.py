@@ -138,7 +138,7 @@ def train(cfg: DictConfig, output_dir: Path | None = None) -> RunResult:
                 "model.parameters": model.count_params(),
                 "data.class_names": data.info.class_names,
                 "data.input_shape": data.info.input_shape,
-                **{f"data.{k}_size": v for k, v in data.info.split_sizes.items()},
+                **{f"dataset.{k}_examples": v for k, v in data.info.split_sizes.items()},
             }
         )
         if data.info.extra:
