@@ -160,7 +160,9 @@ def models_table(args) -> None:
 def step_memory(impl: str) -> dict:
     """In this (fresh) process: one VGG-16 224x224x3 batch-8 training step's peak memory."""
     model = models.build("vgg16", (224, 224, 3), 1000, conv_impl=impl)
-    model.compile(optimizer=keras.optimizers.SGD(0.01, momentum=0.9), loss="categorical_crossentropy")
+    model.compile(
+        optimizer=keras.optimizers.SGD(0.01, momentum=0.9), loss="categorical_crossentropy"
+    )
     rng = np.random.default_rng(0)
     images = rng.random((8, 224, 224, 3), dtype=np.float32)
     labels = np.eye(1000, dtype=np.float32)[rng.integers(0, 1000, 8)]

@@ -11,10 +11,10 @@ import numpy as np
 import pytest
 import tensorflow as tf
 from hypothesis import HealthCheck, assume, given, settings
+from test_im2col_layers import COMPILED_CONVS, conv_cases, pool_cases, tf_padding
 
 from cnnlab.layers import Im2ColConv2D, Im2ColDepthwiseConv2D, Im2ColPool2D
 from cnnlab.reference import relative_error
-from test_im2col_layers import COMPILED_CONVS, conv_cases, pool_cases, tf_padding
 
 POLICIES = ("mixed_float16", "mixed_bfloat16")
 # max |error| / max |value|: 4 units of each compute dtype's precision (eps = 2^-10 and 2^-7);
