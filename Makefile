@@ -17,7 +17,7 @@ $(INSTALLED): pyproject.toml
 	$(PY) -m pip install --quiet -e '.[dev]'
 	@touch $@
 
-.PHONY: help install train profile test test-all lint format ui clean bench bench-data bench-im2col bench-zoo
+.PHONY: help install train profile test test-all lint format ui clean bench bench-data bench-im2col bench-im2col-models bench-zoo
 
 help: ## list the targets
 	@grep -hE '^[a-zA-Z0-9_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  \033[36m%-14s\033[0m %s\n", $$1, $$2}'
@@ -50,6 +50,9 @@ bench-data: $(INSTALLED) ## input pipeline vs training images/s, per augmentatio
 
 bench-im2col: $(INSTALLED) ## im2col conv/pool layers vs Keras Conv2D/MaxPooling2D: time ratios, GFLOP/s, memory
 	$(PY) benchmarks/im2col.py $(ARGS)
+
+bench-im2col-models: $(INSTALLED) ## whole models' fit img/s per conv_impl (float32, mixed_bfloat16), VGG-16 step memory
+	$(PY) benchmarks/im2col_models.py --memory $(ARGS)
 
 bench-zoo: $(INSTALLED) ## every model: size at its paper input, digits accuracy after a short run (~1 h)
 	$(PY) benchmarks/digits_zoo.py $(ARGS)
