@@ -24,7 +24,7 @@ $(INSTALLED): $(LOCK) pyproject.toml
 	$(PY) -m pip install --quiet --no-deps -e .
 	@touch $@
 
-.PHONY: help install lock train profile test test-all lint format ui clean bench bench-data bench-im2col bench-zoo bench-degradation
+.PHONY: help install lock train profile test test-all lint format ui clean bench bench-data bench-im2col bench-zoo bench-degradation bench-im2col-models
 
 help: ## list the targets
 	@grep -hE '^[a-zA-Z0-9_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  \033[36m%-14s\033[0m %s\n", $$1, $$2}'
@@ -64,6 +64,9 @@ bench-data: $(INSTALLED) ## input pipeline vs training images/s, per augmentatio
 
 bench-im2col: $(INSTALLED) ## im2col conv/pool layers vs Keras Conv2D/MaxPooling2D: time ratios, GFLOP/s, memory
 	$(PY) benchmarks/im2col.py $(ARGS)
+
+bench-im2col-models: $(INSTALLED) ## whole models' fit img/s per conv_impl (float32, mixed_bfloat16), VGG-16 step memory
+	$(PY) benchmarks/im2col_models.py --memory $(ARGS)
 
 bench-zoo: $(INSTALLED) ## every model: size at its paper input, digits accuracy after a short run (~1 h)
 	$(PY) benchmarks/digits_zoo.py $(ARGS)

@@ -1,10 +1,13 @@
-"""Im2ColConv2D / Im2ColPool2D against keras.layers.Conv2D / MaxPooling2D, side by side.
+"""Im2ColConv2D / Im2ColDepthwiseConv2D / Im2ColPool2D against Keras's Conv2D (also grouped),
+DepthwiseConv2D and MaxPooling2D, side by side.
 
 For each shape both layers get the same weights and inputs; their compiled forward and
 forward+backward steps are timed in turns (so a busy neighbour slows both alike) and the
 medians are compared. Prints time ratios (im2col / native; < 1 is faster), the im2col
 layer's achieved GFLOP/s (multiply-adds x 2) and the unfolded matrix's size: the whole
-batch's, and the largest chunk that the layer actually holds (`max_unfold_bytes`).
+batch's, and the largest chunk that the layer actually holds (`max_unfold_bytes`). The load
+average is printed beside each row (BUSY over half the CPU count). Whole models:
+`benchmarks/im2col_models.py`.
 
     python benchmarks/im2col.py [--repeats 15] [--max-unfold-bytes N] [--backward autodiff]
 """
@@ -21,7 +24,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import keras
 import tensorflow as tf
 
-from cnnlab.layers import Im2ColConv2D, Im2ColPool2D
+from cnnlab.layers import Im2ColConv2D, Im2ColDepthwiseConv2D, Im2ColPool2D
 from cnnlab.layers.im2col.layer import DEFAULT_MAX_UNFOLD_BYTES
 
 
@@ -35,10 +38,15 @@ class Shape:
     kernel: int
     stride: int = 1
     padding: str = "same"
+    groups: int = 1  # filters == channels and groups == channels: a depthwise conv
 
     @property
     def is_pool(self) -> bool:
         return self.filters == 0
+
+    @property
+    def is_depthwise(self) -> bool:
+        return self.groups > 1 and self.groups == self.channels == self.filters
 
 
 SHAPES = (
@@ -52,6 +60,9 @@ SHAPES = (
     Shape("stride 2 3x3 32x32x16->32", 128, 32, 16, 32, 3, 2),
     Shape("1x1 28x28x256->64", 32, 28, 256, 64, 1),
     Shape("max pool 2x2 32x32x64", 128, 32, 64, 0, 2, 2, "valid"),
+    Shape("AlexNet conv2 5x5 27x27x96->256, 2 groups", 16, 27, 96, 256, 5, groups=2),
+    Shape("MobileNet depthwise 3x3 56x56x128", 16, 56, 128, 128, 3, groups=128),
+    Shape("MobileNet depthwise 3x3 stride 2 28x28x256", 16, 28, 256, 256, 3, 2, groups=256),
 )
 
 
@@ -60,8 +71,12 @@ def make_layers(shape: Shape, args) -> tuple[keras.layers.Layer, keras.layers.La
     if shape.is_pool:
         native = keras.layers.MaxPooling2D(shape.kernel, shape.stride, shape.padding)
         mine = Im2ColPool2D(shape.kernel, shape.stride, shape.padding, **options)
-    else:
+    elif shape.is_depthwise:
         conv = {"strides": shape.stride, "padding": shape.padding}
+        native = keras.layers.DepthwiseConv2D(shape.kernel, **conv)
+        mine = Im2ColDepthwiseConv2D(shape.kernel, exact_fit=False, **conv, **options)
+    else:
+        conv = {"strides": shape.stride, "padding": shape.padding, "groups": shape.groups}
         native = keras.layers.Conv2D(shape.filters, shape.kernel, **conv)
         mine = Im2ColConv2D(shape.filters, shape.kernel, exact_fit=False, **conv, **options)
     input_shape = (shape.batch, shape.side, shape.side, shape.channels)
@@ -100,11 +115,17 @@ def median_ms(fns: dict, repeats: int) -> dict[str, float]:
     return {key: 1e3 * statistics.median(t) for key, t in times.items()}
 
 
+def busy(load: float) -> str:
+    return " BUSY" if load > 0.5 * os.cpu_count() else ""
+
+
 def multiply_adds(shape: Shape) -> int:
     out = -(-shape.side // shape.stride)
     if shape.is_pool:
         return shape.batch * out * out * shape.channels * shape.kernel**2
-    return shape.batch * out * out * shape.filters * shape.kernel**2 * shape.channels
+    return (
+        shape.batch * out * out * shape.filters * shape.kernel**2 * shape.channels // shape.groups
+    )
 
 
 def measure(shape: Shape, args) -> dict:
@@ -116,6 +137,7 @@ def measure(shape: Shape, args) -> dict:
     input_shape = (shape.batch, shape.side, shape.side, shape.channels)
     out_rows = mine.compute_output_shape(input_shape)[1]
     full = shape.batch * out_rows * mine.row_unfold_bytes(input_shape)
+    load = os.getloadavg()[0]
     return {
         **ms,
         "fwd_ratio": ms["mf"] / ms["nf"],
@@ -124,6 +146,7 @@ def measure(shape: Shape, args) -> dict:
         "full_mb": full / 2**20,
         "chunk_mb": mine.unfold_bytes(input_shape) / 2**20,
         "max_abs_diff": check,
+        "load": load,
     }
 
 
@@ -142,12 +165,13 @@ def main() -> None:
 
     print(
         f"TensorFlow {tf.__version__}, Keras {keras.__version__}, {os.cpu_count()} CPUs; "
-        f"backward={args.backward}, max_unfold_bytes={args.max_unfold_bytes}, "
+        f"load average at start {os.getloadavg()[0]:.2f} (rows over {0.5 * os.cpu_count():.1f} "
+        f"are BUSY: not idle ratios); backward={args.backward}, max_unfold_bytes={args.max_unfold_bytes}, "
         f"medians of {args.repeats}"
     )
     header = (
         "| shape | batch | native fwd ms | im2col fwd ms | fwd ratio | native fwd+bwd ms "
-        "| im2col fwd+bwd ms | fwd+bwd ratio | im2col GFLOP/s | unfold MB (batch / chunk) |"
+        "| im2col fwd+bwd ms | fwd+bwd ratio | im2col GFLOP/s | unfold MB (batch / chunk) | load |"
     )
     print(header)
     print("|" + "---|" * header.count(" | ") + "---|")
@@ -157,20 +181,20 @@ def main() -> None:
             continue
         r = measure(shape, args)
         assert r["max_abs_diff"] < 1e-3, (shape.name, r["max_abs_diff"])
-        if not shape.is_pool:
+        if not shape.is_pool and shape.groups == 1:  # the geomean's set; groups are rows apart
             conv_ratios.append((r["fb_ratio"], shape.name))
         gflops = "" if shape.is_pool else f"{r['gflops']:.0f}"
         print(
             f"| {shape.name} | {shape.batch} | {r['nf']:.2f} | {r['mf']:.2f} | {r['fwd_ratio']:.2f}x "
             f"| {r['nfb']:.2f} | {r['mfb']:.2f} | {r['fb_ratio']:.2f}x | {gflops} "
-            f"| {r['full_mb']:.1f} / {r['chunk_mb']:.1f} |",
+            f"| {r['full_mb']:.1f} / {r['chunk_mb']:.1f} | {r['load']:.1f}{busy(r['load'])} |",
             flush=True,
         )
     if conv_ratios:
         geomean = math.exp(statistics.fmean(math.log(r) for r, _ in conv_ratios))
         worst = max(conv_ratios)
         print(
-            f"\nconv forward+backward time ratio im2col / native: geometric mean {geomean:.2f}x, "
+            f"\nconv forward+backward time ratio im2col / native (ungrouped shapes): geometric mean {geomean:.2f}x, "
             f"worst {worst[0]:.2f}x ({worst[1]})"
         )
 

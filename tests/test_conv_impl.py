@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from omegaconf import OmegaConf
 
-from cnnlab import models
+from cnnlab import models, tracking
 from cnnlab.layers import Im2ColConv2D, Im2ColDepthwiseConv2D, Im2ColPool2D
 from cnnlab.training import train
 from cnnlab.training.fit import model_options
@@ -81,3 +81,27 @@ def test_im2col_model_trains_through_the_training_loop(make_cfg, tmp_path):
     assert count(model, IM2COL_LAYERS) == 4  # LeNet-5: c1, s2, c3, s4
     batch = np.random.default_rng(0).random((3, 28, 28, 1), dtype=np.float32)
     assert model.predict(batch, verbose=0).shape == (3, 10)
+
+
+@pytest.mark.slow  # 30 s idle, minutes on a busy machine
+@pytest.mark.xdist_group("train")
+@pytest.mark.parametrize("precision", ["float32", "mixed_bfloat16"])
+def test_resnet20_on_im2col_trains_on_synthetic_data(make_cfg, tmp_path, precision):
+    # `make train ARGS="model=resnet20 model.conv_impl=im2col data=synthetic trainer.epochs=1"`
+    # at debug size: the whole run, from config to a FINISHED MLflow run.
+    cfg = make_cfg(
+        "model=resnet20",
+        "model.conv_impl=im2col",
+        "data=synthetic",
+        "data.train_size=64",
+        "data.test_size=16",
+        "trainer.epochs=1",
+        "trainer.steps_per_epoch=2",
+        "trainer.batch_size=16",
+        f"trainer.precision={precision}",
+    )
+    result = train(cfg, output_dir=tmp_path)
+    assert tracking.get_run(result.run_id, cfg.tracking).info.status == "FINISHED"
+    assert np.isfinite(result.history["loss"]).all()
+    model = keras.saving.load_model(result.model_path)
+    assert count(model, IM2COL_LAYERS) == count(build("resnet20", "native"), NATIVE_LAYERS)

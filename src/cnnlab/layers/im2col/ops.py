@@ -59,68 +59,107 @@ class OpSpec:
 # ---------------------------------------------------------------- convolution
 
 
-def _conv_apply(cols, w, groups: int):
-    """(n, OH, OW, kk, C) x (kk, C/g, F) -> (n, OH, OW, F): one matrix product per group."""
-    _, oh, ow, kk, c = cols.shape
-    f = w.shape[-1]
-    if groups == 1:
-        y = ops.matmul(ops.reshape(cols, (-1, kk * c)), ops.reshape(w, (kk * c, f)))
-    else:
-        cols = ops.reshape(cols, (-1, kk, groups, c // groups))
-        w = ops.reshape(w, (kk, c // groups, groups, f // groups))
-        y = ops.einsum("mkgc,kcgf->mgf", cols, w)
-    return ops.reshape(y, (-1, oh, ow, f))
+def _groups_of(t, groups: int) -> list:
+    """t split into `groups` equal parts along its last axis."""
+    return ops.split(t, groups, axis=-1) if groups > 1 else [t]
 
 
-def _conv_dcols(dy, w, groups: int, kk: int):
-    """dY @ W^T per group: (n, OH, OW, F) -> (n, OH, OW, kk, C)."""
-    _, oh, ow, f = dy.shape
-    cg = w.shape[1]
-    if groups == 1:
-        dcols = ops.matmul(ops.reshape(dy, (-1, f)), ops.transpose(ops.reshape(w, (kk * cg, f))))
-    else:
-        dy = ops.reshape(dy, (-1, groups, f // groups))
-        w = ops.reshape(w, (kk, cg, groups, f // groups))
-        dcols = ops.einsum("mgf,kcgf->mkgc", dy, w)
-    return ops.reshape(dcols, (-1, oh, ow, kk, cg * groups))
+def _channels_joined(parts: list):
+    return ops.concatenate(parts, axis=-1) if len(parts) > 1 else parts[0]
 
 
-def _conv_dw(cols, dy, groups: int):
-    """cols^T @ dY per group, in float32: (kk, C/g, F)."""
-    kk, c, f = cols.shape[3], cols.shape[4], dy.shape[-1]
-    cols = ops.cast(ops.reshape(cols, (-1, kk, groups, c // groups)), "float32")
-    dy = ops.cast(ops.reshape(dy, (-1, groups, f // groups)), "float32")
-    dw = ops.einsum("mkgc,mgf->kcgf", cols, dy)
-    return ops.reshape(dw, (kk, c // groups, f))
+def _one_channel_per_group(w, groups: int) -> bool:
+    """A depthwise conv (C/g = 1): each output is a k-term dot product, computed as an
+    elementwise product and sum that XLA fuses with the unfold (no matrix is written)."""
+    return groups > 1 and w.shape[1] == 1
+
+
+def _depthwise(w, groups: int):
+    """(kk, 1, C * m) -> (kk, C, m): channel c's m filters."""
+    return ops.reshape(w, (w.shape[0], groups, w.shape[-1] // groups))
+
+
+def _unfold_chunk(xc, g: ConvGeometry):
+    return unfold(pad_input(xc, g), g)
+
+
+def _conv_chunk(xc, w, groups: int, g: ConvGeometry):
+    """One chunk's output (n, OH, OW, F): per group, unfold its channels and multiply by its
+    filters as one (n*OH*OW, kk*C/g) x (kk*C/g, F/g) product."""
+    if _one_channel_per_group(w, groups):
+        cols = _unfold_chunk(xc, g)  # (n, OH, OW, kk, C)
+        y = ops.sum(cols[..., None] * _depthwise(w, groups), axis=3)
+        return ops.reshape(y, (*y.shape[:3], -1))
+    parts = []
+    for xg, wg in zip(_groups_of(xc, groups), _groups_of(w, groups), strict=True):
+        cols = _unfold_chunk(xg, g)
+        _, oh, ow, kk, c = cols.shape
+        y = ops.matmul(ops.reshape(cols, (-1, kk * c)), ops.reshape(wg, (kk * c, -1)))
+        parts.append(ops.reshape(y, (-1, oh, ow, wg.shape[-1])))
+    return _channels_joined(parts)
+
+
+def _conv_chunk_dx(dyc, w, groups: int, g: ConvGeometry):
+    """One chunk's input gradient: per group, col2im(dY @ W^T)."""
+    if _one_channel_per_group(w, groups):
+        dy = ops.reshape(dyc, (*dyc.shape[:3], 1, groups, -1))
+        dcols = ops.sum(dy * _depthwise(w, groups), axis=-1)  # (n, OH, OW, kk, C)
+        return crop_padding(fold(dcols, g), g)
+    parts = []
+    for dyg, wg in zip(_groups_of(dyc, groups), _groups_of(w, groups), strict=True):
+        kk, c, f = wg.shape
+        dcols = ops.matmul(ops.reshape(dyg, (-1, f)), ops.transpose(ops.reshape(wg, (kk * c, f))))
+        dcols = ops.reshape(dcols, (-1, *dyg.shape[1:3], kk, c))
+        parts.append(crop_padding(fold(dcols, g), g))
+    return _channels_joined(parts)
+
+
+def _conv_chunk_dw(xc, dyc, w, groups: int, g: ConvGeometry):
+    """One chunk's kernel gradient in float32: per group, cols^T @ dY (kk, C/g, F/g)."""
+    if _one_channel_per_group(w, groups):
+        cols = ops.cast(_unfold_chunk(xc, g), "float32")[..., None]  # (n, OH, OW, kk, C, 1)
+        dy = ops.reshape(ops.cast(dyc, "float32"), (*dyc.shape[:3], 1, groups, -1))
+        return ops.reshape(ops.sum(cols * dy, axis=(0, 1, 2)), w.shape)
+    parts = []
+    for xg, dyg, wg in zip(
+        _groups_of(xc, groups), _groups_of(dyc, groups), _groups_of(w, groups), strict=True
+    ):
+        kk, c, f = wg.shape
+        cols = ops.reshape(ops.cast(_unfold_chunk(xg, g), "float32"), (-1, kk * c))
+        dy = ops.reshape(ops.cast(dyg, "float32"), (-1, f))
+        parts.append(ops.reshape(ops.matmul(ops.transpose(cols), dy), (kk, c, f)))
+    return _channels_joined(parts)
 
 
 def conv_forward(x, w, spec: OpSpec):
     """x (n, H, W, C), w (kh*kw, C/g, F) -> (n, OH, OW, F)."""
-    g = spec.unit
     y = map_batch(
-        lambda xc: _conv_apply(unfold(pad_input(xc, g), g), w, spec.groups),
+        lambda xc: _conv_chunk(xc, w, spec.groups, spec.unit),
         (split_bands(x, spec.bands),),
         spec.chunk,
     )
     return rows_of_bands(y, spec.bands, spec.geometry.output[0])
 
 
-def conv_backward(x, w, dy, spec: OpSpec):
-    """(dX, dW): dX = col2im(dY @ W^T), dW = sum over chunks of cols^T @ dY."""
-    g = spec.unit
-    xb, dyb = split_bands(x, spec.bands), bands_of_rows(dy, spec.bands)
+def conv_input_gradient(x, w, dy, spec: OpSpec):
+    """dX = col2im(dY @ W^T)."""
     dx = map_batch(
-        lambda dyc: crop_padding(fold(_conv_dcols(dyc, w, spec.groups, g.entries), g), g),
-        (dyb,),
+        lambda dyc: _conv_chunk_dx(dyc, w, spec.groups, spec.unit),
+        (bands_of_rows(dy, spec.bands),),
         spec.chunk,
     )
+    return join_bands(dx, spec.bands, spec.geometry.input[0])
+
+
+def conv_kernel_gradient(x, w, dy, spec: OpSpec):
+    """dW = the sum over chunks of cols^T @ dY."""
     dw = sum_batch(
-        lambda xc, dyc: _conv_dw(unfold(pad_input(xc, g), g), dyc, spec.groups),
-        (xb, dyb),
+        lambda xc, dyc: _conv_chunk_dw(xc, dyc, w, spec.groups, spec.unit),
+        (split_bands(x, spec.bands), bands_of_rows(dy, spec.bands)),
         spec.chunk,
         ops.zeros(w.shape, "float32"),
     )
-    return join_bands(dx, spec.bands, spec.geometry.input[0]), ops.cast(dw, w.dtype)
+    return ops.cast(dw, w.dtype)
 
 
 # ---------------------------------------------------------------- pooling
@@ -190,14 +229,18 @@ def _compiled(fn: Callable, jit: bool) -> Callable:
     return fn
 
 
-def _with_gradient(forward: Callable, backward: Callable) -> Callable:
-    """forward(*inputs) whose gradient is backward(*inputs, upstream), not autodiff's."""
+def _with_gradient(forward: Callable, backwards: tuple[Callable, ...]) -> Callable:
+    """forward(*inputs) whose gradient for input i is backwards[i](*inputs, upstream).
+
+    One op per input's gradient, not one for all: TensorFlow prunes an op whose output nothing
+    uses, so a model's first layer never computes the input gradient that nothing needs.
+    """
 
     @ops.custom_gradient
     def op(*inputs):
         def grad(*args, upstream=None):
             upstream = args[0] if upstream is None else upstream
-            return backward(*inputs, upstream)
+            return tuple(backward(*inputs, upstream) for backward in backwards)
 
         # Unwatched inputs: TensorFlow must not trace the compiled forward for its own gradient.
         return forward(*map(ops.stop_gradient, inputs)), grad
@@ -205,28 +248,32 @@ def _with_gradient(forward: Callable, backward: Callable) -> Callable:
     return op
 
 
-def _tf_autodiff(forward: Callable) -> Callable:
-    """backward(*inputs, upstream) by TensorFlow's autodiff of `forward`, so it compiles too."""
+def _tf_autodiff(forward: Callable, index: int) -> Callable:
+    """The gradient for input `index` by TensorFlow's autodiff of `forward`, so it compiles too."""
     import tensorflow as tf
 
     def backward(*inputs_and_upstream):
         *inputs, upstream = inputs_and_upstream
         with tf.GradientTape() as tape:
-            tape.watch(inputs)
+            tape.watch(inputs[index])
             y = forward(*inputs)
-        return tuple(tape.gradient(y, inputs, output_gradients=upstream))
+        return tape.gradient(y, inputs[index], output_gradients=upstream)
 
     return backward
 
 
-def _differentiable(forward: Callable, backward: Callable, jit: bool, mode: str) -> Callable:
-    """The compiled forward with the explicit (col2im) or the autodiff gradient."""
+def _differentiable(
+    forward: Callable, backwards: tuple[Callable, ...], jit: bool, mode: str
+) -> Callable:
+    """The compiled forward with the explicit (col2im) or the autodiff gradients."""
     tensorflow = keras.backend.backend() == "tensorflow"
     if mode == "autodiff":
         if not tensorflow:
             return forward  # the backend differentiates the keras.ops code itself
-        backward = _tf_autodiff(forward)
-    return _with_gradient(_compiled(forward, jit), _compiled(backward, jit))
+        backwards = tuple(_tf_autodiff(forward, i) for i in range(len(backwards)))
+    return _with_gradient(
+        _compiled(forward, jit), tuple(_compiled(backward, jit) for backward in backwards)
+    )
 
 
 @functools.cache
@@ -234,7 +281,10 @@ def conv_op(spec: OpSpec, backward: str = "col2im") -> Callable:
     """op(x, w) -> y for kernels shaped (kh*kw, C/groups, F); shared by every layer with `spec`."""
     return _differentiable(
         functools.partial(conv_forward, spec=spec),
-        functools.partial(conv_backward, spec=spec),
+        (
+            functools.partial(conv_input_gradient, spec=spec),
+            functools.partial(conv_kernel_gradient, spec=spec),
+        ),
         spec.jit,
         backward,
     )
@@ -245,7 +295,7 @@ def pool_op(spec: OpSpec, backward: str = "col2im") -> Callable:
     """op(x) -> y for a max or average pool described by `spec`."""
     return _differentiable(
         functools.partial(pool_forward, spec=spec),
-        lambda x, dy: (pool_backward(x, dy, spec),),
+        (functools.partial(pool_backward, spec=spec),),
         spec.jit,
         backward,
     )

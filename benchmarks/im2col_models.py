@@ -1,0 +1,237 @@
+"""Whole models on the im2col layers against the same models on Keras's native ops.
+
+For each case the model is built twice (`conv_impl=native` and `conv_impl=im2col`, the im2col
+one given the native one's weights), compiled alike (SGD, cross-entropy, the trainer's
+default `jit_compile=False`) and fitted on the same in-memory batches. After one warm-up
+epoch each (whose extra time over a steady epoch is reported as compile time), the two fit
+one epoch at a time in turns, so a busy neighbour slows both alike; the table gives median
+images/s and the im2col / native time ratio (< 1: im2col is faster).
+
+`--memory` adds the peak memory of one training step of VGG-16 at 224x224x3, batch 8, per
+conv_impl, each in a fresh process: TensorFlow's CPU allocator peak over the step (after a
+first, compiling step) and the process's peak resident memory.
+
+The machine's load average is printed at the start and beside every row; a row measured with
+the load average over half the CPU count is flagged BUSY: its ratio is not an idle ratio.
+
+    python benchmarks/im2col_models.py [--models lenet5 resnet20] [--precisions float32
+        mixed_bfloat16] [--repeats 3] [--memory]
+"""
+
+import argparse
+import json
+import math
+import os
+import statistics
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from cnnlab import models
+
+
+@dataclass(frozen=True)
+class Case:
+    name: str  # the row's label
+    model: str
+    side: int
+    batch: int
+    steps: int  # batches per timed epoch
+    classes: int = 10
+    options: dict = field(default_factory=dict)
+
+
+CASES = (
+    Case("lenet5", "lenet5", 32, 128, 20),
+    Case("resnet20", "resnet20", 32, 128, 6),
+    Case("vgg11", "vgg11", 32, 64, 6),
+    Case("alexnet (grouped towers)", "alexnet", 227, 8, 3, 1000),
+    Case("alexnet, grouped=false", "alexnet", 227, 8, 3, 1000, {"grouped": False}),
+    Case("mobilenet (depthwise)", "mobilenet", 128, 8, 3, 1000),
+)
+PRIMARY = ("lenet5", "resnet20", "vgg11")  # the issue's targets: geomean <= 1.3x, none over 2x
+
+
+def load() -> float:
+    return os.getloadavg()[0]
+
+
+def busy_flag(load_average: float) -> str:
+    return " BUSY" if load_average > 0.5 * os.cpu_count() else ""
+
+
+def build_pair(case: Case) -> tuple[keras.Model, keras.Model]:
+    built = {}
+    for impl in ("native", "im2col"):
+        keras.utils.set_random_seed(0)
+        built[impl] = models.build(
+            case.model, (case.side, case.side, 3), case.classes, conv_impl=impl, **case.options
+        )
+    built["im2col"].set_weights(built["native"].get_weights())
+    for model in built.values():
+        model.compile(
+            optimizer=keras.optimizers.SGD(0.01, momentum=0.9),
+            loss=keras.losses.CategoricalCrossentropy(),
+            jit_compile=False,
+        )
+    return built["native"], built["im2col"]
+
+
+def batches(case: Case) -> tf.data.Dataset:
+    rng = np.random.default_rng(0)
+    n = case.steps * case.batch
+    images = rng.random((n, case.side, case.side, 3), dtype=np.float32)
+    labels = np.eye(case.classes, dtype=np.float32)[rng.integers(0, case.classes, n)]
+    return tf.data.Dataset.from_tensor_slices((images, labels)).batch(case.batch).cache()
+
+
+def epoch_seconds(model: keras.Model, data: tf.data.Dataset) -> float:
+    start = time.perf_counter()
+    model.fit(data, epochs=1, verbose=0)
+    return time.perf_counter() - start
+
+
+def measure(case: Case, repeats: int) -> dict:
+    native, im2col = build_pair(case)
+    data = batches(case)
+    list(data)  # fill the cache
+    pair = {"native": native, "im2col": im2col}
+    first = {impl: epoch_seconds(model, data) for impl, model in pair.items()}
+    times = {impl: [] for impl in pair}
+    for _ in range(repeats):
+        for impl, model in pair.items():
+            times[impl].append(epoch_seconds(model, data))
+    median = {impl: statistics.median(t) for impl, t in times.items()}
+    images = case.steps * case.batch
+    return {
+        "native_ips": images / median["native"],
+        "im2col_ips": images / median["im2col"],
+        "ratio": median["im2col"] / median["native"],
+        "native_compile_s": first["native"] - median["native"],
+        "im2col_compile_s": first["im2col"] - median["im2col"],
+    }
+
+
+def geomean(values) -> float:
+    return math.exp(statistics.fmean(math.log(v) for v in values))
+
+
+def models_table(args) -> None:
+    header = (
+        "| model | input, batch | precision | native img/s | im2col img/s | im2col / native time "
+        "| compile s (native / im2col) | load |"
+    )
+    print(header)
+    print("|" + "---|" * header.count(" | ") + "---|")
+    ratios: dict[str, dict[str, float]] = {}
+    for precision in args.precisions:
+        keras.mixed_precision.set_global_policy(precision)
+        for case in CASES:
+            if args.models and case.model not in args.models and case.name not in args.models:
+                continue
+            before = load()
+            r = measure(case, args.repeats)
+            after = load()
+            ratios.setdefault(precision, {})[case.name] = r["ratio"]
+            print(
+                f"| {case.name} | {case.side}x{case.side}x3, {case.batch} | {precision} "
+                f"| {r['native_ips']:.1f} | {r['im2col_ips']:.1f} | {r['ratio']:.2f}x "
+                f"| {r['native_compile_s']:.1f} / {r['im2col_compile_s']:.1f} "
+                f"| {before:.1f}-{after:.1f}{busy_flag(max(before, after))} |",
+                flush=True,
+            )
+    keras.mixed_precision.set_global_policy("float32")
+    for precision, by_case in ratios.items():
+        primary = [by_case[name] for name in PRIMARY if name in by_case]
+        if primary:
+            print(
+                f"\n{precision}: im2col / native training time over {', '.join(PRIMARY)}: "
+                f"geometric mean {geomean(primary):.2f}x, worst {max(primary):.2f}x"
+            )
+
+
+def step_memory(impl: str) -> dict:
+    """In this (fresh) process: one VGG-16 224x224x3 batch-8 training step's peak memory."""
+    model = models.build("vgg16", (224, 224, 3), 1000, conv_impl=impl)
+    model.compile(
+        optimizer=keras.optimizers.SGD(0.01, momentum=0.9), loss="categorical_crossentropy"
+    )
+    rng = np.random.default_rng(0)
+    images = rng.random((8, 224, 224, 3), dtype=np.float32)
+    labels = np.eye(1000, dtype=np.float32)[rng.integers(0, 1000, 8)]
+    model.train_on_batch(images, labels)  # traces, compiles, creates the optimizer's slots
+    tf.config.experimental.reset_memory_stats("CPU:0")
+    resting = tf.config.experimental.get_memory_info("CPU:0")["current"]
+    start = time.perf_counter()
+    model.train_on_batch(images, labels)
+    seconds = time.perf_counter() - start
+    peak = tf.config.experimental.get_memory_info("CPU:0")["peak"]
+    with open("/proc/self/status") as status:
+        hwm = next(int(line.split()[1]) for line in status if line.startswith("VmHWM"))
+    return {
+        "resting_mib": resting / 2**20,
+        "step_peak_mib": (peak - resting) / 2**20,
+        "process_peak_mib": hwm / 1024,
+        "step_s": seconds,
+    }
+
+
+def memory_table(args) -> None:
+    print(
+        "\n| VGG-16 224x224x3, batch 8, one training step | weights + optimizer MiB "
+        "| step peak over that MiB | process peak RSS MiB | step s | load |"
+    )
+    print("|---|---:|---:|---:|---:|---|")
+    peaks = {}
+    for impl in ("native", "im2col"):
+        before = load()
+        done = subprocess.run(
+            [sys.executable, __file__, "--memory-child", impl],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        r = json.loads(done.stdout.strip().splitlines()[-1])
+        peaks[impl] = r["step_peak_mib"]
+        print(
+            f"| conv_impl={impl} | {r['resting_mib']:.0f} | {r['step_peak_mib']:.0f} "
+            f"| {r['process_peak_mib']:.0f} | {r['step_s']:.1f} | {before:.1f}{busy_flag(before)} |",
+            flush=True,
+        )
+    print(f"\nstep peak memory im2col / native: {peaks['im2col'] / peaks['native']:.2f}x")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--models", nargs="*", default=[], help="model names (default: all)")
+    parser.add_argument(
+        "--precisions", nargs="+", default=["float32", "mixed_bfloat16"], help="dtype policies"
+    )
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--memory", action="store_true", help="also VGG-16's step peak memory")
+    parser.add_argument("--no-models", action="store_true", help="only the memory table")
+    parser.add_argument("--memory-child", choices=("native", "im2col"), help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.memory_child:
+        print(json.dumps(step_memory(args.memory_child)))
+        return
+    print(
+        f"TensorFlow {tf.__version__}, Keras {keras.__version__}, {os.cpu_count()} CPUs; "
+        f"load average at start {load():.2f} (rows over {0.5 * os.cpu_count():.1f} are BUSY); "
+        f"medians of {args.repeats} epochs in turns"
+    )
+    if not args.no_models:
+        models_table(args)
+    if args.memory or args.no_models:
+        memory_table(args)
+
+
+if __name__ == "__main__":
+    main()

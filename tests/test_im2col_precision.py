@@ -1,0 +1,147 @@
+"""The im2col layers under mixed precision: computed in the policy's dtype, variables in float32.
+
+Each case is compared with `tf.nn.conv2d` (a grouped conv as one `tf.nn.conv2d` per group,
+so that TensorFlow differentiates it on the CPU) and TensorFlow's pools, computed in float32
+on the same inputs rounded to the policy's dtype, forward and backward, at a tolerance of a
+few units of that dtype's precision.
+"""
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+from hypothesis import HealthCheck, assume, given, settings
+from test_im2col_layers import COMPILED_CONVS, conv_cases, pool_cases, tf_padding
+
+from cnnlab.layers import Im2ColConv2D, Im2ColDepthwiseConv2D, Im2ColPool2D
+from cnnlab.reference import relative_error
+
+POLICIES = ("mixed_float16", "mixed_bfloat16")
+# max |error| / max |value|: 4 units of each compute dtype's precision (eps = 2^-10 and 2^-7);
+# measured at most 2.3 (float16) and 0.7 (bfloat16) on the compiled cases.
+TOLERANCE = {"float16": 4 * 2.0**-10, "bfloat16": 4 * 2.0**-7}
+EXAMPLES = settings(  # the policy fixture holds for every example of a test
+    max_examples=12,
+    deadline=None,
+    derandomize=True,
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
+)
+RNG = np.random.default_rng(1)
+
+
+@pytest.fixture
+def policy(request):
+    keras.mixed_precision.set_global_policy(request.param)
+    yield keras.mixed_precision.global_policy().compute_dtype
+    keras.mixed_precision.set_global_policy("float32")
+
+
+def rounded(value, dtype: str) -> tf.Tensor:
+    """`value` as float32 holding exactly what the policy's dtype can hold."""
+    return tf.cast(tf.cast(tf.convert_to_tensor(value, tf.float32), dtype), tf.float32)
+
+
+def outputs_and_gradients(fn, x, weights, upstream):
+    """fn(x) in float32 and the gradients of sum(fn(x) * upstream) for x and `weights`."""
+    with tf.GradientTape() as tape:
+        tape.watch(x)
+        y = fn(x)
+        loss = tf.reduce_sum(tf.cast(y, tf.float32) * upstream)
+    return [tf.cast(y, tf.float32), *tape.gradient(loss, [x, *weights])]
+
+
+def tf_grouped_conv(x, kernel, bias, strides, padding, dilation, groups):
+    """tf.nn.conv2d per group, concatenated: a grouped conv that TensorFlow can differentiate."""
+    xs = tf.split(x, groups, axis=-1)
+    ks = tf.split(kernel, groups, axis=-1)
+    ys = [
+        tf.nn.conv2d(xg, kg, strides, tf_padding(padding), dilations=dilation)
+        for xg, kg in zip(xs, ks, strict=True)
+    ]
+    return tf.concat(ys, axis=-1) + bias
+
+
+def check_against(layer, reference, shape, dtype):
+    """The layer (policy dtype) against `reference(x, weights)` in float32 on rounded values."""
+    x = tf.constant(RNG.standard_normal(shape), tf.float32)
+    weights = layer.trainable_weights
+    assert all(w.dtype == "float32" for w in weights)
+    y = layer(x)
+    assert y.dtype == dtype
+    upstream = rounded(RNG.standard_normal(y.shape), dtype)
+    got = outputs_and_gradients(layer, x, weights, upstream)
+    x32 = rounded(x, dtype)
+    w32 = [tf.Variable(rounded(w, dtype)) for w in weights]
+    want = outputs_and_gradients(lambda v: reference(v, *w32), x32, w32, upstream)
+    for g, w in zip(got, want, strict=True):
+        assert g.shape == w.shape
+        assert relative_error(g, w) < TOLERANCE[dtype]
+
+
+@pytest.mark.parametrize("policy", POLICIES, indirect=True)
+@given(case=conv_cases())
+@EXAMPLES
+def test_conv_matches_tf_nn_conv2d_in_the_policy_dtype(policy, case):
+    shape, filters, kernel, strides, padding, dilation, groups = case
+    layer = Im2ColConv2D(
+        filters, kernel, strides, padding, dilation_rate=dilation, groups=groups,
+        bias_initializer="random_normal", exact_fit=False, jit_compile=False,
+    )  # fmt: skip
+    layer.build(shape)
+    check_against(
+        layer,
+        lambda v, k, b: tf_grouped_conv(v, k, b, strides, padding, dilation, groups),
+        shape,
+        policy,
+    )
+
+
+@pytest.mark.parametrize("policy", POLICIES, indirect=True)
+@pytest.mark.parametrize(("shape", "arguments", "max_unfold_bytes"), COMPILED_CONVS)
+def test_compiled_chunked_conv_matches_tf_nn_conv2d_in_the_policy_dtype(
+    policy, shape, arguments, max_unfold_bytes
+):
+    layer = Im2ColConv2D(
+        **arguments,
+        exact_fit=False,
+        bias_initializer="random_normal",
+        max_unfold_bytes=max_unfold_bytes,
+    )
+    layer.build(shape)
+    spec = layer.op_spec(shape)
+    assert spec.jit and spec.chunk < shape[0] * (spec.bands.count if spec.bands else 1)
+    strides = arguments.get("strides", 1)
+    dilation = arguments.get("dilation_rate", 1)
+    padding = arguments.get("padding", "valid")
+    groups = arguments.get("groups", 1)
+    check_against(
+        layer,
+        lambda v, k, b: tf_grouped_conv(v, k, b, strides, padding, dilation, groups),
+        shape,
+        policy,
+    )
+
+
+@pytest.mark.parametrize("policy", POLICIES, indirect=True)
+def test_depthwise_conv_matches_tf_depthwise_conv2d_in_the_policy_dtype(policy):
+    layer = Im2ColDepthwiseConv2D(
+        3, strides=2, padding="same", depth_multiplier=2, bias_initializer="random_normal"
+    )
+    layer.build((3, 9, 10, 4))
+    check_against(
+        layer,
+        lambda v, k, b: tf.nn.depthwise_conv2d(v, k, (1, 2, 2, 1), "SAME") + b,
+        (3, 9, 10, 4),
+        policy,
+    )
+
+
+@pytest.mark.parametrize("policy", POLICIES, indirect=True)
+@given(case=pool_cases())
+@EXAMPLES
+def test_pool_matches_tf_nn_pools_in_the_policy_dtype(policy, case):
+    shape, pool, strides, padding, mode = case
+    assume(isinstance(padding, str))  # tf.nn pools take no explicit padding
+    layer = Im2ColPool2D(pool, strides, padding, mode, exact_fit=False, jit_compile=False)
+    tf_pool = tf.nn.max_pool2d if mode == "max" else tf.nn.avg_pool2d
+    check_against(layer, lambda v: tf_pool(v, pool, strides, padding.upper()), shape, policy)
