@@ -7,6 +7,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 INSTALLED := $(VENV)/.installed
 ARGS ?=
+RUN ?=
 export TF_CPP_MIN_LOG_LEVEL ?= 2
 MLFLOW_URI ?= sqlite:///$(CURDIR)/mlflow.db
 
@@ -17,7 +18,7 @@ $(INSTALLED): pyproject.toml
 	$(PY) -m pip install --quiet -e '.[dev]'
 	@touch $@
 
-.PHONY: help install train profile test test-all lint format ui clean bench bench-data bench-im2col bench-zoo
+.PHONY: help install train profile visualize test test-all lint format ui clean bench bench-data bench-im2col bench-zoo
 
 help: ## list the targets
 	@grep -hE '^[a-zA-Z0-9_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  \033[36m%-14s\033[0m %s\n", $$1, $$2}'
@@ -30,6 +31,9 @@ train: $(INSTALLED) ## train a model (default: LeNet-5 on the embedded digits) a
 
 profile: $(INSTALLED) ## per-layer parameters, multiply-adds and activation memory, e.g. ARGS="model=vgg16"
 	$(PY) pipelines/profile.py $(ARGS)
+
+visualize: $(INSTALLED) ## pictures of what a run learned: RUN=<run id> ARGS="viz=saliency" (filters, feature_maps, activation_max, saliency, deepdream, style_transfer, embedding)
+	$(PY) pipelines/visualize.py $(if $(RUN),run=$(RUN)) $(ARGS)
 
 test: $(INSTALLED) ## run the fast test suite (offline, CPU, a few minutes)
 	$(PY) -m pytest -n 2 --dist loadgroup -q $(ARGS)
