@@ -18,7 +18,7 @@ $(INSTALLED): pyproject.toml
 	$(PY) -m pip install --quiet -e '.[dev]'
 	@touch $@
 
-.PHONY: help install train profile visualize test test-all lint format ui clean bench bench-data bench-im2col bench-zoo
+.PHONY: help install train profile visualize test test-all lint format ui clean bench bench-data bench-im2col bench-zoo bench-viz
 
 help: ## list the targets
 	@grep -hE '^[a-zA-Z0-9_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  \033[36m%-14s\033[0m %s\n", $$1, $$2}'
@@ -57,6 +57,9 @@ bench-im2col: $(INSTALLED) ## im2col conv/pool layers vs Keras Conv2D/MaxPooling
 
 bench-zoo: $(INSTALLED) ## every model: size at its paper input, digits accuracy after a short run (~1 h)
 	$(PY) benchmarks/digits_zoo.py $(ARGS)
+
+bench-viz: $(INSTALLED) ## time each visualization on a short LeNet-5 run and a random VGG-11; refresh the README gallery
+	$(PY) benchmarks/visualize.py $(ARGS)
 
 bench: $(INSTALLED) ## run every benchmark in benchmarks/ (several minutes each)
 	@for script in benchmarks/*.py; do echo "== $$script"; $(PY) $$script || exit 1; done

@@ -249,3 +249,14 @@ def test_style_transfer_on_a_random_vgg11_lowers_its_loss(tmp_path):
         )
     metrics = visualize(cfg, tmp_path).pictures.metrics
     assert metrics["loss_after"] < 0.5 * metrics["loss_before"]
+
+
+def test_filters_of_an_im2col_model_are_its_kernels_in_keras_layout():
+    from cnnlab import models
+    from cnnlab.viz.filters import conv_kernel, plot_filters
+
+    model = models.build("lenet5", (28, 28, 1), 10, conv_impl="im2col")
+    name, kernel = conv_kernel(model, None)
+    assert name == "c1" and kernel.shape == (5, 5, 1, 6)
+    figure = plot_filters(kernel, name, max_filters=64)
+    np.testing.assert_allclose(figure.axes[5].images[0].get_array(), kernel[..., 0, 5])

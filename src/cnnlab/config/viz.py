@@ -174,14 +174,14 @@ class SaliencyConfig(VizConfig):
 
 @dataclass
 class DeepDreamConfig(AscentConfig):
-    """Amplify what a layer sees in an image, from a coarse to the full scale."""
+    """Amplify what a layer sees in an image (its mean squared activation), coarse to full scale."""
 
     name: str = "deepdream"
     layer: str | None = None  # null: the last convolution
     octaves: int = 3
     octave_scale: float = 1.4
     steps: int = 20  # per octave
-    lr: float = 0.02
+    lr: float = 0.01
     l2: float = 0.0
     jitter: int = 1
 

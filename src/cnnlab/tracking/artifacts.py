@@ -51,7 +51,7 @@ def load_model(run_id: str, tracking_cfg: DictConfig) -> "keras.Model":
     """The run's trained Keras model; an unknown run or a run without a model is a ConfigError."""
     import keras  # here, so that importing cnnlab.tracking does not start TensorFlow
 
-    import cnnlab.models  # noqa: F401  (registers cnnlab's layers and blocks for loading)
+    from cnnlab import layers, models  # noqa: F401  (register the custom layers for loading)
 
     path = _download(run_id, tracking_cfg, MODEL_ARTIFACT, "model")
     return keras.saving.load_model(path, compile=False)

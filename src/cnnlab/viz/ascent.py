@@ -16,7 +16,7 @@ import tensorflow as tf
 from keras import ops
 
 from cnnlab.errors import ConfigError
-from cnnlab.viz.taps import logits_model, tap_model
+from cnnlab.viz.taps import logits_output, tap_model, tap_tensors
 
 log = logging.getLogger(__name__)
 
@@ -90,8 +90,8 @@ class MaximizedInputs:
 
 def unit_objective(model: keras.Model, target: str, layer, units: list[int]) -> Objective:
     """Image i's filter `units[i]` mean activation in `layer`, or its class `units[i]` logit."""
-    tap = tap_model(model, [layer]) if target == "filter" else logits_model(model)
-    width = tap.outputs[0].shape[-1]
+    output = layer.output if target == "filter" else logits_output(model)
+    tap, width = tap_tensors(model, [output]), output.shape[-1]
     if max(units) >= width:
         what = (
             f"{layer.name} has {width} filters"
@@ -102,8 +102,7 @@ def unit_objective(model: keras.Model, target: str, layer, units: list[int]) -> 
     picks = ops.one_hot(ops.convert_to_tensor(units), width)
 
     def objective(images):
-        outputs = tap(images, training=False)
-        outputs = outputs[0] if isinstance(outputs, list | tuple) else outputs
+        outputs = tap(images)[0]
         if len(outputs.shape) == 4:
             outputs = ops.mean(outputs, axis=(1, 2))
         return ops.sum(outputs * picks, axis=-1)
@@ -135,7 +134,8 @@ def deepdream(
     settings: AscentSettings,
     seed: int,
 ) -> tuple[np.ndarray, float, float]:
-    """Mordvintsev et al. (2015): raise a layer's mean activation, from the coarsest octave up.
+    """Mordvintsev et al. (2015): raise a layer's mean squared activation (their L2 objective:
+    whatever the layer already sees grows), from the coarsest octave up.
 
     Each octave optimizes the image at a smaller size, resized up to the model's input inside
     the objective (so models with a fixed input size work too); its detail carries to the next.
@@ -145,9 +145,8 @@ def deepdream(
     size = tuple(int(s) for s in image.shape[:2])
 
     def objective(images):
-        outputs = tap(ops.image.resize(images, size), training=False)
-        outputs = outputs[0] if isinstance(outputs, list | tuple) else outputs
-        return ops.mean(outputs, axis=(1, 2, 3))
+        outputs = tap(ops.image.resize(images, size))[0]
+        return ops.mean(ops.square(outputs), axis=(1, 2, 3))
 
     original = ops.convert_to_tensor(image[None], dtype="float32")
     dream = original

@@ -30,7 +30,7 @@ def feature_maps(
     model: keras.Model, layers: list[keras.layers.Layer], images: np.ndarray
 ) -> list[np.ndarray]:
     """Each layer's activations (N, H, W, C) for the images."""
-    outputs = tap_model(model, layers)(images, training=False)
+    outputs = tap_model(model, layers)(images)
     return [keras.ops.convert_to_numpy(o) for o in outputs]
 
 

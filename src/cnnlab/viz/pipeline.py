@@ -108,7 +108,8 @@ def inputs_for(subject: Subject, settings: VizConfig, at_least: int = 0) -> Inpu
 
 
 def predicted(model: keras.Model, images: np.ndarray) -> np.ndarray:
-    return keras.ops.convert_to_numpy(model(images, training=False)).argmax(axis=-1)
+    """The predicted classes (the largest logit is the largest probability)."""
+    return keras.ops.convert_to_numpy(logits_model(model)(images, training=False)).argmax(axis=-1)
 
 
 def class_name(inputs: Inputs, label: int) -> str:

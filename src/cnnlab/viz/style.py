@@ -41,11 +41,11 @@ class StyleLoss:
     ):
         self.tap = tap_model(model, [content_layer, *style_layers])
         self.alpha, self.beta = alpha, beta
-        self.content_target = self.tap(content[None], training=False)[0]
-        self.style_targets = [gram(f) for f in self.tap(style[None], training=False)[1:]]
+        self.content_target = self.tap(content[None])[0]
+        self.style_targets = [gram(f) for f in self.tap(style[None])[1:]]
 
     def __call__(self, image):
-        features = self.tap(image, training=False)
+        features = self.tap(image)
         content = ops.mean(ops.square(features[0] - self.content_target))
         style = sum(
             ops.mean(ops.square(gram(f) - target))

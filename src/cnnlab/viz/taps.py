@@ -1,5 +1,7 @@
 """Taps on a model: find layers by name or role and build models that output their activations."""
 
+from collections.abc import Callable
+
 import keras
 
 from cnnlab.errors import ConfigError
@@ -46,9 +48,21 @@ def stage_layers(model: keras.Model) -> list[keras.layers.Layer]:
     ]
 
 
-def tap_model(model: keras.Model, layers: list[keras.layers.Layer]) -> keras.Model:
-    """A model from the same input to the given layers' outputs (a list, even for one layer)."""
-    return keras.Model(model.inputs[0], [layer.output for layer in layers])
+def tap_tensors(model: keras.Model, tensors: list) -> Callable[..., list]:
+    """images -> the values of the given symbolic tensors of `model`, always as a list (a Keras
+    model with one output returns a bare tensor)."""
+    tapped = keras.Model(model.inputs[0], tensors)
+
+    def outputs(images) -> list:
+        result = tapped(images, training=False)
+        return list(result) if isinstance(result, list | tuple) else [result]
+
+    return outputs
+
+
+def tap_model(model: keras.Model, layers: list[keras.layers.Layer]) -> Callable[..., list]:
+    """images -> the given layers' outputs, as a list."""
+    return tap_tensors(model, [layer.output for layer in layers])
 
 
 def logits_output(model: keras.Model):
@@ -61,8 +75,10 @@ def logits_output(model: keras.Model):
 
 
 def logits_model(model: keras.Model, *extra: keras.layers.Layer) -> keras.Model:
-    """Outputs [logits, *extra layers' outputs]."""
-    return keras.Model(model.inputs[0], [logits_output(model), *[e.output for e in extra]])
+    """Outputs the logits, or [logits, *extra layers' outputs] when extra layers are given."""
+    logits = logits_output(model)
+    outputs = [logits, *[e.output for e in extra]] if extra else logits
+    return keras.Model(model.inputs[0], outputs)
 
 
 def penultimate_output(model: keras.Model):
