@@ -198,11 +198,12 @@ class StyleTransferConfig(VizConfig):
     name: str = "style_transfer"
     style: str = "pattern:stripes"  # an image file, or pattern:<stripes|checks|rings>
     content_layer: str | None = None  # null: the last convolution
-    style_layers: list[str] = field(default_factory=list)  # empty: every convolution
+    # empty: the first convolution at each resolution (the paper's conv1_1, conv2_1, ...)
+    style_layers: list[str] = field(default_factory=list)
     alpha: float = 1.0
-    beta: float = 100.0
+    beta: float = 1e4
     steps: int = 100
-    lr: float = 0.02  # Adam's
+    lr: float = 0.05  # Adam's, times the images' value range
 
     def __post_init__(self) -> None:
         super().__post_init__()

@@ -40,7 +40,12 @@ from cnnlab.viz.inputs import (
     select,
     split_count,
 )
-from cnnlab.viz.taps import conv_layers, find_layer, logits_model, named_or_last_conv
+from cnnlab.viz.taps import (
+    find_layer,
+    first_conv_of_each_resolution,
+    logits_model,
+    named_or_last_conv,
+)
 
 log = logging.getLogger(__name__)
 
@@ -269,7 +274,7 @@ def draw_style_transfer(subject: Subject, settings: StyleTransferConfig) -> Pict
     style_layers = (
         [find_layer(model, name, "viz.style_layers") for name in settings.style_layers]
         if settings.style_layers
-        else conv_layers(model)
+        else first_conv_of_each_resolution(model)
     )
     shape = tuple(model.inputs[0].shape[1:])
     content = inputs_for(subject, settings).images[0]
@@ -278,9 +283,13 @@ def draw_style_transfer(subject: Subject, settings: StyleTransferConfig) -> Pict
         model, content_layer, style_layers, content, style_pixels, settings.alpha, settings.beta
     )
     result = style.transfer(loss, content, style_pixels, settings.steps, settings.lr, settings.seed)
+    names = [layer.name for layer in style_layers]
+    style_names = (
+        ", ".join(names) if len(names) <= 3 else f"{len(names)} layers {names[0]}..{names[-1]}"
+    )
     title = (
-        f"{subject.label}: content {content_layer.name}, style {', '.join(s.name for s in style_layers)} "
-        f"(alpha {settings.alpha:g}, beta {settings.beta:g}, {settings.steps} steps)"
+        f"{subject.label}: content {content_layer.name}, style {style_names}\n"
+        f"alpha {settings.alpha:g}, beta {settings.beta:g}, {settings.steps} steps"
     )
     return Pictures(
         {"style_transfer.png": style.plot_style_transfer(content, style_pixels, result, title)},

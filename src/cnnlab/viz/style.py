@@ -60,7 +60,7 @@ def transfer(
     """Adam on the image, from the content image plus a little noise, kept in the inputs' range."""
     low = float(min(content.min(), style.min()))
     high = float(max(content.max(), style.max()))
-    noise = 0.1 * (high - low) * np.random.default_rng(seed).standard_normal(content.shape)
+    noise = 0.02 * (high - low) * np.random.default_rng(seed).standard_normal(content.shape)
     image = tf.Variable(np.clip(content + noise, low, high)[None].astype("float32"))
     optimizer = keras.optimizers.Adam(lr * (high - low))
     losses: list[float] = []

@@ -29,6 +29,14 @@ def conv_layers(model: keras.Model) -> list[keras.layers.Layer]:
     return layers
 
 
+def first_conv_of_each_resolution(model: keras.Model) -> list[keras.layers.Layer]:
+    """Gatys et al.'s style layers conv1_1, conv2_1, ...: the first convolution at each input size."""
+    chosen: dict[int, keras.layers.Layer] = {}
+    for layer in conv_layers(model):
+        chosen.setdefault(layer.input.shape[1], layer)
+    return list(chosen.values())
+
+
 def named_or_last_conv(model: keras.Model, name: str | None, key: str) -> keras.layers.Layer:
     return find_layer(model, name, key) if name else conv_layers(model)[-1]
 
