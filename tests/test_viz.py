@@ -28,6 +28,7 @@ pytestmark = pytest.mark.xdist_group("train")  # they share the session's SQLite
 @dataclass(frozen=True)
 class TrainedRun:
     run_id: str
+    run_name: str
     tracking: DictConfig
 
 
@@ -46,7 +47,7 @@ def lenet_run(tfds_dir, mlflow_dir, tmp_path_factory) -> TrainedRun:
     )
     result = train(cfg, output_dir=tmp_path_factory.mktemp("lenet"))
     assert result.test_metrics["test_accuracy"] > 0.8
-    return TrainedRun(result.run_id, cfg.tracking)
+    return TrainedRun(result.run_id, result.run_name, cfg.tracking)
 
 
 def compose_viz(train_cfg: TrainedRun, *overrides: str) -> DictConfig:
@@ -78,7 +79,8 @@ def digits(lenet_run) -> tuple[np.ndarray, np.ndarray]:
 
 
 def test_filters_are_logged_to_the_run_and_to_a_visualize_child(lenet_run, tmp_path):
-    result = visualize(compose_viz(lenet_run, "viz=filters"), tmp_path)
+    cfg = compose_viz(lenet_run, "viz=filters", f"run={lenet_run.run_name}")  # a name works too
+    result = visualize(cfg, tmp_path)
     figure = result.pictures.figures["filters_c1.png"]
     assert sum(bool(axis.images) for axis in figure.axes) == 6  # c1's six 5x5 kernels
     lenet = tracking.load_model(lenet_run.run_id, lenet_run.tracking)

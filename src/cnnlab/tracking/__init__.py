@@ -4,7 +4,7 @@
 model and config back and adds pictures to it.
 """
 
-from cnnlab.tracking.artifacts import load_config, load_model, log_visualization
+from cnnlab.tracking.artifacts import find_run_id, load_config, load_model, log_visualization
 from cnnlab.tracking.runs import (
     Terminated,
     flatten,
@@ -26,6 +26,7 @@ from cnnlab.tracking.runs import (
 
 __all__ = [
     "Terminated",
+    "find_run_id",
     "flatten",
     "get_run",
     "git_commit",

@@ -35,6 +35,23 @@ def _existing_run(run_id: str, tracking_cfg: DictConfig):
         ) from error
 
 
+def find_run_id(run: str, tracking_cfg: DictConfig) -> str:
+    """A run's id from its id or its unique name (`lenet5-digits-3f9a1c`, what `make train`
+    prints); anything else is a ConfigError."""
+    client = _client(tracking_cfg)
+    try:
+        return client.get_run(run).info.run_id
+    except MlflowException:
+        pass
+    experiments = [e.experiment_id for e in client.search_experiments()]
+    quoted = run.replace("'", "")
+    found = client.search_runs(experiments, f"attributes.run_name = '{quoted}'", max_results=2)
+    if len(found) == 1:
+        return found[0].info.run_id
+    problem = "several runs have that name" if found else "no such run id or run name"
+    raise ConfigError(f"run={run!r} is unknown: {problem} in {tracking_uri(tracking_cfg)}")
+
+
 def _download(run_id: str, tracking_cfg: DictConfig, artifact: str, what: str) -> Path:
     _existing_run(run_id, tracking_cfg)
     folder = tempfile.mkdtemp(prefix="cnnlab-")

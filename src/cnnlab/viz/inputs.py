@@ -143,10 +143,10 @@ def select(
     return Inputs(np.stack(images), names, np.array(labels), class_names)
 
 
-def split_count(images_cfg: ImagesConfig, at_least: int = 0) -> int:
-    """How many images of the split to load: enough for the indices, the classes' first
-    images (searched among the first 20 x classes) and `at_least`."""
+def split_count(images_cfg: ImagesConfig) -> int:
+    """How many images of the split to load: enough for the indices and the classes' first
+    images (searched among the first 20 x classes)."""
     wanted = max([*images_cfg.indices, -1]) + 1
     if images_cfg.classes:
         wanted = max(wanted, 20 * (max(images_cfg.classes) + 1))
-    return max(wanted, at_least)
+    return wanted

@@ -55,6 +55,7 @@ class Subject:
     """The model to look at, and where its images come from."""
 
     model: keras.Model
+    run_id: str | None  # the training run's; None for a random model
     run_cfg: DictConfig | None  # the training run's config; None for a random model
     label: str  # for titles: the model and its run
 
@@ -90,25 +91,25 @@ def load_subject(cfg: DictConfig, settings: VizConfig) -> Subject:
         model = models.inference_model(
             models.build(name, tuple(settings.input_shape), settings.num_classes)
         )
-        return Subject(model, None, f"random {name}")
+        return Subject(model, None, None, f"random {name}")
     if not cfg.run:
         raise ConfigError(
             "run=None is invalid: expected a training run's id (make visualize RUN=<id>), "
             "or set viz.model=random:<model name>"
         )
-    model = tracking.load_model(cfg.run, cfg.tracking)
-    run_cfg = tracking.load_config(cfg.run, cfg.tracking)
+    run_id = tracking.find_run_id(str(cfg.run), cfg.tracking)
+    model = tracking.load_model(run_id, cfg.tracking)
+    run_cfg = tracking.load_config(run_id, cfg.tracking)
     if settings.data_dir is not None:
         run_cfg.data.data_dir = settings.data_dir
-    return Subject(model, run_cfg, f"{model.name}, run {cfg.run[:8]}")
+    return Subject(model, run_id, run_cfg, f"{model.name}, run {run_id[:8]}")
 
 
-def inputs_for(subject: Subject, settings: VizConfig, at_least: int = 0) -> Inputs:
+def inputs_for(subject: Subject, settings: VizConfig) -> Inputs:
+    """The chosen images: from the run's dataset when there is a run, else files and patterns."""
     split: LabelledSplit | None = None
     if subject.run_cfg is not None:
-        split = run_split(
-            subject.run_cfg, settings.images.split, split_count(settings.images, at_least)
-        )
+        split = run_split(subject.run_cfg, settings.images.split, split_count(settings.images))
     return select(settings.images, tuple(subject.model.inputs[0].shape[1:]), split)
 
 
@@ -357,7 +358,7 @@ def visualize(cfg: DictConfig, output_dir: Path | None = None) -> VizResult:
     if cfg.log:
         location = tracking.log_visualization(
             cfg.tracking,
-            cfg.run if subject.run_cfg is not None else None,
+            subject.run_id,
             tracking.run_name("viz", settings.name),
             {"viz": settings.name, "model": subject.model.name},
             {f"viz.{k}": v for k, v in tracking.flatten(OmegaConf.structured(settings)).items()},
