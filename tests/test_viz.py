@@ -262,3 +262,21 @@ def test_filters_of_an_im2col_model_are_its_kernels_in_keras_layout():
     assert name == "c1" and kernel.shape == (5, 5, 1, 6)
     figure = plot_filters(kernel, name, max_filters=64)
     np.testing.assert_allclose(figure.axes[5].images[0].get_array(), kernel[..., 0, 5])
+
+
+def test_images_are_chosen_by_index_class_file_and_pattern(tmp_path):
+    from cnnlab.config.viz import ImagesConfig
+    from cnnlab.viz.inputs import LabelledSplit, select
+
+    images = np.arange(6, dtype=np.float32)[:, None, None, None] * np.ones((6, 8, 8, 1), np.float32)
+    split = LabelledSplit(images, np.array([4, 2, 4, 7, 2, 0]), [str(k) for k in range(10)], 6)
+    path = tmp_path / "square.png"
+    keras.utils.save_img(path, np.full((8, 8, 3), 255.0), scale=False)
+    cfg = ImagesConfig(indices=[5], classes=[7, 2], files=[str(path)], patterns=["checks"])
+    chosen = select(cfg, (8, 8, 1), split)
+    assert chosen.names == ["test[5]", "test[3]", "test[1]", "square.png", "checks"]
+    assert chosen.labels.tolist() == [0, 7, 2, -1, -1]
+    np.testing.assert_allclose(chosen.images[:3, 0, 0, 0], [5, 3, 1])
+    np.testing.assert_allclose(chosen.images[3], 1.0, atol=1e-6)  # white, converted to gray
+    with pytest.raises(ConfigError, match=r"no image of class 9"):
+        select(ImagesConfig(indices=[], classes=[9]), (8, 8, 1), split)
