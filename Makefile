@@ -8,6 +8,7 @@ PY := $(VENV)/bin/python
 INSTALLED := $(VENV)/.installed
 LOCK := requirements.lock
 ARGS ?=
+RUN ?=
 export TF_CPP_MIN_LOG_LEVEL ?= 2
 MLFLOW_URI ?= sqlite:///$(CURDIR)/mlflow.db
 
@@ -24,7 +25,7 @@ $(INSTALLED): $(LOCK) pyproject.toml
 	$(PY) -m pip install --quiet --no-deps -e .
 	@touch $@
 
-.PHONY: help install lock train profile test test-all lint format ui clean bench bench-data bench-im2col bench-zoo bench-degradation bench-im2col-models
+.PHONY: help install lock train profile test test-all lint format ui clean bench bench-data bench-im2col bench-zoo bench-degradation bench-im2col-models visualize bench-viz
 
 help: ## list the targets
 	@grep -hE '^[a-zA-Z0-9_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  \033[36m%-14s\033[0m %s\n", $$1, $$2}'
@@ -44,6 +45,9 @@ train: $(INSTALLED) ## train a model (default: LeNet-5 on the embedded digits) a
 
 profile: $(INSTALLED) ## per-layer parameters, multiply-adds and activation memory, e.g. ARGS="model=vgg16"
 	$(PY) pipelines/profile.py $(ARGS)
+
+visualize: $(INSTALLED) ## pictures of what a run learned: RUN=<run id> ARGS="viz=saliency" (filters, feature_maps, activation_max, saliency, deepdream, style_transfer, embedding)
+	$(PY) pipelines/visualize.py $(if $(RUN),run=$(RUN)) $(ARGS)
 
 test: $(INSTALLED) ## run the fast test suite (offline, CPU, a few minutes)
 	$(PY) -m pytest -n 2 --dist loadgroup -q $(ARGS)
@@ -71,8 +75,6 @@ bench-im2col-models: $(INSTALLED) ## whole models' fit img/s per conv_impl (floa
 bench-zoo: $(INSTALLED) ## every model: size at its paper input, digits accuracy after a short run (~1 h)
 	$(PY) benchmarks/digits_zoo.py $(ARGS)
 
-bench-degradation: $(INSTALLED) ## plain-20/56 vs ResNet-20/56 training error on the digits (Fig. 6; ~15 min)
-	$(PY) benchmarks/degradation.py $(ARGS)
 
 bench: $(INSTALLED) ## run every benchmark in benchmarks/ (several minutes each)
 	@for script in benchmarks/*.py; do echo "== $$script"; $(PY) $$script || exit 1; done

@@ -45,3 +45,13 @@ class ProfileConfig(Checked):
         self.require(
             "num_classes", self.num_classes is None or self.num_classes >= 1, "an integer >= 1"
         )
+
+
+@dataclass
+class VisualizeConfig:
+    viz: Any = MISSING
+    tracking: Any = MISSING
+    run: str | None = (
+        None  # the training run's id (MLflow); not needed with viz.model=random:<name>
+    )
+    log: bool = True  # log the pictures and parameters to MLflow (the run's artifacts, viz/<name>/)

@@ -9,9 +9,10 @@ from hydra.core.config_store import ConfigStore
 
 from cnnlab.config.augment import AugmentConfig
 from cnnlab.config.data import DATA_SCHEMAS
-from cnnlab.config.run import ProfileConfig, TrainConfig
+from cnnlab.config.run import ProfileConfig, TrainConfig, VisualizeConfig
 from cnnlab.config.tracking import TrackingConfig
 from cnnlab.config.training import OPTIMIZER_SCHEMAS, SCHEDULE_SCHEMAS, TrainerConfig
+from cnnlab.config.viz import VIZ_SCHEMAS
 
 SCHEMA_SUFFIX = "schema"
 
@@ -20,6 +21,7 @@ def register_schemas() -> None:
     store = ConfigStore.instance()
     store.store(name="train_schema", node=TrainConfig)
     store.store(name="profile_schema", node=ProfileConfig)
+    store.store(name="visualize_schema", node=VisualizeConfig)
     store.store(group="trainer", name="schema", node=TrainerConfig)
     store.store(group="tracking", name="schema", node=TrackingConfig)
     store.store(group="augment", name="schema", node=AugmentConfig)
@@ -27,6 +29,7 @@ def register_schemas() -> None:
         ("data", DATA_SCHEMAS),
         ("optimizer", OPTIMIZER_SCHEMAS),
         ("schedule", SCHEDULE_SCHEMAS),
+        ("viz", VIZ_SCHEMAS),
     ):
         for name, schema in schemas.items():
             store.store(group=group, name=f"{name}_schema", node=schema)

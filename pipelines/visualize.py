@@ -1,0 +1,37 @@
+"""Visualize a trained run: `python pipelines/visualize.py run=<id> viz=saliency` (or `make visualize`).
+
+Visualizations (conf/viz/): filters, feature_maps, activation_max, saliency, deepdream,
+style_transfer, embedding. `viz.model=random:vgg11` looks at a freshly initialized model instead.
+"""
+
+import logging
+from pathlib import Path
+
+import hydra
+from hydra.core.hydra_config import HydraConfig
+from omegaconf import DictConfig
+
+from cnnlab import cli
+from cnnlab.config import validate
+
+log = logging.getLogger("cnnlab.visualize")
+
+
+@hydra.main(config_path="../conf", config_name="visualize", version_base="1.3")
+@cli.one_line_errors
+def main(cfg: DictConfig) -> None:
+    validate(cfg)
+    from cnnlab.viz.pipeline import visualize  # TensorFlow starts here, after the command line
+
+    result = visualize(cfg, Path(HydraConfig.get().runtime.output_dir))
+    log.info(
+        "%s took %.1f s; pictures in %s%s",
+        result.name,
+        result.seconds,
+        result.output_dir,
+        f" and MLflow {result.location}" if result.location else "",
+    )
+
+
+if __name__ == "__main__":
+    cli.run(main)
