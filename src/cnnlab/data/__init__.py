@@ -2,7 +2,7 @@
 
 # Importing the source and op modules registers them.
 from cnnlab.data import ops  # noqa: F401
-from cnnlab.data.images import preprocess
+from cnnlab.data.images import match_channels, preprocess, to_pixels
 from cnnlab.data.pipeline import (
     AugmentationSample,
     DataInfo,
@@ -21,6 +21,8 @@ __all__ = [
     "build_datasets",
     "describe",
     "load_source",
+    "match_channels",
     "preprocess",
     "register_source",
+    "to_pixels",
 ]

@@ -91,10 +91,10 @@ def channel_values(data_cfg: DictConfig, key: str, channels: int) -> tuple[float
     return tuple(float(v) for v in values)
 
 
-def build_normalizer(
+def normalization(
     data_cfg: DictConfig, channels: int, stats: Callable[[], DataStats]
-) -> Callable[[tf.Tensor], tf.Tensor] | None:
-    """(x - mean) / std per channel when `data.normalize`; mean/std from the config or `stats()`."""
+) -> tuple[tuple[float, ...], tuple[float, ...]] | None:
+    """(mean, std) per channel when `data.normalize`, from the config or `stats()`; else None."""
     if not data_cfg.get("normalize", False):
         return None
     mean = channel_values(data_cfg, "mean", channels)
@@ -103,6 +103,16 @@ def build_normalizer(
         computed = stats()
         mean = mean or computed.mean
         std = std or tuple(max(s, 1e-6) for s in computed.std)  # a constant channel stays finite
+    return mean, std
+
+
+def build_normalizer(
+    mean_std: tuple[tuple[float, ...], tuple[float, ...]] | None,
+) -> Callable[[tf.Tensor], tf.Tensor] | None:
+    """(x - mean) / std per channel, or None without `normalization(...)`."""
+    if mean_std is None:
+        return None
+    mean, std = mean_std
     mean_t = tf.constant(mean, tf.float32)
     inverse_std = tf.constant([1.0 / s for s in std], tf.float32)
 

@@ -1,8 +1,18 @@
 """Everything MLflow; nothing else in cnnlab imports mlflow.
 
-`runs` owns a run's lifecycle and what is logged to it.
+`runs` owns a run's lifecycle and what is logged to it; `models` the MLflow models (logged,
+loaded, registered) and finding runs by their metrics.
 """
 
+from cnnlab.tracking.models import (
+    find_runs,
+    load_model,
+    log_model,
+    log_network,
+    model_metadata,
+    set_run_tags,
+    with_preprocessing,
+)
 from cnnlab.tracking.runs import (
     Terminated,
     flatten,
@@ -24,19 +34,26 @@ from cnnlab.tracking.runs import (
 
 __all__ = [
     "Terminated",
+    "find_runs",
     "flatten",
     "get_run",
     "git_commit",
     "list_artifacts",
+    "load_model",
     "log_artifact",
     "log_config",
     "log_figure",
     "log_metrics",
+    "log_model",
+    "log_network",
     "log_params",
     "log_text",
+    "model_metadata",
     "run",
     "run_name",
+    "set_run_tags",
     "sigterm_interrupts",
     "tracking_uri",
     "use_experiment",
+    "with_preprocessing",
 ]
