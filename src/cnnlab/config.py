@@ -119,3 +119,8 @@ def check_options(owner: str, options: dict[str, Any], accepted: set[str] | froz
         raise ConfigError(
             f"{owner} got unknown option(s) {', '.join(unknown)}; accepted: {', '.join(sorted(accepted)) or 'none'}"
         )
+
+
+# The typed schemas of new groups live in the folder `config/` beside this module (e.g.
+# `cnnlab.config.ensemble`); this makes them importable until `config` becomes a package.
+__path__ = [str(__import__("pathlib").Path(__file__).with_suffix(""))]
