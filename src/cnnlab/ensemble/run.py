@@ -136,7 +136,7 @@ def gather_members(tracking_cfg: DictConfig, spec: EnsembleConfig) -> list[Membe
             )
     members = []
     for run_id in run_ids:
-        run = tracking.get_run(run_id, tracking_cfg)
+        run = tracking.require_run(run_id, tracking_cfg)
         value = run.data.metrics.get(spec.metric)
         weight = 1.0 if value is None else float(value)
         members.append(Member(run_id, run.info.run_name, weight, trained=False))

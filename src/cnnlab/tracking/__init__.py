@@ -10,6 +10,7 @@ from cnnlab.tracking.models import (
     log_model,
     log_network,
     model_metadata,
+    require_run,
     set_run_tags,
     with_preprocessing,
 )
@@ -49,6 +50,7 @@ __all__ = [
     "log_params",
     "log_text",
     "model_metadata",
+    "require_run",
     "run",
     "run_name",
     "set_run_tags",

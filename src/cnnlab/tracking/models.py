@@ -198,8 +198,10 @@ def model_metadata(run_id: str, tracking_cfg: DictConfig) -> dict[str, Any]:
     return dict(info.metadata or {})
 
 
-def require_run(run_id: str):
+def require_run(run_id: str, tracking_cfg: DictConfig | None = None):
     """The run, or ConfigError naming the id and the store."""
+    if tracking_cfg is not None:
+        mlflow.set_tracking_uri(tracking_uri(tracking_cfg))
     try:
         return mlflow.get_run(run_id)
     except MlflowException as error:
