@@ -7,6 +7,8 @@ VENV := .venv
 PY := $(VENV)/bin/python
 INSTALLED := $(VENV)/.installed
 ARGS ?=
+COMMA := ,
+SPACE := $(subst ,, )
 export TF_CPP_MIN_LOG_LEVEL ?= 2
 MLFLOW_URI ?= sqlite:///$(CURDIR)/mlflow.db
 
@@ -17,7 +19,7 @@ $(INSTALLED): pyproject.toml
 	$(PY) -m pip install --quiet -e '.[dev]'
 	@touch $@
 
-.PHONY: help install train profile test test-all lint format ui clean bench bench-data bench-im2col bench-zoo
+.PHONY: help install train ensemble evaluate predict profile test test-all lint format ui clean bench bench-data bench-im2col bench-zoo
 
 help: ## list the targets
 	@grep -hE '^[a-zA-Z0-9_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  \033[36m%-14s\033[0m %s\n", $$1, $$2}'
@@ -27,6 +29,15 @@ install: $(INSTALLED) ## create .venv and install cnnlab with its dev tools
 
 train: $(INSTALLED) ## train a model (default: LeNet-5 on the embedded digits) and log it to MLflow
 	$(PY) pipelines/train.py $(ARGS)
+
+ensemble: $(INSTALLED) ## train or gather members and combine them, e.g. ARGS="ensemble.members=5"
+	$(PY) pipelines/ensemble.py $(ARGS)
+
+evaluate: $(INSTALLED) ## evaluate a run's logged model and log to it: RUN=<run id> [ARGS="split=val test_time=flip"]
+	$(PY) pipelines/evaluate.py run_id=$(RUN) $(ARGS)
+
+predict: $(INSTALLED) ## class and top-k probabilities of image files: RUN=<run id> IMAGES=<files or folder>
+	$(PY) pipelines/predict.py run_id=$(RUN) 'images=[$(subst $(SPACE),$(COMMA),$(strip $(IMAGES)))]' $(ARGS)
 
 profile: $(INSTALLED) ## per-layer parameters, multiply-adds and activation memory, e.g. ARGS="model=vgg16"
 	$(PY) pipelines/profile.py $(ARGS)

@@ -2,10 +2,7 @@
 
 from collections.abc import Mapping
 
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt
+from matplotlib.figure import Figure
 
 
 def accuracy_table(members: Mapping[str, float], combined: Mapping[str, float]) -> str:
@@ -16,13 +13,14 @@ def accuracy_table(members: Mapping[str, float], combined: Mapping[str, float]) 
     return "\n".join(rows) + "\n"
 
 
-def accuracy_chart(members: Mapping[str, float], combined: Mapping[str, float]):
+def accuracy_chart(members: Mapping[str, float], combined: Mapping[str, float]) -> Figure:
     """Bars of test accuracy: members in grey, combinations in colour; the y axis starts near
     the worst bar so that small gains are visible."""
     names = [*members, *(f"ensemble\n({name})" for name in combined)]
     values = [*members.values(), *combined.values()]
     colours = ["0.6"] * len(members) + ["tab:blue", "tab:orange", "tab:green"][: len(combined)]
-    figure, axes = plt.subplots(figsize=(max(5.0, 0.9 * len(names)), 3.5), layout="constrained")
+    figure = Figure(figsize=(max(5.0, 0.9 * len(names)), 3.5), layout="constrained")
+    axes = figure.subplots()
     bars = axes.bar(range(len(names)), values, color=colours)
     axes.bar_label(bars, fmt="%.3f", fontsize=8)
     axes.set_xticks(range(len(names)), names, rotation=30, ha="right", fontsize=8)

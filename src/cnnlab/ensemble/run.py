@@ -13,7 +13,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import keras
-import matplotlib.pyplot as plt
 import numpy as np
 from hydra import compose, initialize_config_dir
 from hydra.core.global_hydra import GlobalHydra
@@ -23,11 +22,12 @@ from omegaconf.errors import OmegaConfBaseException
 from cnnlab import tracking
 from cnnlab.cli import CONF_DIR
 from cnnlab.config.ensemble import EnsembleConfig
-from cnnlab.data import build_datasets, match_channels, to_pixels
+from cnnlab.data import build_datasets
 from cnnlab.ensemble.combine import accuracy, combinations
 from cnnlab.ensemble.model import averaging_model
 from cnnlab.ensemble.report import accuracy_chart, accuracy_table
 from cnnlab.errors import ConfigError
+from cnnlab.serving import predict_pixels, split_pixels
 from cnnlab.training import train
 
 log = logging.getLogger(__name__)
@@ -143,23 +143,6 @@ def gather_members(tracking_cfg: DictConfig, spec: EnsembleConfig) -> list[Membe
     return members
 
 
-def pixels_of_test_split(recipe: DictConfig) -> tuple[np.ndarray, np.ndarray]:
-    """The test split as the members' models take it: pixel values, integer labels."""
-    data = build_datasets(recipe)
-    images, labels = [], []
-    for batch, batch_labels in data.raw["test"].batch(256):
-        images.append(to_pixels(batch).numpy())
-        labels.append(batch_labels.numpy())
-    return np.concatenate(images), np.concatenate(labels)
-
-
-def predict(model: keras.Model, pixels: np.ndarray) -> np.ndarray:
-    channels = model.inputs[0].shape[-1]
-    if pixels.shape[-1] != channels:
-        pixels = match_channels(pixels, channels).numpy()
-    return model.predict(pixels, batch_size=256, verbose=0)
-
-
 def build_ensemble(cfg: DictConfig, output_dir: Path | None = None) -> EnsembleResult:
     """Train or gather `cfg.ensemble`'s members, evaluate every combination on the test
     split, and record the ensemble as an MLflow parent run with its model."""
@@ -174,8 +157,8 @@ def build_ensemble(cfg: DictConfig, output_dir: Path | None = None) -> EnsembleR
         else train_members(recipe, spec, output_dir)
     )
     models = [tracking.load_model(m.run_id, recipe.tracking) for m in members]
-    pixels, labels = pixels_of_test_split(recipe)
-    probabilities = np.stack([predict(model, pixels) for model in models])
+    pixels, labels = split_pixels(build_datasets(recipe), "test")
+    probabilities = np.stack([predict_pixels(model, pixels) for model in models])
     weights = np.array([m.weight for m in members])
     member_accuracy = {
         m.name: accuracy(p, labels) for m, p in zip(members, probabilities, strict=True)
@@ -235,9 +218,7 @@ def record(
         for index, value in enumerate(result.member_accuracy.values()):
             tracking.log_metrics({"member_test_accuracy": value}, step=index)
         tracking.log_text(accuracy_table(result.member_accuracy, result.accuracy), "ensemble.md")
-        figure = accuracy_chart(result.member_accuracy, result.accuracy)
-        tracking.log_figure(figure, "ensemble.png")
-        plt.close(figure)
+        tracking.log_figure(accuracy_chart(result.member_accuracy, result.accuracy), "ensemble.png")
         weights = [m.weight for m in result.members] if spec.export == "weighted" else None
         metadata = dict(tracking.model_metadata(result.members[0].run_id, recipe.tracking))
         metadata |= {

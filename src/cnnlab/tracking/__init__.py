@@ -11,6 +11,8 @@ from cnnlab.tracking.models import (
     log_network,
     model_metadata,
     require_run,
+    resumed_run,
+    run_config,
     set_run_tags,
     with_preprocessing,
 )
@@ -51,7 +53,9 @@ __all__ = [
     "log_text",
     "model_metadata",
     "require_run",
+    "resumed_run",
     "run",
+    "run_config",
     "run_name",
     "set_run_tags",
     "sigterm_interrupts",

@@ -9,9 +9,10 @@ signature, an input example and metadata (class names, input shape, normalizatio
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 import mlflow
@@ -19,7 +20,7 @@ import numpy as np
 from mlflow.exceptions import MlflowException
 from mlflow.models import ModelSignature
 from mlflow.types import Schema, TensorSpec
-from omegaconf import DictConfig
+from omegaconf import DictConfig, OmegaConf
 
 from cnnlab.errors import ConfigError
 from cnnlab.tracking.runs import tracking_uri
@@ -157,7 +158,9 @@ def log_network(
         "input_shape": list(info.input_shape),
         "load_size": list(info.load_size or info.input_shape[:2]),
         "resize": info.resize,
-        "normalization": {"mean": list(mean), "std": list(std)} if mean else None,
+        "normalization": {"mean": [float(v) for v in mean], "std": [float(v) for v in std]}
+        if mean
+        else None,
         "network": network.name,
     }
     return log_model(model, input_example, metadata, register_as)
@@ -247,3 +250,20 @@ def set_run_tags(run_id: str, tags: Mapping[str, str], tracking_cfg: DictConfig)
     client = mlflow.MlflowClient()
     for key, value in tags.items():
         client.set_tag(run_id, key, value)
+
+
+def run_config(run_id: str, tracking_cfg: DictConfig) -> DictConfig:
+    """The composed config a run logged (`config.yaml`)."""
+    require_run(run_id, tracking_cfg)
+    try:
+        return OmegaConf.create(mlflow.artifacts.load_text(f"runs:/{run_id}/config.yaml"))
+    except (MlflowException, OSError) as error:
+        raise ConfigError(f"run {run_id!r} has no logged config.yaml") from error
+
+
+@contextlib.contextmanager
+def resumed_run(run_id: str, tracking_cfg: DictConfig) -> Iterator[str]:
+    """Log more to an existing run (evaluation results go to the run of the model)."""
+    require_run(run_id, tracking_cfg)
+    with mlflow.start_run(run_id=run_id):
+        yield run_id
