@@ -118,6 +118,18 @@ def wait_for(url: str, process: subprocess.Popen, seconds: float) -> None:
     raise TimeoutError(url)
 
 
+def stop(server: subprocess.Popen) -> None:
+    """SIGTERM to the server's process group (its workers too), SIGKILL if it lingers."""
+    if server.poll() is not None:
+        return
+    os.killpg(server.pid, signal.SIGTERM)
+    try:
+        server.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        os.killpg(server.pid, signal.SIGKILL)
+        server.wait(timeout=30)
+
+
 def test_mlflow_models_serve_answers_http_requests(trained, test_split, store):
     cfg, result = trained
     port = free_port()
@@ -149,9 +161,7 @@ def test_mlflow_models_serve_answers_http_requests(trained, test_split, store):
         with urllib.request.urlopen(request, timeout=60) as response:
             answer = np.asarray(json.load(response)["predictions"])
     finally:
-        if server.poll() is None:
-            os.killpg(server.pid, signal.SIGTERM)
-            server.wait(timeout=30)
+        stop(server)
     expected = tracking.load_model(result.run_id, cfg.tracking).predict(pixels, verbose=0)
     np.testing.assert_allclose(answer, expected, atol=1e-5)
 
