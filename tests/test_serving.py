@@ -3,13 +3,9 @@ serve` over HTTP, the Model Registry, and the evaluate and predict pipelines."""
 
 import json
 import os
-import signal
-import socket
 import subprocess
 import sys
-import time
 import urllib.request
-from pathlib import Path
 
 import keras
 import mlflow
@@ -18,6 +14,7 @@ import pytest
 from conftest import CONF_DIR, ROOT
 from hydra import compose, initialize_config_dir
 from PIL import Image
+from servers import free_port, stop, wait_for, with_env_bin
 
 from cnnlab import tracking
 from cnnlab.data import build_datasets
@@ -99,59 +96,23 @@ def test_pyfunc_predicts_in_a_fresh_interpreter(trained, test_split, store, tmp_
     np.testing.assert_allclose(np.load(tmp_path / "out.npy"), expected, atol=1e-5)
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_for(url: str, process: subprocess.Popen, seconds: float) -> None:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"server exited: {process.stdout.read()}")
-        try:
-            with urllib.request.urlopen(url, timeout=2):
-                return
-        except OSError:
-            time.sleep(0.5)
-    raise TimeoutError(url)
-
-
-def stop(server: subprocess.Popen) -> None:
-    """SIGTERM to the server's process group (its workers too), SIGKILL if it lingers."""
-    if server.poll() is not None:
-        return
-    os.killpg(server.pid, signal.SIGTERM)
-    try:
-        server.wait(timeout=30)
-    except subprocess.TimeoutExpired:
-        os.killpg(server.pid, signal.SIGKILL)
-        server.wait(timeout=30)
-
-
-def test_mlflow_models_serve_answers_http_requests(trained, test_split, store):
+def test_mlflow_models_serve_answers_http_requests(trained, test_split, store, tmp_path):
     cfg, result = trained
-    port = free_port()
-    server = subprocess.Popen(
-        [
-            *(sys.executable, "-m", "mlflow", "models", "serve"),
-            *("-m", f"runs:/{result.run_id}/model", "--env-manager", "local"),
-            *("--host", "127.0.0.1", "--port", str(port)),
-        ],
-        # the server runs `uvicorn` from PATH: the environment's bin folder, as when activated
-        env={
-            **os.environ,
-            "MLFLOW_TRACKING_URI": store["uri"],
-            "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
-        },
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        start_new_session=True,
-    )
+    port, log = free_port(), tmp_path / "server.log"
+    with log.open("w") as output:
+        server = subprocess.Popen(
+            [
+                *(sys.executable, "-m", "mlflow", "models", "serve"),
+                *("-m", f"runs:/{result.run_id}/model", "--env-manager", "local"),
+                *("--host", "127.0.0.1", "--port", str(port)),
+            ],
+            env=with_env_bin({**os.environ, "MLFLOW_TRACKING_URI": store["uri"]}),
+            stdout=output,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
     try:
-        wait_for(f"http://127.0.0.1:{port}/ping", server, seconds=120)
+        wait_for(f"http://127.0.0.1:{port}/ping", server, log, seconds=180)
         pixels = test_split[0][:4]
         request = urllib.request.Request(
             f"http://127.0.0.1:{port}/invocations",

@@ -12,13 +12,9 @@ import glob
 import os
 import pwd
 import shutil
-import signal
-import socket
 import subprocess
 import sys
 import tempfile
-import time
-import urllib.request
 from pathlib import Path
 
 import mlflow
@@ -26,6 +22,7 @@ import pytest
 import requests
 from conftest import CONF_DIR
 from hydra import compose, initialize_config_dir
+from servers import free_port, stop, wait_for, with_env_bin
 
 import cnnlab.config.ensemble  # noqa: F401  (registers the `ensemble` schema)
 from cnnlab import tracking
@@ -44,12 +41,6 @@ def postgres_bin() -> Path | None:
     found = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"))
     initdb = found[-1] if found else shutil.which("initdb")
     return Path(initdb).parent if initdb else None
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def as_postgres(command: list[str]) -> list[str]:
@@ -112,31 +103,6 @@ def postgres():
         shutil.rmtree(folder, ignore_errors=True)
 
 
-def stop(server: subprocess.Popen) -> None:
-    """SIGTERM to the server's process group (its workers too), SIGKILL if it lingers."""
-    if server.poll() is not None:
-        return
-    os.killpg(server.pid, signal.SIGTERM)
-    try:
-        server.wait(timeout=30)
-    except subprocess.TimeoutExpired:
-        os.killpg(server.pid, signal.SIGKILL)
-        server.wait(timeout=30)
-
-
-def wait_for(url: str, process: subprocess.Popen, log: Path, seconds: float) -> None:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"mlflow server exited:\n{log.read_text()[-3000:]}")
-        try:
-            with urllib.request.urlopen(url, timeout=2):
-                return
-        except OSError:
-            time.sleep(0.5)
-    raise TimeoutError(f"{url} did not answer:\n{log.read_text()[-3000:]}")
-
-
 @pytest.fixture(scope="module")
 def team_server(postgres, tmp_path_factory):
     """`mlflow server --app-name basic-auth` on PostgreSQL, with users alice and bob."""
@@ -154,7 +120,6 @@ def team_server(postgres, tmp_path_factory):
         **os.environ,
         "MLFLOW_AUTH_CONFIG_PATH": str(auth_ini),
         "MLFLOW_FLASK_SERVER_SECRET_KEY": "cnnlab-test-secret",
-        "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
     }
     with log.open("w") as output:
         server = subprocess.Popen(
@@ -164,7 +129,7 @@ def team_server(postgres, tmp_path_factory):
                 *("--artifacts-destination", str(folder / "artifacts")),
                 *("--host", "127.0.0.1", "--port", str(port), "--workers", "1"),
             ],
-            env=env,
+            env=with_env_bin(env),
             cwd=folder,
             stdout=output,
             stderr=subprocess.STDOUT,
