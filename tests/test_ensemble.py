@@ -4,6 +4,8 @@ import mlflow
 import numpy as np
 import pytest
 from conftest import CONF_DIR
+
+pytestmark = pytest.mark.xdist_group("ensemble")  # one worker: the module's fixtures run once
 from hydra import compose, initialize_config_dir
 
 import cnnlab.config.ensemble  # noqa: F401  (registers the `ensemble` schema)

@@ -16,6 +16,8 @@ from hydra import compose, initialize_config_dir
 from PIL import Image
 from servers import free_port, stop, wait_for, with_env_bin
 
+pytestmark = pytest.mark.xdist_group("serving")  # one worker: the module's fixtures run once
+
 from cnnlab import tracking
 from cnnlab.data import build_datasets
 from cnnlab.errors import ConfigError
