@@ -4,14 +4,14 @@ import mlflow
 import numpy as np
 import pytest
 from conftest import CONF_DIR
-
-pytestmark = pytest.mark.xdist_group("ensemble")  # one worker: the module's fixtures run once
 from hydra import compose, initialize_config_dir
 
 import cnnlab.config.ensemble  # noqa: F401  (registers the `ensemble` schema)
 from cnnlab import tracking
 from cnnlab.ensemble import build_ensemble, majority_vote, weighted_average
 from cnnlab.errors import ConfigError
+
+pytestmark = pytest.mark.xdist_group("ensemble")  # one worker: the module's fixtures run once
 
 
 def test_weighted_average_normalizes_the_weights():

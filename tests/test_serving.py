@@ -16,13 +16,13 @@ from hydra import compose, initialize_config_dir
 from PIL import Image
 from servers import free_port, stop, wait_for, with_env_bin
 
-pytestmark = pytest.mark.xdist_group("serving")  # one worker: the module's fixtures run once
-
 from cnnlab import tracking
 from cnnlab.data import build_datasets
 from cnnlab.errors import ConfigError
 from cnnlab.serving import evaluate_run, predict_files, split_pixels, write_csv
 from cnnlab.training import train
+
+pytestmark = pytest.mark.xdist_group("serving")  # one worker: the module's fixtures run once
 
 
 def compose_root(name: str, *overrides: str):

@@ -24,12 +24,13 @@ from conftest import CONF_DIR
 from hydra import compose, initialize_config_dir
 from servers import free_port, stop, wait_for, with_env_bin
 
-pytestmark = pytest.mark.xdist_group("team_store")  # one worker: the module's fixtures run once
-
 import cnnlab.config.ensemble  # noqa: F401  (registers the `ensemble` schema)
 from cnnlab import tracking
 from cnnlab.ensemble import build_ensemble
 from cnnlab.training import train
+
+pytestmark = pytest.mark.xdist_group("team_store")  # one worker: the module's fixtures run once
+
 
 ADMIN, ALICE, BOB = (
     ("admin", "admin-password-1"),
