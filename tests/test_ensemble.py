@@ -1,5 +1,6 @@
 """Ensembles: combining rules against hand-computed values, and ensemble runs on digits."""
 
+import keras
 import mlflow
 import numpy as np
 import pytest
@@ -8,7 +9,7 @@ from hydra import compose, initialize_config_dir
 
 import cnnlab.config.ensemble  # noqa: F401  (registers the `ensemble` schema)
 from cnnlab import tracking
-from cnnlab.ensemble import build_ensemble, majority_vote, weighted_average
+from cnnlab.ensemble import averaging_model, build_ensemble, majority_vote, weighted_average
 from cnnlab.errors import ConfigError
 
 pytestmark = pytest.mark.xdist_group("ensemble")  # one worker: the module's fixtures run once
@@ -29,6 +30,26 @@ def test_majority_vote_counts_argmaxes_and_breaks_ties_by_mean_probability():
     )
     # example 0: class 0 has two votes; example 1: one vote each, class 1 has the best mean
     np.testing.assert_array_equal(majority_vote(members), [[1, 0, 0], [0, 1, 0]])
+
+
+def pixel_member(seed: int) -> keras.Model:
+    """A tiny untrained model on pixels of any size: global average, then softmax over 3."""
+    pixels = keras.Input((None, None, 1))
+    features = keras.layers.GlobalAveragePooling2D()(pixels)
+    dense = keras.layers.Dense(
+        3, activation="softmax", kernel_initializer=keras.initializers.RandomNormal(seed=seed)
+    )
+    return keras.Model(pixels, dense(features), name="member")
+
+
+def test_weighted_averaging_model_equals_the_weighted_mean_of_members():
+    members = [pixel_member(1), pixel_member(2)]
+    pixels = np.random.default_rng(0).uniform(0, 255, (4, 5, 7, 1)).astype(np.float32) / 255
+    outputs = np.stack([m.predict(pixels, verbose=0) for m in members])
+    model = averaging_model(members, weights=[3.0, 1.0])
+    np.testing.assert_allclose(
+        model.predict(pixels, verbose=0), weighted_average(outputs, [3.0, 1.0]), atol=1e-6
+    )
 
 
 @pytest.fixture(scope="module")
