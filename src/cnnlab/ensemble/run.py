@@ -93,8 +93,9 @@ def member_config(recipe: DictConfig, spec: EnsembleConfig, index: int) -> DictC
     return member
 
 
-def metric_of(run_id: str, metric: str, tracking_cfg: DictConfig) -> float:
-    value = tracking.get_run(run_id, tracking_cfg).data.metrics.get(metric)
+def metric_weight(run, metric: str) -> float:
+    """A member's weight: its `metric`, or 1 when the run did not log it."""
+    value = run.data.metrics.get(metric)
     return 1.0 if value is None else float(value)
 
 
@@ -110,7 +111,7 @@ def train_members(recipe: DictConfig, spec: EnsembleConfig, output_dir: Path) ->
             cfg.seed,
         )
         result = train(cfg, output_dir=output_dir / f"member_{index}")
-        weight = metric_of(result.run_id, spec.metric, recipe.tracking)
+        weight = metric_weight(tracking.get_run(result.run_id, recipe.tracking), spec.metric)
         members.append(Member(result.run_id, result.run_name, weight, trained=True))
     return members
 
@@ -137,9 +138,7 @@ def gather_members(tracking_cfg: DictConfig, spec: EnsembleConfig) -> list[Membe
     members = []
     for run_id in run_ids:
         run = tracking.require_run(run_id, tracking_cfg)
-        value = run.data.metrics.get(spec.metric)
-        weight = 1.0 if value is None else float(value)
-        members.append(Member(run_id, run.info.run_name, weight, trained=False))
+        members.append(Member(run_id, run.info.run_name, metric_weight(run, spec.metric), False))
     return members
 
 
