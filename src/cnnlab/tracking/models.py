@@ -31,7 +31,8 @@ if TYPE_CHECKING:  # Keras loads TensorFlow: imported where a model is built or 
 log = logging.getLogger(__name__)
 
 MODEL_NAME = "model"  # runs:/<run id>/model
-PIXEL_RANGE = 255.0  # the exported model's input: pixel values as decoded image files give them
+PIXEL_RANGE = 255.0
+FLOAT32 = "float32"  # preprocessing stays in float32 under a mixed precision policy  # the exported model's input: pixel values as decoded image files give them
 # Importing these registers every custom layer cnnlab models use (im2col, LRN, RReLU, Maxout,
 # ResNet's shortcut padding); Keras needs them to rebuild such a model from its `.keras` file.
 CUSTOM_OBJECT_MODULES = ("cnnlab.models",)
@@ -51,20 +52,25 @@ def with_preprocessing(
     height, width, channels = input_shape
     load_height, load_width = load_size or (height, width)
     pixels = keras.Input((None, None, channels), name="pixels")
-    x = keras.layers.Rescaling(1.0 / PIXEL_RANGE, name="to_unit_range")(pixels)
-    # antialias only acts when shrinking, as the pipeline resizes (upsampling is unchanged)
+    x = keras.layers.Rescaling(1.0 / PIXEL_RANGE, name="to_unit_range", dtype=FLOAT32)(pixels)
+    # antialias only acts when shrinking, as the pipeline resizes (upsampling is unchanged);
+    # resize=crop crops the centre to the aspect ratio before resizing (the pipeline after),
+    # which agrees up to interpolation at the borders
     x = keras.layers.Resizing(
         load_height,
         load_width,
         crop_to_aspect_ratio=resize == "crop",
         antialias=True,
         name="resize",
+        dtype=FLOAT32,
     )(x)
     if (load_height, load_width) != (height, width):
-        x = keras.layers.CenterCrop(height, width, name="center_crop")(x)
+        x = keras.layers.CenterCrop(height, width, name="center_crop", dtype=FLOAT32)(x)
     if normalization is not None:
         mean, std = (np.asarray(v, np.float32) for v in normalization)
-        x = keras.layers.Normalization(mean=mean, variance=std**2, name="standardize")(x)
+        x = keras.layers.Normalization(
+            mean=mean, variance=std**2, name="standardize", dtype=FLOAT32
+        )(x)
     return keras.Model(pixels, network(x), name=f"{network.name}_on_pixels")
 
 
