@@ -98,6 +98,37 @@ def test_pyfunc_predicts_in_a_fresh_interpreter(trained, test_split, store, tmp_
     np.testing.assert_allclose(np.load(tmp_path / "out.npy"), expected, atol=1e-5)
 
 
+def test_a_model_with_cnnlab_layers_loads_with_pyfunc_without_importing_cnnlab(store, tmp_path):
+    cfg = compose_root(
+        "train",
+        *store["overrides"],
+        f"data.data_dir={store['data_dir']}",
+        "debug=fast",
+        "model.conv_impl=im2col",
+        "trainer.verbose=0",
+    )
+    result = train(cfg, output_dir=tmp_path / "run")
+    pixels = np.random.default_rng(0).uniform(0, 255, (3, 8, 8, 1)).astype(np.float32)
+    np.save(tmp_path / "pixels.npy", pixels)
+    script = (
+        "import sys, mlflow, numpy as np;"
+        "assert 'cnnlab' not in sys.modules;"
+        "m = mlflow.pyfunc.load_model(sys.argv[1]);"
+        "np.save(sys.argv[3], np.asarray(m.predict(np.load(sys.argv[2]))))"
+    )
+    subprocess.run(
+        [
+            *(sys.executable, "-c", script, f"runs:/{result.run_id}/model"),
+            *(tmp_path / "pixels.npy", tmp_path / "out.npy"),
+        ],
+        check=True,
+        env={**os.environ, "MLFLOW_TRACKING_URI": store["uri"]},
+        capture_output=True,
+    )
+    expected = tracking.load_model(result.run_id, cfg.tracking).predict(pixels, verbose=0)
+    np.testing.assert_allclose(np.load(tmp_path / "out.npy"), expected, atol=1e-5)
+
+
 def test_mlflow_models_serve_answers_http_requests(trained, test_split, store, tmp_path):
     cfg, result = trained
     port, log = free_port(), tmp_path / "server.log"

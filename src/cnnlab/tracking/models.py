@@ -101,12 +101,18 @@ def pip_requirements(model: keras.Model) -> list[str]:
 
 class KerasFlavor:
     """`mlflow.keras` for `Model.log`, creating the model folder first: mlflow 3.17's keras
-    `save_model` writes the input example into it before it exists."""
+    `save_model` writes the input example into it before it exists. A model with cnnlab's
+    layers gets `cnnlab.tracking.pyfunc` as its pyfunc loader, which registers them, so
+    `mlflow.pyfunc.load_model` and `mlflow models serve` need no import from the user."""
 
     @staticmethod
-    def save_model(path: str, **kwargs: Any) -> None:
+    def save_model(path: str, model: keras.Model, mlflow_model: Any, **kwargs: Any) -> None:
         os.makedirs(path, exist_ok=True)
-        mlflow.keras.save_model(path=path, **kwargs)
+        mlflow.keras.save_model(model=model, path=path, mlflow_model=mlflow_model, **kwargs)
+        if uses_custom_layers(model):
+            pyfunc = mlflow_model.flavors[mlflow.pyfunc.FLAVOR_NAME]
+            pyfunc[mlflow.pyfunc.MAIN] = "cnnlab.tracking.pyfunc"
+            mlflow_model.save(os.path.join(path, "MLmodel"))
 
 
 def log_model(
