@@ -9,6 +9,8 @@ INSTALLED := $(VENV)/.installed
 LOCK := requirements.lock
 ARGS ?=
 RUN ?=
+COMMA := ,
+SPACE := $(subst ,, )
 export TF_CPP_MIN_LOG_LEVEL ?= 2
 MLFLOW_URI ?= sqlite:///$(CURDIR)/mlflow.db
 
@@ -25,7 +27,7 @@ $(INSTALLED): $(LOCK) pyproject.toml
 	$(PY) -m pip install --quiet --no-deps -e .
 	@touch $@
 
-.PHONY: help install lock train profile test test-all lint format ui clean bench bench-data bench-im2col bench-zoo bench-degradation bench-im2col-models visualize bench-viz
+.PHONY: help install lock train profile test test-all lint format ui clean bench bench-data bench-im2col bench-zoo bench-degradation bench-im2col-models visualize bench-viz ensemble evaluate predict
 
 help: ## list the targets
 	@grep -hE '^[a-zA-Z0-9_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  \033[36m%-14s\033[0m %s\n", $$1, $$2}'
@@ -42,6 +44,15 @@ lock: ## refresh requirements.lock from pyproject.toml's ranges (then run make i
 
 train: $(INSTALLED) ## train a model (default: LeNet-5 on the embedded digits) and log it to MLflow
 	$(PY) pipelines/train.py $(ARGS)
+
+ensemble: $(INSTALLED) ## train or gather members and combine them, e.g. ARGS="ensemble.members=5"
+	$(PY) pipelines/ensemble.py $(ARGS)
+
+evaluate: $(INSTALLED) ## evaluate a run's logged model and log to it: RUN=<run id> [ARGS="split=val test_time=flip"]
+	$(PY) pipelines/evaluate.py run_id=$(RUN) $(ARGS)
+
+predict: $(INSTALLED) ## class and top-k probabilities of image files: RUN=<run id> IMAGES=<files or folder>
+	$(PY) pipelines/predict.py run_id=$(RUN) 'images=[$(subst $(SPACE),$(COMMA),$(strip $(IMAGES)))]' $(ARGS)
 
 profile: $(INSTALLED) ## per-layer parameters, multiply-adds and activation memory, e.g. ARGS="model=vgg16"
 	$(PY) pipelines/profile.py $(ARGS)
@@ -75,6 +86,11 @@ bench-im2col-models: $(INSTALLED) ## whole models' fit img/s per conv_impl (floa
 bench-zoo: $(INSTALLED) ## every model: size at its paper input, digits accuracy after a short run (~1 h)
 	$(PY) benchmarks/digits_zoo.py $(ARGS)
 
+bench-degradation: $(INSTALLED) ## plain-20/56 vs ResNet-20/56 training error on the digits (Fig. 6; ~15 min)
+	$(PY) benchmarks/degradation.py $(ARGS)
+
+bench-viz: $(INSTALLED) ## time each visualization on a short LeNet-5 run and a random VGG-11; refresh the README gallery
+	$(PY) benchmarks/visualize.py $(ARGS)
 
 bench: $(INSTALLED) ## run every benchmark in benchmarks/ (several minutes each)
 	@for script in benchmarks/*.py; do echo "== $$script"; $(PY) $$script || exit 1; done

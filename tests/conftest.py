@@ -22,6 +22,14 @@ def _no_tracking_env(monkeypatch):
     monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
 
 
+@pytest.fixture(autouse=True, scope="module")
+def _no_tracking_env_between_modules():
+    """`mlflow.set_tracking_uri` also exports $MLFLOW_TRACKING_URI, which wins over the config:
+    a module's own fixtures (set up before the per-test cleanup) must not inherit the store of
+    the module before."""
+    os.environ.pop("MLFLOW_TRACKING_URI", None)
+
+
 @pytest.fixture(scope="session")
 def tfds_dir(tmp_path_factory) -> Path:
     """One TFDS data dir per test worker: the digits builder prepares into it once."""

@@ -46,7 +46,8 @@ def test_one_epoch_run_is_recorded_with_params_metrics_and_artifacts(make_cfg, t
     artifacts = tracking.list_artifacts(result.run_id, cfg.tracking) + tracking.list_artifacts(
         result.run_id, cfg.tracking, "model"
     )
-    assert {"config.yaml", "curves.png", "model/model.keras", "model/summary.txt"} <= set(artifacts)
+    assert {"config.yaml", "curves.png", "model/summary.txt"} <= set(artifacts)
+    assert tracking.model_metadata(result.run_id, cfg.tracking)["class_names"] == list("0123456789")
 
 
 def test_logged_config_is_the_composed_config(make_cfg, tmp_path):

@@ -66,7 +66,7 @@ def compose_viz(train_cfg: TrainedRun, *overrides: str) -> DictConfig:
 
 @pytest.fixture(scope="session")
 def lenet(lenet_run) -> keras.Model:
-    return tracking.load_model(lenet_run.run_id, lenet_run.tracking)
+    return tracking.load_network(lenet_run.run_id, lenet_run.tracking)
 
 
 @pytest.fixture(scope="session")
@@ -74,7 +74,7 @@ def digits(lenet_run) -> tuple[np.ndarray, np.ndarray]:
     """The first 4 test digits and their labels, through the run's own pipeline."""
     from cnnlab.viz.inputs import run_split
 
-    split = run_split(tracking.load_config(lenet_run.run_id, lenet_run.tracking), "test", 4)
+    split = run_split(tracking.run_config(lenet_run.run_id, lenet_run.tracking), "test", 4)
     return split.images, split.labels
 
 
@@ -83,7 +83,7 @@ def test_filters_are_logged_to_the_run_and_to_a_visualize_child(lenet_run, tmp_p
     result = visualize(cfg, tmp_path)
     figure = result.pictures.figures["filters_c1.png"]
     assert sum(bool(axis.images) for axis in figure.axes) == 6  # c1's six 5x5 kernels
-    lenet = tracking.load_model(lenet_run.run_id, lenet_run.tracking)
+    lenet = tracking.load_network(lenet_run.run_id, lenet_run.tracking)
     shown = figure.axes[0].images[0].get_array()
     np.testing.assert_allclose(shown, lenet.get_layer("c1").kernel.numpy()[..., 0, 0])
     parent = tracking.list_artifacts(lenet_run.run_id, lenet_run.tracking, "viz/filters")

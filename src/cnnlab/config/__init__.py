@@ -34,6 +34,8 @@ def validate(cfg: DictConfig) -> None:
     """Run every schema's checks; the first bad or missing value raises a one-line ConfigError."""
     reject_added_keys(cfg)
     to_object(cfg)
+    if "seed" in cfg:
+        require(isinstance(cfg.seed, int) and cfg.seed >= 0, "seed", cfg.seed, "an integer >= 0")
 
 
 def reject_added_keys(node: DictConfig, path: str = "") -> None:

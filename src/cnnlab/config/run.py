@@ -1,8 +1,10 @@
-"""Schemas of the root configs: a training run (`conf/train.yaml`) and a profile (`conf/profile.yaml`).
+"""Schemas of the root configs of the pipelines other than training (`conf/<pipeline>.yaml`).
 
-Groups are typed by their own schemas (`<group>/schema` in the ConfigStore); the root declares
+Groups are typed by their own schemas (`<group>/schema` in the ConfigStore); a root declares
 them as `Any` so that each group's schema (one per data source, per optimizer, ...) stays whole.
-The model group is typed by its builder's signature, checked by `cnnlab.models.build`.
+The training root (`conf/train.yaml`) has no schema of its own, so that other roots can extend
+it (`conf/ensemble.yaml`); its one run-level value, `seed`, is checked by `validate`. The model
+group is typed by its builder's signature, checked by `cnnlab.models.build`.
 """
 
 from dataclasses import dataclass
@@ -11,21 +13,6 @@ from typing import Any
 from omegaconf import MISSING
 
 from cnnlab.config.checks import Checked
-
-
-@dataclass
-class TrainConfig(Checked):
-    data: Any = MISSING
-    augment: Any = MISSING
-    model: Any = MISSING
-    optimizer: Any = MISSING
-    schedule: Any = MISSING
-    trainer: Any = MISSING
-    tracking: Any = MISSING
-    seed: int = 42
-
-    def __post_init__(self) -> None:
-        self.require("seed", self.seed >= 0, "an integer >= 0")
 
 
 @dataclass

@@ -9,7 +9,8 @@ from hydra.core.config_store import ConfigStore
 
 from cnnlab.config.augment import AugmentConfig
 from cnnlab.config.data import DATA_SCHEMAS
-from cnnlab.config.run import ProfileConfig, TrainConfig, VisualizeConfig
+from cnnlab.config.ensemble import EnsembleConfig
+from cnnlab.config.run import ProfileConfig, VisualizeConfig
 from cnnlab.config.tracking import TrackingConfig
 from cnnlab.config.training import OPTIMIZER_SCHEMAS, SCHEDULE_SCHEMAS, TrainerConfig
 from cnnlab.config.viz import VIZ_SCHEMAS
@@ -19,9 +20,9 @@ SCHEMA_SUFFIX = "schema"
 
 def register_schemas() -> None:
     store = ConfigStore.instance()
-    store.store(name="train_schema", node=TrainConfig)
     store.store(name="profile_schema", node=ProfileConfig)
     store.store(name="visualize_schema", node=VisualizeConfig)
+    store.store(group="ensemble", name="schema", node=EnsembleConfig)
     store.store(group="trainer", name="schema", node=TrainerConfig)
     store.store(group="tracking", name="schema", node=TrackingConfig)
     store.store(group="augment", name="schema", node=AugmentConfig)

@@ -15,7 +15,8 @@ class TrackingConfig(Checked):
     uri: str = "sqlite:///mlflow.db"
     artifact_location: str | None = "mlartifacts"  # for new experiments, relative to the cwd
     experiment: str = "cnnlab"
-    log_model: bool = True
+    log_model: bool = True  # an MLflow model that takes raw images (cnnlab.tracking.models)
+    register_as: str | None = None  # a name: register each trained model in the Model Registry
 
     def __post_init__(self) -> None:
         self.require("experiment", self.experiment.strip() != "", "a non-empty string")

@@ -2,6 +2,7 @@
 
 # Importing the source and op modules registers them.
 from cnnlab.data import ops  # noqa: F401
+from cnnlab.data.images import match_channels, to_pixels
 from cnnlab.data.pipeline import (
     AugmentationSample,
     DataInfo,
@@ -20,5 +21,7 @@ __all__ = [
     "build_datasets",
     "describe",
     "load_source",
+    "match_channels",
     "register_source",
+    "to_pixels",
 ]

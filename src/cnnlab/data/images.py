@@ -18,6 +18,11 @@ def to_float(images: tf.Tensor) -> tf.Tensor:
     return tf.cast(images, tf.float32)
 
 
+def to_pixels(images: tf.Tensor) -> tf.Tensor:
+    """uint8 in [0, 255] or float in [0, 1] -> float32 in [0, 255]: what an exported model takes."""
+    return to_float(images) * 255.0
+
+
 def match_channels(images: tf.Tensor, channels: int) -> tf.Tensor:
     """Drop alpha, then gray -> RGB (replicated) or RGB -> gray (ITU-R 601 luma)."""
     if images.shape[-1] in (2, 4):  # gray+alpha or RGBA: alpha is not part of the picture

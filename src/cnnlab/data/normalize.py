@@ -75,11 +75,11 @@ def cached_stats(cache_dir: str | None, key: str, compute: Callable[[], DataStat
     return stats
 
 
-def build_normalizer(
+def normalization(
     data: DataConfig, stats: Callable[[], DataStats]
-) -> Callable[[tf.Tensor], tf.Tensor] | None:
-    """(x - mean) / std per channel when `data.normalize`; mean/std from the config (the schema
-    checks one per channel) or `stats()`."""
+) -> tuple[tuple[float, ...], tuple[float, ...]] | None:
+    """(mean, std) per channel when `data.normalize`, from the config (the schema checks one per
+    channel) or `stats()`; else None."""
     if not data.normalize:
         return None
     mean = tuple(data.mean) if data.mean is not None else None
@@ -88,6 +88,16 @@ def build_normalizer(
         computed = stats()
         mean = mean or computed.mean
         std = std or tuple(max(s, 1e-6) for s in computed.std)  # a constant channel stays finite
+    return mean, std
+
+
+def build_normalizer(
+    mean_std: tuple[tuple[float, ...], tuple[float, ...]] | None,
+) -> Callable[[tf.Tensor], tf.Tensor] | None:
+    """(x - mean) / std per channel, or None without `normalization(...)`."""
+    if mean_std is None:
+        return None
+    mean, std = mean_std
     mean_t = tf.constant(mean, tf.float32)
     inverse_std = tf.constant([1.0 / s for s in std], tf.float32)
 

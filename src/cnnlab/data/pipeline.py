@@ -9,7 +9,7 @@ centre (evaluation) to `data.image_size`, normalize, prefetch.
 import functools
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import tensorflow as tf
@@ -21,7 +21,13 @@ from cnnlab.config.data import DataConfig
 from cnnlab.data.augment import Augmenter, OpContext, build_augmenter
 from cnnlab.data.evaluation import TEST_TIME_VIEWS, center_crop, tta_views
 from cnnlab.data.images import match_channels, resize, to_float, to_uint8
-from cnnlab.data.normalize import DataStats, build_normalizer, cached_stats, compute_stats
+from cnnlab.data.normalize import (
+    DataStats,
+    build_normalizer,
+    cached_stats,
+    compute_stats,
+    normalization,
+)
 from cnnlab.data.sources.registry import Source, load_source
 from cnnlab.errors import ConfigError
 
@@ -40,6 +46,11 @@ class DataInfo:
     class_names: list[str]
     split_sizes: dict[str, int]
     extra: dict[str, float]
+    # What an exported model repeats on raw images: resize to `load_size` ('stretch' or
+    # 'crop'), centre crop to `input_shape`, then (x - mean) / std when normalized.
+    load_size: tuple[int, int] | None = None
+    resize: str = "stretch"
+    normalization: tuple[tuple[float, ...], tuple[float, ...]] | None = None
 
     @property
     def num_classes(self) -> int:
@@ -61,7 +72,9 @@ class Datasets:
     """Batched splits of (image float32, one-hot label float32) and their info.
 
     Images are in [0, 1], or standardized per channel when `data.normalize` is on.
-    `test_views` yields (V * B views, B labels) when `augment.test_time` asks for test-time
+    `raw` holds each split's examples as loaded (uint8 images at the source's size or at
+    `data.load_size`, integer labels), unbatched: what an exported model takes. `test_views`
+    yields (V * B views, B labels) when `augment.test_time` asks for test-time
     augmentation; `preview(n)` shows what augmentation does to n train images.
     """
 
@@ -71,6 +84,7 @@ class Datasets:
     info: DataInfo
     test_views: tf.data.Dataset | None = None
     preview: Callable[[int], AugmentationSample] | None = None
+    raw: dict[str, tf.data.Dataset] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -162,11 +176,12 @@ def build_datasets(cfg: DictConfig) -> Datasets:
     stored = {split: cached(ds, data) for split, ds in loaded.items()}
     stats = train_stats(data, source, geometry, stored["train"])
     context = OpContext(geometry.image_size, geometry.channels, stats)
+    mean_std = normalization(data, stats)
     transforms = BatchTransforms(
         geometry=geometry,
         num_classes=source.num_classes,
         seed=cfg.seed,
-        normalize=build_normalizer(data, stats) or tf.identity,
+        normalize=build_normalizer(mean_std) or tf.identity,
         augment=build_augmenter(augment, context),
         test_time=tta_mode(augment, geometry),
     )
@@ -186,12 +201,16 @@ def build_datasets(cfg: DictConfig) -> Datasets:
             class_names=list(source.class_names),
             split_sizes=dict(source.split_sizes),
             extra=dict(source.extra),
+            load_size=geometry.load_size,
+            resize=geometry.resize,
+            normalization=mean_std,
         ),
         # V views per image: batches of size // V images keep a forward pass at ~size images
         test_views=batched(stored["test"], transforms.views, max(1, size // views))
         if views > 1
         else None,
         preview=preview if transforms.augment is not None else None,
+        raw=stored,
     )
 
 

@@ -1,10 +1,24 @@
 """Everything MLflow; nothing else in cnnlab imports mlflow.
 
-`runs` owns a run's lifecycle and what is logged to it; `artifacts` reads a finished run's
-model and config back and adds pictures to it.
+`runs` owns a run's lifecycle and what is logged to it; `models` the MLflow models (logged,
+loaded, registered) and finding runs by their metrics; `artifacts` finds a run by id or name
+and adds pictures to it afterwards.
 """
 
-from cnnlab.tracking.artifacts import find_run_id, load_config, load_model, log_visualization
+from cnnlab.tracking.artifacts import find_run_id, log_visualization
+from cnnlab.tracking.models import (
+    find_runs,
+    load_model,
+    load_network,
+    log_model,
+    log_network,
+    model_metadata,
+    require_run,
+    resumed_run,
+    run_config,
+    set_run_tags,
+    with_preprocessing,
+)
 from cnnlab.tracking.runs import (
     Terminated,
     flatten,
@@ -27,22 +41,31 @@ from cnnlab.tracking.runs import (
 __all__ = [
     "Terminated",
     "find_run_id",
+    "find_runs",
     "flatten",
     "get_run",
     "git_commit",
     "list_artifacts",
-    "load_config",
     "load_model",
+    "load_network",
     "log_artifact",
     "log_config",
     "log_figure",
     "log_metrics",
+    "log_model",
+    "log_network",
     "log_params",
     "log_text",
     "log_visualization",
+    "model_metadata",
+    "require_run",
+    "resumed_run",
     "run",
+    "run_config",
     "run_name",
+    "set_run_tags",
     "sigterm_interrupts",
     "tracking_uri",
     "use_experiment",
+    "with_preprocessing",
 ]

@@ -1,12 +1,8 @@
-"""A finished run's artifacts: its model and config back out, pictures in afterwards.
+"""Finding a finished run by id or name, and adding pictures to it afterwards."""
 
-A trained run's Keras model is the artifact `model/model.keras` (written by `training.fit`).
-"""
-
-import tempfile
 from collections.abc import Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import mlflow
 from mlflow.exceptions import MlflowException
@@ -14,12 +10,6 @@ from omegaconf import DictConfig, OmegaConf
 
 from cnnlab.errors import ConfigError
 from cnnlab.tracking.runs import log_metrics, log_params, run, tracking_uri
-
-if TYPE_CHECKING:
-    import keras
-
-MODEL_ARTIFACT = "model/model.keras"
-CONFIG_ARTIFACT = "config.yaml"
 
 
 def _client(tracking_cfg: DictConfig) -> mlflow.MlflowClient:
@@ -50,33 +40,6 @@ def find_run_id(run: str, tracking_cfg: DictConfig) -> str:
         return found[0].info.run_id
     problem = "several runs have that name" if found else "no such run id or run name"
     raise ConfigError(f"run={run!r} is unknown: {problem} in {tracking_uri(tracking_cfg)}")
-
-
-def _download(run_id: str, tracking_cfg: DictConfig, artifact: str, what: str) -> Path:
-    _existing_run(run_id, tracking_cfg)
-    folder = tempfile.mkdtemp(prefix="cnnlab-")
-    try:
-        path = _client(tracking_cfg).download_artifacts(run_id, artifact, folder)
-    except (MlflowException, OSError) as error:
-        raise ConfigError(
-            f"run={run_id!r} has no {what} (artifact {artifact}); was it a finished training run?"
-        ) from error
-    return Path(path)
-
-
-def load_model(run_id: str, tracking_cfg: DictConfig) -> "keras.Model":
-    """The run's trained Keras model; an unknown run or a run without a model is a ConfigError."""
-    import keras  # here, so that importing cnnlab.tracking does not start TensorFlow
-
-    from cnnlab import layers, models  # noqa: F401  (register the custom layers for loading)
-
-    path = _download(run_id, tracking_cfg, MODEL_ARTIFACT, "model")
-    return keras.saving.load_model(path, compile=False)
-
-
-def load_config(run_id: str, tracking_cfg: DictConfig) -> DictConfig:
-    """The composed config the run was trained with (its `config.yaml` artifact)."""
-    return OmegaConf.load(_download(run_id, tracking_cfg, CONFIG_ARTIFACT, "config"))
 
 
 def log_visualization(

@@ -13,7 +13,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from cnnlab import models, tracking
 from cnnlab.config import validate
-from cnnlab.data import Datasets, build_datasets, describe
+from cnnlab.data import Datasets, build_datasets, describe, to_pixels
 from cnnlab.training.callbacks import RaiseOnNonFiniteLoss, TrackEpochMetrics
 from cnnlab.training.evaluate import tta_metrics
 from cnnlab.training.optimizers import build_optimizer
@@ -173,7 +173,7 @@ def train(cfg: DictConfig, output_dir: Path | None = None) -> RunResult:
         }
         test_metrics |= tta_metrics(model, data.test_views)
         tracking.log_metrics({**test_metrics, "train_seconds": seconds})
-        model_path = save_model(models.inference_model(model), output_dir, cfg.tracking.log_model)
+        model_path = save_model(models.inference_model(model), output_dir, cfg.tracking, data)
         log_curves(history, title=name)
     log.info(
         "%s: %s (%.1f s training)",
@@ -219,11 +219,15 @@ def fit(
     }, time.perf_counter() - start
 
 
-def save_model(model: keras.Model, output_dir: Path, log: bool) -> Path:
+def save_model(
+    model: keras.Model, output_dir: Path, tracking_cfg: DictConfig, data: Datasets
+) -> Path:
+    """`model.keras` in the output folder; in MLflow, an MLflow model that takes raw images."""
     path = output_dir / "model.keras"
     model.save(path)
-    if log:
-        tracking.log_artifact(path, "model")
+    if tracking_cfg.log_model:
+        examples = to_pixels(next(iter(data.raw["test"].batch(2)))[0]).numpy()
+        tracking.log_network(model, data.info, examples, tracking_cfg.register_as)
         summary: list[str] = []
         model.summary(print_fn=lambda line, **_: summary.append(line))
         tracking.log_text("\n".join(summary), "model/summary.txt")

@@ -98,8 +98,8 @@ def load_subject(cfg: DictConfig, settings: VizConfig) -> Subject:
             "or set viz.model=random:<model name>"
         )
     run_id = tracking.find_run_id(str(cfg.run), cfg.tracking)
-    model = tracking.load_model(run_id, cfg.tracking)
-    run_cfg = tracking.load_config(run_id, cfg.tracking)
+    model = tracking.load_network(run_id, cfg.tracking)
+    run_cfg = tracking.run_config(run_id, cfg.tracking)
     if settings.data_dir is not None:
         run_cfg.data.data_dir = settings.data_dir
     return Subject(model, run_id, run_cfg, f"{model.name}, run {run_id[:8]}")

@@ -1,0 +1,20 @@
+"""Evaluate a run's logged model: `python pipelines/evaluate.py run_id=<id>` (or `make evaluate RUN=<id>`)."""
+
+import hydra
+from omegaconf import DictConfig
+
+from cnnlab import cli
+
+
+@hydra.main(config_path="../conf", config_name="evaluate", version_base="1.3")
+@cli.one_line_errors
+def main(cfg: DictConfig) -> float:
+    """Return the accuracy on the evaluated split."""
+    from cnnlab.serving import evaluate_run
+
+    evaluation = evaluate_run(cfg)
+    return evaluation.metrics[f"{evaluation.prefix}_accuracy"]
+
+
+if __name__ == "__main__":
+    cli.run(main)

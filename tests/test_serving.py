@@ -1,0 +1,256 @@
+"""A trained run's MLflow model: raw pixels in, pyfunc in a fresh interpreter, `mlflow models
+serve` over HTTP, the Model Registry, and the evaluate and predict pipelines."""
+
+import json
+import os
+import subprocess
+import sys
+import urllib.request
+
+import keras
+import mlflow
+import numpy as np
+import pytest
+from conftest import CONF_DIR, ROOT
+from hydra import compose, initialize_config_dir
+from PIL import Image
+from servers import free_port, stop, wait_for, with_env_bin
+
+from cnnlab import tracking
+from cnnlab.data import build_datasets
+from cnnlab.errors import ConfigError
+from cnnlab.serving import evaluate_run, predict_files, split_pixels, write_csv
+from cnnlab.training import train
+
+pytestmark = pytest.mark.xdist_group("serving")  # one worker: the module's fixtures run once
+
+
+def compose_root(name: str, *overrides: str):
+    with initialize_config_dir(str(CONF_DIR), version_base="1.3"):
+        return compose(name, overrides=list(overrides))
+
+
+@pytest.fixture(scope="module")
+def store(tmp_path_factory, tfds_dir) -> dict[str, str]:
+    root = tmp_path_factory.mktemp("serving")
+    return {
+        "uri": f"sqlite:///{root}/mlflow.db",
+        "overrides": [
+            f"tracking.uri=sqlite:///{root}/mlflow.db",
+            f"tracking.artifact_location={root}/artifacts",
+            "tracking.experiment=serving",
+        ],
+        "data_dir": str(tfds_dir),
+    }
+
+
+@pytest.fixture(scope="module")
+def trained(store, tmp_path_factory):
+    """One short LeNet-5 run on standardized digits, registered as `digits-lenet5`."""
+    cfg = compose_root(
+        "train",
+        *store["overrides"],
+        f"data.data_dir={store['data_dir']}",
+        "data.normalize=true",
+        "trainer.epochs=2",
+        "trainer.batch_size=64",
+        "trainer.verbose=0",
+        "tracking.register_as=digits-lenet5",
+    )
+    return cfg, train(cfg, output_dir=tmp_path_factory.mktemp("run"))
+
+
+@pytest.fixture(scope="module")
+def test_split(trained):
+    cfg, _ = trained
+    return split_pixels(build_datasets(cfg), "test")
+
+
+def test_logged_model_repeats_the_input_pipeline_on_raw_pixels(trained, test_split):
+    cfg, result = trained
+    network = keras.saving.load_model(result.model_path)  # takes the pipeline's standardized images
+    expected = network.predict(build_datasets(cfg).test, verbose=0)
+    pixels, _ = test_split  # the same test images as stored: 8x8 pixel values in [0, 255]
+    logged = tracking.load_model(result.run_id, cfg.tracking)
+    np.testing.assert_allclose(logged.predict(pixels, verbose=0), expected, atol=1e-5)
+    metadata = tracking.model_metadata(result.run_id, cfg.tracking)
+    assert metadata["input_shape"] == [28, 28, 1] and metadata["normalization"]["mean"][0] > 0
+
+
+def test_pyfunc_predicts_in_a_fresh_interpreter(trained, test_split, store, tmp_path):
+    cfg, result = trained
+    pixels = test_split[0][:8]
+    np.save(tmp_path / "pixels.npy", pixels)
+    script = (
+        "import sys, mlflow, numpy as np;"
+        "m = mlflow.pyfunc.load_model(sys.argv[1]);"
+        "np.save(sys.argv[3], np.asarray(m.predict(np.load(sys.argv[2]))))"
+    )
+    env = {**os.environ, "MLFLOW_TRACKING_URI": store["uri"]}
+    model_uri = f"runs:/{result.run_id}/model"
+    subprocess.run(
+        [sys.executable, "-c", script, model_uri, tmp_path / "pixels.npy", tmp_path / "out.npy"],
+        check=True,
+        env=env,
+        capture_output=True,
+    )
+    expected = tracking.load_model(result.run_id, cfg.tracking).predict(pixels, verbose=0)
+    np.testing.assert_allclose(np.load(tmp_path / "out.npy"), expected, atol=1e-5)
+
+
+def test_a_model_with_cnnlab_layers_loads_with_pyfunc_without_importing_cnnlab(store, tmp_path):
+    cfg = compose_root(
+        "train",
+        *store["overrides"],
+        f"data.data_dir={store['data_dir']}",
+        "debug=fast",
+        "model.conv_impl=im2col",
+        "trainer.verbose=0",
+    )
+    result = train(cfg, output_dir=tmp_path / "run")
+    pixels = np.random.default_rng(0).uniform(0, 255, (3, 8, 8, 1)).astype(np.float32)
+    np.save(tmp_path / "pixels.npy", pixels)
+    script = (
+        "import sys, mlflow, numpy as np;"
+        "assert 'cnnlab' not in sys.modules;"
+        "m = mlflow.pyfunc.load_model(sys.argv[1]);"
+        "np.save(sys.argv[3], np.asarray(m.predict(np.load(sys.argv[2]))))"
+    )
+    subprocess.run(
+        [
+            *(sys.executable, "-c", script, f"runs:/{result.run_id}/model"),
+            *(tmp_path / "pixels.npy", tmp_path / "out.npy"),
+        ],
+        check=True,
+        env={**os.environ, "MLFLOW_TRACKING_URI": store["uri"]},
+        capture_output=True,
+    )
+    expected = tracking.load_model(result.run_id, cfg.tracking).predict(pixels, verbose=0)
+    np.testing.assert_allclose(np.load(tmp_path / "out.npy"), expected, atol=1e-5)
+
+
+def test_mlflow_models_serve_answers_http_requests(trained, test_split, store, tmp_path):
+    cfg, result = trained
+    port, log = free_port(), tmp_path / "server.log"
+    with log.open("w") as output:
+        server = subprocess.Popen(
+            [
+                *(sys.executable, "-m", "mlflow", "models", "serve"),
+                *("-m", f"runs:/{result.run_id}/model", "--env-manager", "local"),
+                *("--host", "127.0.0.1", "--port", str(port)),
+            ],
+            env=with_env_bin({**os.environ, "MLFLOW_TRACKING_URI": store["uri"]}),
+            stdout=output,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    try:
+        wait_for(f"http://127.0.0.1:{port}/ping", server, log, seconds=180)
+        pixels = test_split[0][:4]
+        request = urllib.request.Request(
+            f"http://127.0.0.1:{port}/invocations",
+            data=json.dumps({"inputs": pixels.tolist()}).encode(),
+            headers={"Content-Type": "application/json"},
+        )
+        with urllib.request.urlopen(request, timeout=60) as response:
+            answer = np.asarray(json.load(response)["predictions"])
+    finally:
+        stop(server)
+    expected = tracking.load_model(result.run_id, cfg.tracking).predict(pixels, verbose=0)
+    np.testing.assert_allclose(answer, expected, atol=1e-5)
+
+
+def test_register_as_creates_a_model_version(trained, store):
+    _, result = trained
+    client = mlflow.MlflowClient(tracking_uri=store["uri"])
+    (version,) = client.search_model_versions("name = 'digits-lenet5'")
+    assert version.run_id == result.run_id
+
+
+def test_evaluate_logs_accuracy_confusion_and_per_class_to_the_run(trained, store):
+    cfg, result = trained
+    evaluation = evaluate_run(
+        compose_root("evaluate", *store["overrides"], f"run_id={result.run_id}")
+    )
+    # the logged model on raw pixels scores what training measured through the pipeline
+    assert evaluation.metrics["eval_test_accuracy"] == pytest.approx(
+        result.test_metrics["test_accuracy"], abs=1 / 360
+    )
+    assert evaluation.confusion.sum() == 360
+    run = tracking.get_run(result.run_id, cfg.tracking)
+    assert run.data.metrics["eval_test_accuracy"] == evaluation.metrics["eval_test_accuracy"]
+    assert "eval_test_class_7_accuracy" in run.data.metrics
+    artifacts = tracking.list_artifacts(result.run_id, cfg.tracking, "evaluation/eval_test")
+    assert {
+        "evaluation/eval_test/confusion.png",
+        "evaluation/eval_test/most_confused.png",
+        "evaluation/eval_test/per_class.md",
+    } <= set(artifacts)
+
+
+def test_evaluate_on_the_val_split_with_flips(trained, store):
+    _, result = trained
+    evaluation = evaluate_run(
+        compose_root(
+            "evaluate",
+            *store["overrides"],
+            f"run_id={result.run_id}",
+            "split=val",
+            "test_time=flip",
+        )
+    )
+    assert evaluation.prefix == "eval_val_flip" and evaluation.confusion.sum() == 144
+
+
+def test_predict_reads_files_and_folders_and_skips_unreadable_ones(
+    trained, test_split, store, tmp_path
+):
+    cfg, result = trained
+    pixels, _ = test_split
+    for i in range(3):
+        Image.fromarray(pixels[i, ..., 0].astype(np.uint8)).save(tmp_path / f"digit{i}.png")
+    (tmp_path / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\n not an image")
+    (tmp_path / "notes.txt").write_text("not an image either")
+    cfg_predict = compose_root(
+        "predict",
+        *store["overrides"],
+        f"run_id={result.run_id}",
+        f"images=[{tmp_path},{tmp_path / 'notes.txt'}]",
+        "top_k=2",
+        f"output={tmp_path / 'out.csv'}",
+    )
+    predictions, skipped = predict_files(cfg_predict)
+    assert sorted(skipped) == [str(tmp_path / "broken.png"), str(tmp_path / "notes.txt")]
+    expected = tracking.load_model(result.run_id, cfg.tracking).predict(pixels[:3], verbose=0)
+    assert [p.top[0][0] for p in predictions] == [str(k) for k in expected.argmax(axis=1)]
+    assert all(len(p.top) == 2 and p.top[0][1] >= p.top[1][1] for p in predictions)
+    write_csv(predictions, tmp_path / "out.csv", 2)
+    lines = (tmp_path / "out.csv").read_text().splitlines()
+    assert (
+        lines[0] == "file,class,probability,top1_class,top1_probability,top2_class,top2_probability"
+    )
+    assert len(lines) == 4
+
+
+def test_a_run_without_a_model_is_one_clear_error(store):
+    cfg = compose_root("train", *store["overrides"])
+    with tracking.run(cfg.tracking, "no-model") as run_id:
+        pass
+    with pytest.raises(ConfigError, match=f"run '{run_id}' has no logged model 'model'"):
+        tracking.load_model(run_id, cfg.tracking)
+
+
+def test_predict_with_an_unknown_run_exits_with_one_line(store, tmp_path):
+    completed = subprocess.run(
+        [
+            *(sys.executable, str(ROOT / "pipelines" / "predict.py"), "run_id=feedfacefeedface"),
+            *(f"images={tmp_path}", *store["overrides"], f"hydra.run.dir={tmp_path / 'out'}"),
+        ],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(ROOT / "src")},
+    )
+    assert completed.returncode == 2
+    assert completed.stderr.strip().splitlines()[-1] == (
+        f"error: run 'feedfacefeedface' is unknown in the tracking store {store['uri']}"
+    )
