@@ -15,6 +15,7 @@ from cnnlab.errors import ConfigError
 
 PRECISIONS = ("auto", "float32", "mixed_float16", "mixed_bfloat16")
 VERBOSITY = ("auto", 0, 1, 2)
+STRATEGIES = ("auto", "one_device", "mirrored", "multi_worker")
 
 
 def _is_int(value: Any) -> bool:
@@ -61,15 +62,27 @@ RULES: tuple[Rule, ...] = (
         lambda v: v in VERBOSITY and not isinstance(v, bool),
         "one of auto, 0, 1, 2",
     ),
+    Rule("trainer.strategy", lambda v: v in STRATEGIES, "one of " + ", ".join(STRATEGIES)),
+    Rule("trainer.deterministic", lambda v: isinstance(v, bool), "true or false"),
+    Rule(
+        "trainer.resume",
+        lambda v: isinstance(v, bool) or (isinstance(v, str) and v.strip() != ""),
+        "true, false or an MLflow run id",
+    ),
+    Rule(
+        "trainer.early_stopping.patience",
+        lambda v: _is_int(v) and v >= 1,
+        "an integer >= 1 or null (off)",
+        optional=True,
+    ),
+    Rule("model.l2", lambda v: _is_number(v) and v >= 0, "a number >= 0"),
     Rule("optimizer.lr", lambda v: _is_number(v) and v > 0, "a number > 0"),
     Rule(
         "optimizer.weight_decay", lambda v: _is_number(v) and v >= 0, "a number >= 0", optional=True
     ),
-    Rule(
-        "optimizer.clipnorm",
-        lambda v: _is_number(v) and v > 0,
-        "a number > 0 or null",
-        optional=True,
+    *(
+        Rule(f"optimizer.{key}", lambda v: _is_number(v) and v > 0, "a number > 0 or null", True)
+        for key in ("clipnorm", "global_clipnorm", "clipvalue")
     ),
     Rule("data.image_size", _is_size, "[height, width] with integers >= 1"),
     Rule("data.channels", lambda v: v in (1, 3), "1 or 3"),

@@ -1,11 +1,19 @@
-"""Optimizers by name (`optimizer.name`), each taking the options its Keras class takes."""
+"""Optimizers by name (`optimizer.name`), each taking the options its Keras class takes.
+
+`weight_decay` is Keras's decoupled decay (Loshchilov & Hutter, 2019): the optimizer shrinks
+every weight by lr * weight_decay per step, outside the gradient, so adaptive optimizers do
+not rescale it. The papers' L2 penalty is `model.l2` (see `cnnlab.training.regularization`).
+Gradient clipping: `clipnorm` (per variable), `global_clipnorm` (all gradients together),
+`clipvalue` (element-wise).
+"""
 
 import keras
 from omegaconf import DictConfig
 
 from cnnlab.config import check_options, require_choice
 
-COMMON = {"lr", "weight_decay", "clipnorm"}
+CLIPPING = {"clipnorm", "global_clipnorm", "clipvalue"}
+COMMON = {"lr", "weight_decay", "scale_lr"} | CLIPPING
 OPTIMIZERS: dict[str, tuple[type, set[str]]] = {
     "sgd": (keras.optimizers.SGD, COMMON | {"momentum", "nesterov"}),
     "adam": (keras.optimizers.Adam, COMMON | {"beta_1", "beta_2", "epsilon", "amsgrad"}),
@@ -14,7 +22,27 @@ OPTIMIZERS: dict[str, tuple[type, set[str]]] = {
     "adagrad": (keras.optimizers.Adagrad, COMMON | {"initial_accumulator_value", "epsilon"}),
     "adadelta": (keras.optimizers.Adadelta, COMMON | {"rho", "epsilon"}),
     "nadam": (keras.optimizers.Nadam, COMMON | {"beta_1", "beta_2", "epsilon"}),
+    "ftrl": (
+        keras.optimizers.Ftrl,
+        COMMON
+        | {
+            "learning_rate_power",
+            "initial_accumulator_value",
+            "l1_regularization_strength",
+            "l2_regularization_strength",
+            "l2_shrinkage_regularization_strength",
+            "beta",
+        },
+    ),
 }
+LR_SCALING = ("none", "linear")
+
+
+def scaled_lr(optimizer_cfg: DictConfig, replicas: int) -> float:
+    """`optimizer.lr`, times the number of replicas under `scale_lr: linear` (Goyal et al.,
+    2017, Sec. 2.1: with a k-times larger global batch, use a k-times larger learning rate)."""
+    require_choice("optimizer.scale_lr", optimizer_cfg.scale_lr, LR_SCALING)
+    return optimizer_cfg.lr * (replicas if optimizer_cfg.scale_lr == "linear" else 1)
 
 
 def build_optimizer(optimizer_cfg: DictConfig, learning_rate) -> keras.optimizers.Optimizer:
@@ -25,5 +53,6 @@ def build_optimizer(optimizer_cfg: DictConfig, learning_rate) -> keras.optimizer
     cls, accepted = OPTIMIZERS[name]
     check_options(f"optimizer={name}", options, accepted)
     options.pop("lr")
+    options.pop("scale_lr")
     options = {k: v for k, v in options.items() if v is not None}
     return cls(learning_rate=learning_rate, **options)

@@ -1,0 +1,51 @@
+"""Where the training step runs: `trainer.strategy` through `tf.distribute`.
+
+`trainer.batch_size` is the global batch: a strategy splits each batch over its replicas
+(Keras does the splitting), and `optimizer.scale_lr: linear` multiplies the learning rate by
+the number of replicas. `mirrored` uses every GPU of this machine, or every logical CPU
+device where there is no GPU (how the tests run it); `multi_worker` reads the cluster from
+`TF_CONFIG` (https://www.tensorflow.org/guide/distributed_training#TF_CONFIG).
+"""
+
+import json
+import os
+
+import tensorflow as tf
+
+from cnnlab.config import STRATEGIES, require_choice
+from cnnlab.errors import ConfigError
+
+
+def build_strategy(name: str) -> tf.distribute.Strategy:
+    """`auto`: mirrored over several GPUs, else TF's default (one device, no wrapping)."""
+    require_choice("trainer.strategy", name, STRATEGIES)
+    gpus = tf.config.list_logical_devices("GPU")
+    if name == "auto":
+        return tf.distribute.MirroredStrategy() if len(gpus) > 1 else tf.distribute.get_strategy()
+    if name == "one_device":
+        return tf.distribute.OneDeviceStrategy(gpus[0].name if gpus else "/cpu:0")
+    if name == "mirrored":
+        devices = gpus or tf.config.list_logical_devices("CPU")
+        return tf.distribute.MirroredStrategy([d.name for d in devices])
+    if "TF_CONFIG" not in os.environ:
+        raise ConfigError(
+            "trainer.strategy=multi_worker is invalid: expected TF_CONFIG in the environment "
+            '(e.g. {"cluster": {"worker": ["host1:2222", "host2:2222"]}, "task": {"type": "worker", "index": 0}})'
+        )
+    return tf.distribute.MultiWorkerMirroredStrategy()
+
+
+def is_chief() -> bool:
+    """The worker that records the run: worker 0 (or the `chief` task) of a cluster, else us."""
+    task = json.loads(os.environ.get("TF_CONFIG", "{}")).get("task", {})
+    return task.get("type", "worker") == "chief" or (
+        task.get("type", "worker") == "worker" and task.get("index", 0) == 0
+    )
+
+
+def shard_by_data(dataset: tf.data.Dataset) -> tf.data.Dataset:
+    """Multi-worker input: every worker reads the same files and keeps its share of the batches
+    (the default shards by file, and a small dataset has fewer files than workers)."""
+    options = tf.data.Options()
+    options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
+    return dataset.with_options(options)
