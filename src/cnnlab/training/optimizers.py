@@ -11,6 +11,7 @@ import keras
 from omegaconf import DictConfig
 
 from cnnlab.config import check_options, require_choice
+from cnnlab.errors import ConfigError
 
 CLIPPING = {"clipnorm", "global_clipnorm", "clipvalue"}
 COMMON = {"lr", "weight_decay", "scale_lr"} | CLIPPING
@@ -55,4 +56,10 @@ def build_optimizer(optimizer_cfg: DictConfig, learning_rate) -> keras.optimizer
     options.pop("lr")
     options.pop("scale_lr")
     options = {k: v for k, v in options.items() if v is not None}
+    clipping = sorted(CLIPPING & set(options))
+    if len(clipping) > 1:
+        raise ConfigError(
+            f"optimizer.{clipping[1]}={options[clipping[1]]} is invalid: expected null when "
+            f"optimizer.{clipping[0]} is set (one of {', '.join(sorted(CLIPPING))})"
+        )
     return cls(learning_rate=learning_rate, **options)
