@@ -210,7 +210,7 @@ def log_run_description(cfg: DictConfig, model: keras.Model, data: Datasets) -> 
             "model.parameters": model.count_params(),
             "data.class_names": data.info.class_names,
             "data.input_shape": data.info.input_shape,
-            **{f"data.{k}_size": v for k, v in data.info.split_sizes.items()},
+            **{f"data.split_size.{k}": v for k, v in data.info.split_sizes.items()},
         }
     )
     if data.info.extra:
