@@ -139,6 +139,9 @@ def train(cfg: DictConfig, output_dir: Path | None = None) -> RunResult:
     steps_per_epoch = cfg.trainer.steps_per_epoch or math.ceil(
         data.info.split_sizes["train"] / cfg.trainer.batch_size
     )
+    # Again: preparing a dataset on first use (TFDS) draws from Python's RNG, which Keras
+    # initializers take their seeds from; the initial weights must not depend on it.
+    keras.utils.set_random_seed(cfg.seed)
     with strategy.scope():
         model = models.build(
             cfg.model.name, data.info.input_shape, data.info.num_classes, **model_options(cfg.model)
