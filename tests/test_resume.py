@@ -38,6 +38,7 @@ def test_deterministic_runs_give_bit_identical_weights(make_cfg, tmp_path):
     assert_same_weights(first.model_path, second.model_path)
 
 
+@pytest.mark.slow  # three training processes: about a minute idle, several under load
 def test_killed_run_resumes_into_the_same_mlflow_run_with_the_uninterrupted_weights(
     make_cfg, tmp_path
 ):
