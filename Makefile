@@ -17,7 +17,7 @@ $(INSTALLED): pyproject.toml
 	$(PY) -m pip install --quiet -e '.[dev]'
 	@touch $@
 
-.PHONY: help install train profile test test-all lint format ui clean bench bench-data bench-im2col bench-zoo
+.PHONY: help install train profile test test-all lint format ui clean bench bench-data bench-im2col bench-zoo bench-train bench-gpu
 
 help: ## list the targets
 	@grep -hE '^[a-zA-Z0-9_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  \033[36m%-14s\033[0m %s\n", $$1, $$2}'
@@ -53,6 +53,12 @@ bench-im2col: $(INSTALLED) ## im2col conv/pool layers vs Keras Conv2D/MaxPooling
 
 bench-zoo: $(INSTALLED) ## every model: size at its paper input, digits accuracy after a short run (~1 h)
 	$(PY) benchmarks/digits_zoo.py $(ARGS)
+
+bench-train: $(INSTALLED) ## cnnlab train() vs a plain model.fit: images/s, overhead, ResNet-20 share of conv2d peak
+	$(PY) benchmarks/training.py $(ARGS)
+
+bench-gpu: $(INSTALLED) ## training step on a GPU, float32 vs mixed_float16 (KERAS_BACKEND=jax works too)
+	$(PY) benchmarks/gpu.py $(ARGS)
 
 bench: $(INSTALLED) ## run every benchmark in benchmarks/ (several minutes each)
 	@for script in benchmarks/*.py; do echo "== $$script"; $(PY) $$script || exit 1; done

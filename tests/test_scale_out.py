@@ -1,0 +1,89 @@
+"""Precision policies and tf.distribute strategies."""
+
+import subprocess
+import sys
+
+import keras
+import mlflow
+import numpy as np
+import pytest
+from omegaconf import OmegaConf
+
+from cnnlab import models, tracking
+from cnnlab.errors import ConfigError
+from cnnlab.training.precision import set_precision
+from cnnlab.training.strategy import build_strategy
+
+pytestmark = pytest.mark.xdist_group("train")
+
+FAMILIES = ["lenet5", "alexnet", "vgg11", "googlenet", "resnet20", "mobilenet"]  # one per family
+
+
+@pytest.fixture
+def restore_policy():
+    yield
+    keras.mixed_precision.set_global_policy("float32")
+
+
+@pytest.mark.parametrize("policy", ["mixed_float16", "mixed_bfloat16"])
+@pytest.mark.parametrize("name", FAMILIES)
+def test_mixed_precision_trains_with_a_float32_softmax(name, policy, restore_policy):
+    """Computation in 16 bits, the last softmax in float32 (as Keras's guide says); float16
+    trains through a loss-scaling optimizer, which compile() puts in by itself."""
+    set_precision(policy)
+    keras.utils.set_random_seed(0)
+    model = models.build(name, (32, 32, 3), 10)
+    model.compile(optimizer=keras.optimizers.SGD(0.01), loss="categorical_crossentropy")
+    images = np.random.default_rng(0).random((4, 32, 32, 3), dtype=np.float32)
+    labels = np.eye(10, dtype=np.float32)[:4]
+    targets = dict.fromkeys(models.loss_weights(model), labels) or labels
+    losses = [float(np.ravel(model.train_on_batch(images, targets))[0]) for _ in range(2)]
+    assert all(np.isfinite(losses))
+    outputs = keras.tree.flatten(model(images))
+    assert all(keras.backend.standardize_dtype(o.dtype) == "float32" for o in outputs)
+    conv = next(layer for layer in model.layers if "conv" in type(layer).__name__.lower())
+    assert conv.compute_dtype == policy.removeprefix("mixed_")
+    scaled = isinstance(model.optimizer, keras.optimizers.LossScaleOptimizer)
+    assert scaled == (policy == "mixed_float16")
+
+
+def test_multi_worker_without_tf_config_is_one_line(monkeypatch):
+    monkeypatch.delenv("TF_CONFIG", raising=False)
+    with pytest.raises(
+        ConfigError, match=r"^trainer.strategy=multi_worker is invalid: expected TF_CONFIG"
+    ):
+        build_strategy("multi_worker")
+
+
+MIRRORED = """
+import sys
+import tensorflow as tf
+cpu = tf.config.list_physical_devices("CPU")[0]
+tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
+from omegaconf import OmegaConf
+from cnnlab.training import train
+print("run", train(OmegaConf.load(sys.argv[1]), output_dir=sys.argv[2]).run_id)
+"""
+
+
+def test_mirrored_trains_over_two_cpu_devices_and_logs_one_run(make_cfg, tmp_path):
+    cfg = make_cfg(
+        "trainer.strategy=mirrored",
+        "optimizer.scale_lr=linear",
+        "schedule=constant",
+        "debug=fast",
+        "trainer.batch_size=16",
+        "tracking.log_model=false",
+    )
+    OmegaConf.save(cfg, tmp_path / "cfg.yaml")
+    done = subprocess.run(
+        [sys.executable, "-c", MIRRORED, str(tmp_path / "cfg.yaml"), str(tmp_path / "run")],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    mlflow.set_tracking_uri(tracking.tracking_uri(cfg.tracking))
+    (run,) = mlflow.search_runs(experiment_names=[cfg.tracking.experiment], output_format="list")
+    assert run.info.status == "FINISHED" and run.data.tags["replicas"] == "2"
+    assert run.data.metrics["lr"] == pytest.approx(2 * cfg.optimizer.lr)  # scale_lr: linear
