@@ -25,8 +25,20 @@ def restore_policy():
     keras.mixed_precision.set_global_policy("float32")
 
 
-@pytest.mark.parametrize("policy", ["mixed_float16", "mixed_bfloat16"])
-@pytest.mark.parametrize("name", FAMILIES)
+# float16 has no fast CPU kernels: the larger models take minutes there, so they are slow tests.
+SLOW_ON_CPU = {
+    ("alexnet", "mixed_float16"),
+    ("vgg11", "mixed_float16"),
+    ("googlenet", "mixed_float16"),
+}
+CASES = [
+    pytest.param(name, policy, marks=[pytest.mark.slow] * ((name, policy) in SLOW_ON_CPU))
+    for name in FAMILIES
+    for policy in ("mixed_float16", "mixed_bfloat16")
+]
+
+
+@pytest.mark.parametrize(("name", "policy"), CASES)
 def test_mixed_precision_trains_with_a_float32_softmax(name, policy, restore_policy):
     """Computation in 16 bits, the last softmax in float32 (as Keras's guide says); float16
     trains through a loss-scaling optimizer, which compile() puts in by itself."""
