@@ -1,7 +1,11 @@
 """Precision policies and tf.distribute strategies."""
 
+import json
+import os
+import socket
 import subprocess
 import sys
+from pathlib import Path
 
 import keras
 import mlflow
@@ -15,6 +19,8 @@ from cnnlab.training.precision import set_precision
 from cnnlab.training.strategy import build_strategy
 
 pytestmark = pytest.mark.xdist_group("train")
+
+ROOT = Path(__file__).resolve().parents[1]
 
 FAMILIES = ["lenet5", "alexnet", "vgg11", "googlenet", "resnet20", "mobilenet"]  # one per family
 
@@ -99,3 +105,49 @@ def test_mirrored_trains_over_two_cpu_devices_and_logs_one_run(make_cfg, tmp_pat
     (run,) = mlflow.search_runs(experiment_names=[cfg.tracking.experiment], output_format="list")
     assert run.info.status == "FINISHED" and run.data.tags["replicas"] == "2"
     assert run.data.metrics["lr"] == pytest.approx(2 * cfg.optimizer.lr)  # scale_lr: linear
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.mark.slow
+def test_multi_worker_trains_as_two_local_processes_and_the_chief_logs_one_run(make_cfg, tmp_path):
+    cfg = make_cfg("trainer.strategy=multi_worker", "debug=fast", "trainer.batch_size=16")
+    workers = [f"127.0.0.1:{free_port()}" for _ in range(2)]
+    command = [
+        sys.executable,
+        str(ROOT / "pipelines" / "train.py"),
+        f"data.data_dir={cfg.data.data_dir}",
+        f"tracking.uri={cfg.tracking.uri}",
+        f"tracking.artifact_location={cfg.tracking.artifact_location}",
+        f"tracking.experiment={cfg.tracking.experiment}",
+        "trainer.strategy=multi_worker",
+        "debug=fast",
+        "trainer.batch_size=16",
+        "trainer.verbose=0",
+    ]
+    children = [
+        subprocess.Popen(
+            [*command, f"hydra.run.dir={tmp_path}/worker{index}"],
+            env={
+                **os.environ,
+                "TF_CONFIG": json.dumps(
+                    {"cluster": {"worker": workers}, "task": {"type": "worker", "index": index}}
+                ),
+            },
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for index in range(2)
+    ]
+    for child in children:
+        _, stderr = child.communicate(timeout=900)
+        assert child.returncode == 0, stderr[-3000:]
+    mlflow.set_tracking_uri(tracking.tracking_uri(cfg.tracking))
+    (run,) = mlflow.search_runs(experiment_names=[cfg.tracking.experiment], output_format="list")
+    assert run.info.status == "FINISHED" and run.data.tags["replicas"] == "2"
+    assert run.data.tags["output_dir"] == str((tmp_path / "worker0").resolve())

@@ -1,6 +1,7 @@
 """The training run: compose data, model and optimizer from a config, fit, test, record."""
 
 import math
+import os
 import sys
 import time
 from dataclasses import dataclass, field
@@ -29,7 +30,7 @@ from cnnlab.training.regularization import add_l2_penalty
 from cnnlab.training.reproducibility import enable_determinism
 from cnnlab.training.resume import config_digest, find_resume_point
 from cnnlab.training.schedules import EpochSchedule, build_schedule
-from cnnlab.training.strategy import build_strategy, shard_by_data
+from cnnlab.training.strategy import build_strategy, is_chief, shard_by_data, worker_task
 from cnnlab.viz.augment import plot_augmentation
 from cnnlab.viz.curves import plot_history
 
@@ -135,6 +136,8 @@ def train(cfg: DictConfig, output_dir: Path | None = None) -> RunResult:
     keras.utils.set_random_seed(cfg.seed)
     policy = set_precision(cfg.trainer.precision)
     strategy = build_strategy(cfg.trainer.strategy)
+    if not is_chief():
+        output_dir = record_elsewhere(output_dir)
     data = build_datasets(cfg)
     steps_per_epoch = cfg.trainer.steps_per_epoch or math.ceil(
         data.info.split_sizes["train"] / cfg.trainer.batch_size
@@ -190,6 +193,16 @@ def train(cfg: DictConfig, output_dir: Path | None = None) -> RunResult:
         + f" ({seconds:.1f} s training)"
     )
     return RunResult(run_id, name, output_dir, model_path, test_metrics, history, seconds)
+
+
+def record_elsewhere(output_dir: Path) -> Path:
+    """A non-chief worker of a multi-worker run trains like the chief but records its copy of the
+    run into a scratch store and folder of its own (the chief's run is the one to look at)."""
+    kind, index = worker_task()
+    scratch = output_dir / f"{kind}-{index}"
+    prepare_output_dir(scratch)
+    os.environ["MLFLOW_TRACKING_URI"] = f"sqlite:///{scratch.resolve()}/mlflow.db"
+    return scratch
 
 
 def prepare_output_dir(output_dir: Path) -> None:

@@ -58,4 +58,8 @@ def find_resume_point(cfg: DictConfig) -> ResumePoint | None:
                 f"trainer.resume={resume} is invalid: expected true, false or the id of a run "
                 f"in {tracking.tracking_uri(cfg.tracking)}"
             ) from error
+        if run.info.status == "FINISHED":
+            raise ConfigError(
+                f"trainer.resume={resume} is invalid: expected an unfinished run, it ended FINISHED"
+            )
     return ResumePoint(run.info.run_id, run.info.run_name, Path(run.data.tags["output_dir"]))

@@ -35,12 +35,19 @@ def build_strategy(name: str) -> tf.distribute.Strategy:
     return tf.distribute.MultiWorkerMirroredStrategy()
 
 
+def worker_task() -> tuple[str, int] | None:
+    """This process's (task type, index) in a `TF_CONFIG` cluster, or None outside one."""
+    task = json.loads(os.environ.get("TF_CONFIG", "{}")).get("task")
+    return (task["type"], int(task["index"])) if task else None
+
+
 def is_chief() -> bool:
-    """The worker that records the run: worker 0 (or the `chief` task) of a cluster, else us."""
-    task = json.loads(os.environ.get("TF_CONFIG", "{}")).get("task", {})
-    return task.get("type", "worker") == "chief" or (
-        task.get("type", "worker") == "worker" and task.get("index", 0) == 0
-    )
+    """The process that records the run: the `chief` task, else worker 0, else the only one."""
+    task = worker_task()
+    if task is None:
+        return True
+    cluster = json.loads(os.environ["TF_CONFIG"]).get("cluster", {})
+    return task[0] == "chief" or (task == ("worker", 0) and "chief" not in cluster)
 
 
 def shard_by_data(dataset: tf.data.Dataset) -> tf.data.Dataset:
