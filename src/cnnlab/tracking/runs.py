@@ -208,7 +208,3 @@ def latest_unfinished_run(tracking_cfg: DictConfig, tags: Mapping[str, str]) -> 
 def logged_steps(run_id: str, key: str) -> list[int]:
     """The steps at which `key` was logged in `run_id` (in the active store)."""
     return [m.step for m in mlflow.MlflowClient().get_metric_history(run_id, key)]
-
-
-def set_tags(tags: Mapping[str, Any]) -> None:
-    mlflow.set_tags({k: str(v) for k, v in tags.items()})
