@@ -127,6 +127,7 @@ def train(cfg: DictConfig, output_dir: Path | None = None) -> RunResult:
     MLflow run and output folder (`cnnlab.training.resume`).
     """
     validate(cfg)
+    strategy = build_strategy(cfg.trainer.strategy)  # first: multi_worker needs TF untouched
     tracking.check_store(cfg.tracking)
     resume = find_resume_point(cfg)
     output_dir = resume.output_dir if resume else Path(output_dir or default_output_dir())
@@ -135,7 +136,6 @@ def train(cfg: DictConfig, output_dir: Path | None = None) -> RunResult:
         enable_determinism()
     keras.utils.set_random_seed(cfg.seed)
     policy = set_precision(cfg.trainer.precision)
-    strategy = build_strategy(cfg.trainer.strategy)
     if not is_chief():
         output_dir = record_elsewhere(output_dir)
     data = build_datasets(cfg)
