@@ -144,9 +144,9 @@ def test_multi_worker_trains_as_two_local_processes_and_the_chief_logs_one_run(m
         )
         for index in range(2)
     ]
-    for child in children:
-        _, stderr = child.communicate(timeout=900)
-        assert child.returncode == 0, stderr[-3000:]
+    errors = [child.communicate(timeout=900)[1] for child in children]
+    for index, child in enumerate(children):
+        assert child.returncode == 0, f"worker {index}: {errors[index][-3000:]}"
     mlflow.set_tracking_uri(tracking.tracking_uri(cfg.tracking))
     (run,) = mlflow.search_runs(experiment_names=[cfg.tracking.experiment], output_format="list")
     assert run.info.status == "FINISHED" and run.data.tags["replicas"] == "2"

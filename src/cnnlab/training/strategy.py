@@ -19,20 +19,20 @@ from cnnlab.errors import ConfigError
 def build_strategy(name: str) -> tf.distribute.Strategy:
     """`auto`: mirrored over several GPUs, else TF's default (one device, no wrapping)."""
     require_choice("trainer.strategy", name, STRATEGIES)
+    if name == "multi_worker":  # before anything initializes TensorFlow's runtime
+        if "TF_CONFIG" not in os.environ:
+            raise ConfigError(
+                "trainer.strategy=multi_worker is invalid: expected TF_CONFIG in the environment "
+                '(e.g. {"cluster": {"worker": ["host1:2222", "host2:2222"]}, "task": {"type": "worker", "index": 0}})'
+            )
+        return tf.distribute.MultiWorkerMirroredStrategy()
     gpus = tf.config.list_logical_devices("GPU")
     if name == "auto":
         return tf.distribute.MirroredStrategy() if len(gpus) > 1 else tf.distribute.get_strategy()
     if name == "one_device":
         return tf.distribute.OneDeviceStrategy(gpus[0].name if gpus else "/cpu:0")
-    if name == "mirrored":
-        devices = gpus or tf.config.list_logical_devices("CPU")
-        return tf.distribute.MirroredStrategy([d.name for d in devices])
-    if "TF_CONFIG" not in os.environ:
-        raise ConfigError(
-            "trainer.strategy=multi_worker is invalid: expected TF_CONFIG in the environment "
-            '(e.g. {"cluster": {"worker": ["host1:2222", "host2:2222"]}, "task": {"type": "worker", "index": 0}})'
-        )
-    return tf.distribute.MultiWorkerMirroredStrategy()
+    devices = gpus or tf.config.list_logical_devices("CPU")
+    return tf.distribute.MirroredStrategy([d.name for d in devices])
 
 
 def worker_task() -> tuple[str, int] | None:
