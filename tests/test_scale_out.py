@@ -114,6 +114,11 @@ def free_port() -> int:
 
 
 @pytest.mark.slow
+@pytest.mark.xfail(
+    reason="Keras 3.15's fit under MultiWorkerMirroredStrategy fails converting a PerReplica "
+    "batch to a tensor (ValueError); the cluster forms and worker 0 opens the run (issue 10)",
+    strict=True,
+)
 def test_multi_worker_trains_as_two_local_processes_and_the_chief_logs_one_run(make_cfg, tmp_path):
     cfg = make_cfg("trainer.strategy=multi_worker", "debug=fast", "trainer.batch_size=16")
     workers = [f"127.0.0.1:{free_port()}" for _ in range(2)]

@@ -127,17 +127,23 @@ def train(cfg: DictConfig, output_dir: Path | None = None) -> RunResult:
     MLflow run and output folder (`cnnlab.training.resume`).
     """
     validate(cfg)
+    if cfg.trainer.resume and cfg.trainer.strategy == "multi_worker":
+        raise ConfigError(
+            f"trainer.resume={cfg.trainer.resume} is invalid: expected false with "
+            "trainer.strategy=multi_worker (resuming a multi-worker run is not supported yet)"
+        )
     strategy = build_strategy(cfg.trainer.strategy)  # first: multi_worker needs TF untouched
+    output_dir = Path(output_dir or default_output_dir())
+    if not is_chief():
+        output_dir = record_elsewhere(output_dir)
     tracking.check_store(cfg.tracking)
     resume = find_resume_point(cfg)
-    output_dir = resume.output_dir if resume else Path(output_dir or default_output_dir())
+    output_dir = resume.output_dir if resume else output_dir
     prepare_output_dir(output_dir)
     if cfg.trainer.deterministic:
         enable_determinism()
     keras.utils.set_random_seed(cfg.seed)
     policy = set_precision(cfg.trainer.precision)
-    if not is_chief():
-        output_dir = record_elsewhere(output_dir)
     data = build_datasets(cfg)
     steps_per_epoch = cfg.trainer.steps_per_epoch or math.ceil(
         data.info.split_sizes["train"] / cfg.trainer.batch_size
