@@ -7,7 +7,7 @@ import pytest
 from conftest import CONF_DIR
 from hydra import compose, initialize_config_dir
 
-import cnnlab.config.ensemble  # noqa: F401  (registers the `ensemble` schema)
+import cnnlab.config  # noqa: F401  (registers the schemas)
 from cnnlab import tracking
 from cnnlab.ensemble import averaging_model, build_ensemble, majority_vote, weighted_average
 from cnnlab.errors import ConfigError

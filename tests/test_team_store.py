@@ -24,7 +24,7 @@ from conftest import CONF_DIR
 from hydra import compose, initialize_config_dir
 from servers import free_port, stop, wait_for, with_env_bin
 
-import cnnlab.config.ensemble  # noqa: F401  (registers the `ensemble` schema)
+import cnnlab.config  # noqa: F401  (registers the schemas)
 from cnnlab import tracking
 from cnnlab.ensemble import build_ensemble
 from cnnlab.training import train

@@ -6,6 +6,7 @@ rate, which the schedule drives), so `cnnlab.training.optimizers` passes them th
 
 from dataclasses import dataclass, field
 from enum import StrEnum
+from typing import Any
 
 from omegaconf import MISSING
 
@@ -19,7 +20,35 @@ class Precision(StrEnum):
     mixed_bfloat16 = "mixed_bfloat16"
 
 
+class Strategy(StrEnum):
+    auto = "auto"  # mirrored over several GPUs, else one device
+    one_device = "one_device"
+    mirrored = "mirrored"  # the devices of one machine
+    multi_worker = "multi_worker"  # several processes or machines, from TF_CONFIG
+
+
+class LrScaling(StrEnum):
+    none = "none"
+    linear = "linear"  # lr times the number of replicas (Goyal et al., 2017, Sec. 2.1)
+
+
 VERBOSITY = ("auto", "0", "1", "2")
+CLIPPING = ("clipnorm", "global_clipnorm", "clipvalue")
+
+
+@dataclass
+class EarlyStoppingConfig(Checked):
+    GROUP = "trainer.early_stopping"
+
+    monitor: str = "val_loss"  # any epoch metric; *accuracy is maximized, the rest minimized
+    patience: int | None = None  # None: off; else stop after this many epochs, keep the best
+    min_delta: float = 0.0
+
+    def __post_init__(self) -> None:
+        self.require(
+            "patience", self.patience is None or self.patience >= 1, "an integer >= 1 or null (off)"
+        )
+        self.require("min_delta", self.min_delta >= 0, "a number >= 0")
 
 
 @dataclass
@@ -33,6 +62,10 @@ class TrainerConfig(Checked):
     label_smoothing: float = 0.0
     steps_per_epoch: int | None = None  # None: one pass over the train split
     verbose: str = "auto"  # auto: a progress bar on a terminal, one line per epoch otherwise
+    strategy: Strategy = Strategy.auto  # batch_size is the global batch, split over replicas
+    deterministic: bool = False  # bit-identical weights for the same config on the same machine
+    resume: Any = False  # true: this command's newest unfinished run | a run id
+    early_stopping: EarlyStoppingConfig = field(default_factory=EarlyStoppingConfig)
 
     def __post_init__(self) -> None:
         self.require("epochs", self.epochs >= 1, "an integer >= 1")
@@ -44,6 +77,11 @@ class TrainerConfig(Checked):
             "an integer >= 1 or null",
         )
         self.require("verbose", self.verbose in VERBOSITY, "one of " + ", ".join(VERBOSITY))
+        self.require(
+            "resume",
+            isinstance(self.resume, bool) or (isinstance(self.resume, str) and self.resume.strip()),
+            "true, false or an MLflow run id",
+        )
 
 
 @dataclass
@@ -55,7 +93,10 @@ class OptimizerConfig(Checked):
     name: str = MISSING
     lr: float = MISSING
     weight_decay: float | None = None  # decoupled weight decay (Keras's `weight_decay`)
-    clipnorm: float | None = None
+    clipnorm: float | None = None  # gradient clipping: per variable,
+    global_clipnorm: float | None = None  # or over all gradients together,
+    clipvalue: float | None = None  # or element-wise (at most one of the three)
+    scale_lr: LrScaling = LrScaling.none
 
     def __post_init__(self) -> None:
         self.require("lr", self.lr > 0, "a number > 0")
@@ -120,6 +161,19 @@ class NadamConfig(OptimizerConfig):
     epsilon: float = 1e-7
 
 
+@dataclass
+class FtrlConfig(OptimizerConfig):
+    """FTRL-Proximal (McMahan et al., 2013, Algorithm 1)."""
+
+    name: str = "ftrl"
+    learning_rate_power: float = -0.5
+    initial_accumulator_value: float = 0.1
+    l1_regularization_strength: float = 0.0
+    l2_regularization_strength: float = 0.0
+    l2_shrinkage_regularization_strength: float = 0.0
+    beta: float = 0.0
+
+
 OPTIMIZER_SCHEMAS: dict[str, type[OptimizerConfig]] = {
     "sgd": SGDConfig,
     "adam": AdamConfig,
@@ -128,6 +182,7 @@ OPTIMIZER_SCHEMAS: dict[str, type[OptimizerConfig]] = {
     "adagrad": AdagradConfig,
     "adadelta": AdadeltaConfig,
     "nadam": NadamConfig,
+    "ftrl": FtrlConfig,
 }
 
 
@@ -180,9 +235,41 @@ class CosineScheduleConfig(ScheduleConfig):
         self.require("min_lr_fraction", 0 <= self.min_lr_fraction <= 1, "a number in [0, 1]")
 
 
+@dataclass
+class PolynomialScheduleConfig(ScheduleConfig):
+    """lr * (f + (1 - f) * (1 - progress)^power) after the warm-up; power 1 is linear decay."""
+
+    name: str = "polynomial"
+    power: float = 1.0
+    min_lr_fraction: float = 0.0
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        self.require("power", self.power > 0, "a number > 0")
+        self.require("min_lr_fraction", 0 <= self.min_lr_fraction <= 1, "a number in [0, 1]")
+
+
+@dataclass
+class PlateauScheduleConfig(ScheduleConfig):
+    """Multiply the lr by `factor` when `monitor` has not improved for `patience` epochs."""
+
+    name: str = "plateau"
+    monitor: str = "val_loss"  # *accuracy is maximized, the rest minimized
+    factor: float = 0.1
+    patience: int = 3
+    min_delta: float = 0.0
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        self.require("factor", 0 < self.factor < 1, "a number in (0, 1)")
+        self.require("patience", self.patience >= 1, "an integer >= 1")
+
+
 SCHEDULE_SCHEMAS: dict[str, type[ScheduleConfig]] = {
     "constant": ConstantScheduleConfig,
     "step": StepScheduleConfig,
     "exponential": ExponentialScheduleConfig,
     "cosine": CosineScheduleConfig,
+    "polynomial": PolynomialScheduleConfig,
+    "plateau": PlateauScheduleConfig,
 }

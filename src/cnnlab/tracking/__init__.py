@@ -21,9 +21,11 @@ from cnnlab.tracking.models import (
 )
 from cnnlab.tracking.runs import (
     Terminated,
+    check_store,
     flatten,
     get_run,
     git_commit,
+    latest_unfinished_run,
     list_artifacts,
     log_artifact,
     log_config,
@@ -31,6 +33,7 @@ from cnnlab.tracking.runs import (
     log_metrics,
     log_params,
     log_text,
+    logged_steps,
     run,
     run_name,
     sigterm_interrupts,
@@ -40,11 +43,13 @@ from cnnlab.tracking.runs import (
 
 __all__ = [
     "Terminated",
+    "check_store",
     "find_run_id",
     "find_runs",
     "flatten",
     "get_run",
     "git_commit",
+    "latest_unfinished_run",
     "list_artifacts",
     "load_model",
     "load_network",
@@ -57,6 +62,7 @@ __all__ = [
     "log_params",
     "log_text",
     "log_visualization",
+    "logged_steps",
     "model_metadata",
     "require_run",
     "resumed_run",

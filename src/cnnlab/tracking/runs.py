@@ -19,6 +19,8 @@ import mlflow
 from mlflow.entities import RunStatus
 from omegaconf import DictConfig, OmegaConf
 
+from cnnlab.errors import ConfigError
+
 MAX_PARAM_LENGTH = 6000  # MLflow's limit on a param value
 
 
@@ -76,15 +78,21 @@ def run(
     name: str,
     tags: Mapping[str, str] | None = None,
     nested: bool = False,
+    resume_id: str | None = None,
     attach: Path | None = None,
 ) -> Iterator[str]:
-    """Open an MLflow run and yield its id; its end status tells how the block ended.
+    """Open an MLflow run (or reopen `resume_id`) and yield its id; its end status tells how
+    the block ended, and a FAILED run carries the error as its `failure_reason` tag.
 
     `attach` (the job's log file) is logged as an artifact as the run ends, however it ends.
     """
     experiment_id = use_experiment(tracking_cfg)
     active = mlflow.start_run(
-        experiment_id=experiment_id, run_name=name, nested=nested, tags=dict(tags or {})
+        run_id=resume_id,
+        experiment_id=experiment_id,
+        run_name=None if resume_id else name,
+        nested=nested,
+        tags=dict(tags or {}),
     )
     status = RunStatus.FAILED
     try:
@@ -93,6 +101,9 @@ def run(
         status = RunStatus.FINISHED
     except KeyboardInterrupt:
         status = RunStatus.KILLED
+        raise
+    except BaseException as error:
+        mlflow.set_tag("failure_reason", f"{type(error).__name__}: {error}"[:MAX_PARAM_LENGTH])
         raise
     finally:
         if attach is not None and attach.exists():
@@ -167,3 +178,41 @@ def get_run(run_id: str, tracking_cfg: DictConfig):
 def list_artifacts(run_id: str, tracking_cfg: DictConfig, folder: str | None = None) -> list[str]:
     mlflow.set_tracking_uri(tracking_uri(tracking_cfg))
     return [a.path for a in mlflow.MlflowClient().list_artifacts(run_id, folder)]
+
+
+def check_store(tracking_cfg: DictConfig) -> None:
+    """Fail now, in one line, when the tracking store cannot be opened or written."""
+    uri = tracking_uri(tracking_cfg)
+    prefix = "sqlite:///"
+    if uri.startswith(prefix):
+        path = Path(uri[len(prefix) :])
+        folder = path if path.exists() else path.parent
+        if not os.access(folder if folder.exists() else folder.parent, os.W_OK):
+            raise ConfigError(f"tracking.uri={uri} is invalid: expected a writable location")
+    try:
+        use_experiment(tracking_cfg)
+    except Exception as error:  # MLflow raises many kinds; the user needs one line
+        first_line = str(error).strip().splitlines()[0] if str(error).strip() else ""
+        raise ConfigError(
+            f"tracking.uri={uri} is invalid: expected a reachable, writable MLflow store "
+            f"({type(error).__name__}: {first_line})"
+        ) from error
+
+
+def latest_unfinished_run(tracking_cfg: DictConfig, tags: Mapping[str, str]) -> Any | None:
+    """The newest run of the experiment with these tags that did not end FINISHED
+    (killed by a signal it is still RUNNING), or None."""
+    experiment_id = use_experiment(tracking_cfg)
+    condition = " and ".join(f"tags.{k} = '{v}'" for k, v in tags.items())
+    runs = mlflow.search_runs(
+        [experiment_id],
+        filter_string=condition,
+        order_by=["attributes.start_time DESC"],
+        output_format="list",
+    )
+    return next((r for r in runs if r.info.status != "FINISHED"), None)
+
+
+def logged_steps(run_id: str, key: str) -> list[int]:
+    """The steps at which `key` was logged in `run_id` (in the active store)."""
+    return [m.step for m in mlflow.MlflowClient().get_metric_history(run_id, key)]

@@ -1,20 +1,35 @@
-"""Keras callbacks of a training run: metrics to the tracker, and a loud stop on a NaN loss."""
+"""Keras callbacks of a training run: the learning rate and metrics to the tracker, a loud stop
+on a NaN loss, reduce-on-plateau for `schedule=plateau`, and early stopping that keeps the best
+weights. The stateful ones expose `get_state()`/`set_state()` so a checkpoint can resume them."""
 
 import math
+from typing import Any
 
 import keras
 
 from cnnlab import tracking
 from cnnlab.errors import TrainingDiverged
+from cnnlab.training.schedules import EpochSchedule
+
+
+def maximized(monitor: str) -> bool:
+    """Accuracies are maximized, losses (and everything else) minimized."""
+    return "accuracy" in monitor or monitor.endswith("auc")
+
+
+class LearningRateToLogs(keras.callbacks.Callback):
+    """Put the learning rate of the next step into the epoch logs (for history and tracking)."""
+
+    def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
+        if logs is not None:
+            logs["lr"] = float(keras.ops.convert_to_numpy(self.model.optimizer.learning_rate))
 
 
 class TrackEpochMetrics(keras.callbacks.Callback):
-    """Log every epoch's train/validation metrics and the learning rate, step = epoch index."""
+    """Log every epoch's train/validation metrics (and lr), step = epoch index."""
 
     def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
-        metrics = dict(logs or {})
-        metrics["lr"] = float(keras.ops.convert_to_numpy(self.model.optimizer.learning_rate))
-        tracking.log_metrics(metrics, step=epoch)
+        tracking.log_metrics(dict(logs or {}), step=epoch)
 
 
 class RaiseOnNonFiniteLoss(keras.callbacks.Callback):
@@ -36,3 +51,64 @@ class RaiseOnNonFiniteLoss(keras.callbacks.Callback):
                 f"try a smaller optimizer.lr (now {self.lr}), a warm-up (schedule.warmup_epochs) "
                 f"or trainer.precision=float32"
             )
+
+
+class ReduceOnPlateau(keras.callbacks.Callback):
+    """Multiply the plateau schedule's scale by `factor` when `monitor` has not improved by more
+    than `min_delta` for `patience` epochs (Keras's ReduceLROnPlateau cannot change a schedule)."""
+
+    def __init__(
+        self, schedule: EpochSchedule, monitor: str, factor: float, patience: int, min_delta: float
+    ):
+        super().__init__()
+        self.schedule, self.monitor = schedule, monitor
+        self.factor, self.patience, self.min_delta = factor, patience, min_delta
+        self.sign = -1.0 if maximized(monitor) else 1.0  # compare sign * value, lower is better
+        self.best = math.inf
+        self.wait = 0
+
+    def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
+        value = self.sign * float((logs or {})[self.monitor])
+        if value < self.best - self.min_delta:
+            self.best, self.wait = value, 0
+            return
+        self.wait += 1
+        if self.wait >= self.patience:
+            self.schedule.scale.assign(float(self.schedule.scale.numpy()) * self.factor)
+            self.wait = 0
+
+    def get_state(self) -> dict[str, Any]:
+        return {"best": self.best, "wait": self.wait, "scale": float(self.schedule.scale.numpy())}
+
+    def set_state(self, state: dict[str, Any]) -> None:
+        self.best, self.wait = state["best"], state["wait"]
+        self.schedule.scale.assign(state["scale"])
+
+
+class EarlyStoppingToBest(keras.callbacks.EarlyStopping):
+    """Keras's early stopping, always restoring the best epoch's weights at the end, with its
+    state (best value, epoch, weights, patience used) saved in checkpoints."""
+
+    def __init__(self, monitor: str, patience: int, min_delta: float):
+        super().__init__(
+            monitor=monitor,
+            patience=patience,
+            min_delta=min_delta,
+            mode="max" if maximized(monitor) else "min",
+            restore_best_weights=True,
+        )
+
+    def on_train_begin(self, logs: dict | None = None) -> None:
+        state = getattr(self, "_resumed", None)
+        super().on_train_begin(logs)  # resets the state; a resumed run puts its own back
+        if state is not None:
+            self.set_state(state)
+
+    def get_state(self) -> dict[str, Any]:
+        names = ("wait", "best", "best_epoch", "best_weights", "stopped_epoch")
+        return {name: getattr(self, name) for name in names}
+
+    def set_state(self, state: dict[str, Any]) -> None:
+        self._resumed = state
+        for name, value in state.items():
+            setattr(self, name, value)

@@ -2,23 +2,35 @@
 
 import logging
 import math
+import os
 import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import keras
-import matplotlib.pyplot as plt
 from omegaconf import DictConfig, OmegaConf
 
 from cnnlab import models, tracking
-from cnnlab.config import validate
+from cnnlab.config import require, validate
 from cnnlab.data import Datasets, build_datasets, describe, to_pixels
-from cnnlab.training.callbacks import RaiseOnNonFiniteLoss, TrackEpochMetrics
+from cnnlab.errors import ConfigError
+from cnnlab.training.callbacks import (
+    EarlyStoppingToBest,
+    LearningRateToLogs,
+    RaiseOnNonFiniteLoss,
+    ReduceOnPlateau,
+    TrackEpochMetrics,
+)
+from cnnlab.training.checkpoints import EpochCheckpoint, Stateful, load_state
 from cnnlab.training.evaluate import tta_metrics
-from cnnlab.training.optimizers import build_optimizer
+from cnnlab.training.optimizers import build_optimizer, scaled_lr
 from cnnlab.training.precision import set_precision
-from cnnlab.training.schedules import build_schedule
+from cnnlab.training.regularization import add_l2_penalty
+from cnnlab.training.reproducibility import enable_determinism
+from cnnlab.training.resume import config_digest, find_resume_point
+from cnnlab.training.schedules import EpochSchedule, build_schedule
+from cnnlab.training.strategy import build_strategy, is_chief, shard_by_data, worker_task
 from cnnlab.viz.augment import plot_augmentation
 from cnnlab.viz.curves import plot_history
 
@@ -60,9 +72,10 @@ def hydra_log_file() -> Path | None:
 
 
 def model_options(model_cfg: DictConfig) -> dict:
-    """`cfg.model` without its name: the keyword options of the model's builder."""
+    """`cfg.model` without its name and l2: the keyword options of the model's builder."""
     options = OmegaConf.to_container(model_cfg, resolve=True)
     options.pop("name")
+    options.pop("l2", None)  # a training penalty (training.regularization), not a builder option
     return options
 
 
@@ -73,8 +86,12 @@ def progress_verbosity(verbose: str) -> int:
     return int(verbose)
 
 
-def compile_model(model: keras.Model, cfg: DictConfig, steps_per_epoch: int) -> None:
-    schedule = build_schedule(cfg.schedule, cfg.optimizer.lr, steps_per_epoch, cfg.trainer.epochs)
+def compile_model(
+    model: keras.Model, cfg: DictConfig, steps_per_epoch: int, replicas: int
+) -> EpochSchedule:
+    """Compile with the configured loss, optimizer and schedule; return the schedule."""
+    lr = scaled_lr(cfg.optimizer, replicas)
+    schedule = build_schedule(cfg.schedule, lr, steps_per_epoch, cfg.trainer.epochs)
     loss = keras.losses.CategoricalCrossentropy(label_smoothing=cfg.trainer.label_smoothing)
     accuracy = keras.metrics.CategoricalAccuracy(name="accuracy")
     weights = models.loss_weights(model)  # {} unless the model has auxiliary classifiers
@@ -85,6 +102,7 @@ def compile_model(model: keras.Model, cfg: DictConfig, steps_per_epoch: int) -> 
         metrics={models.MAIN_OUTPUT: [accuracy]} if weights else [accuracy],
         jit_compile=cfg.trainer.jit_compile,
     )
+    return schedule
 
 
 def label_every_output(dataset, model: keras.Model):
@@ -115,56 +133,77 @@ class MainOutputMetricNames(keras.callbacks.Callback):
 def train(cfg: DictConfig, output_dir: Path | None = None) -> RunResult:
     """Train `cfg.model` on `cfg.data` and record the run in MLflow.
 
-    Everything that can fail on a bad config (names, values, geometry, data) is built
-    before the MLflow run opens, so a config that never starts leaves no run behind.
+    Everything that can fail on a bad config (names, values, geometry, data, an unwritable
+    output folder or tracking store) is checked before the MLflow run opens, so a config that
+    never starts leaves no run behind. `trainer.resume` continues a killed run in its own
+    MLflow run and output folder (`cnnlab.training.resume`).
     """
     validate(cfg)
+    if cfg.trainer.resume and cfg.trainer.strategy == "multi_worker":
+        raise ConfigError(
+            f"trainer.resume={cfg.trainer.resume} is invalid: expected false with "
+            "trainer.strategy=multi_worker (resuming a multi-worker run is not supported yet)"
+        )
+    strategy = build_strategy(cfg.trainer.strategy)  # first: multi_worker needs TF untouched
+    output_dir = Path(output_dir or default_output_dir())
+    if not is_chief():
+        output_dir = record_elsewhere(output_dir)
+    tracking.check_store(cfg.tracking)
+    resume = find_resume_point(cfg)
+    output_dir = resume.output_dir if resume else output_dir
+    prepare_output_dir(output_dir)
+    if cfg.trainer.deterministic:
+        enable_determinism()
     keras.utils.set_random_seed(cfg.seed)
     policy = set_precision(cfg.trainer.precision)
     data = build_datasets(cfg)
-    model = models.build_from_config(cfg.model, data.info.input_shape, data.info.num_classes)
     steps_per_epoch = cfg.trainer.steps_per_epoch or math.ceil(
         data.info.split_sizes["train"] / cfg.trainer.batch_size
     )
-    compile_model(model, cfg, steps_per_epoch)
+    # Again: preparing a dataset on first use (TFDS) draws from Python's RNG, which Keras
+    # initializers take their seeds from; the initial weights must not depend on it.
+    keras.utils.set_random_seed(cfg.seed)
+    with strategy.scope():
+        model = models.build(
+            cfg.model.name, data.info.input_shape, data.info.num_classes, **model_options(cfg.model)
+        )
+        require(cfg.model.l2 >= 0, "model.l2", cfg.model.l2, "a number >= 0")
+        add_l2_penalty(model, cfg.model.l2)
+        schedule = compile_model(model, cfg, steps_per_epoch, strategy.num_replicas_in_sync)
+    stateful = stateful_callbacks(cfg, schedule, has_val=data.val is not None)
 
-    output_dir = Path(output_dir or default_output_dir())
-    output_dir.mkdir(parents=True, exist_ok=True)
-    name = tracking.run_name(cfg.model.name, data.info.name)
+    name = resume.run_name if resume else tracking.run_name(cfg.model.name, data.info.name)
     tags = {
+        "kind": "train",
+        "config_digest": config_digest(cfg),
         "git_commit": tracking.git_commit(),
         "model": cfg.model.name,
         "data": data.info.name,
         "output_dir": str(output_dir.resolve()),
         "precision": policy,
+        "replicas": str(strategy.num_replicas_in_sync),
     }
     log.info(
-        "run %s: %s; model %s (%s parameters, %s); outputs in %s",
+        "%s %s: %s; model %s (%s parameters, %s, %d replica(s)); outputs in %s",
+        "resuming" if resume else "run",
         name,
         describe(data.info),
         cfg.model.name,
         f"{model.count_params():,}",
         policy,
+        strategy.num_replicas_in_sync,
         output_dir,
     )
-    with tracking.run(cfg.tracking, name, tags, attach=hydra_log_file()) as run_id:
-        tracking.log_config(cfg)
-        tracking.log_params(
-            {
-                "model.parameters": model.count_params(),
-                # `dataset.*`: what the source delivered, apart from the `data.*` config keys
-                "dataset.class_names": data.info.class_names,
-                "dataset.input_shape": data.info.input_shape,
-                **{f"dataset.{k}_examples": v for k, v in data.info.split_sizes.items()},
-            }
-        )
-        if data.info.extra:
-            tracking.log_metrics(data.info.extra)
-        if data.preview is not None:
-            tracking.log_figure(
-                plot_augmentation(data.preview(), data.info.class_names), "augmentation.png"
-            )
-        history, seconds = fit(model, data, cfg, steps_per_epoch, output_dir)
+    with tracking.run(
+        cfg.tracking, name, tags, resume_id=resume and resume.run_id, attach=hydra_log_file()
+    ) as run_id:
+        if not resume:
+            log_run_description(cfg, model, data)
+        history, seconds = fit(model, data, cfg, steps_per_epoch, output_dir, stateful, run_id)
+        if "early_stopping" in stateful:
+            best_epoch = stateful["early_stopping"].best_epoch
+            tracking.log_metrics({"best_epoch": best_epoch})
+            log.info("early stopping: the model is the best epoch's, epoch %d", best_epoch + 1)
         test_metrics = {
             f"test_{k}": float(v)
             for k, v in main_output_names(
@@ -174,7 +213,7 @@ def train(cfg: DictConfig, output_dir: Path | None = None) -> RunResult:
         test_metrics |= tta_metrics(model, data.test_views)
         tracking.log_metrics({**test_metrics, "train_seconds": seconds})
         model_path = save_model(models.inference_model(model), output_dir, cfg.tracking, data)
-        log_curves(history, title=name)
+        tracking.log_figure(plot_history(history, title=name), "curves.png")
     log.info(
         "%s: %s (%.1f s training)",
         name,
@@ -184,27 +223,115 @@ def train(cfg: DictConfig, output_dir: Path | None = None) -> RunResult:
     return RunResult(run_id, name, output_dir, model_path, test_metrics, history, seconds)
 
 
+def record_elsewhere(output_dir: Path) -> Path:
+    """A non-chief worker of a multi-worker run trains like the chief but records its copy of the
+    run into a scratch store and folder of its own (the chief's run is the one to look at)."""
+    kind, index = worker_task()
+    scratch = output_dir / f"{kind}-{index}"
+    prepare_output_dir(scratch)
+    os.environ["MLFLOW_TRACKING_URI"] = f"sqlite:///{scratch.resolve()}/mlflow.db"
+    return scratch
+
+
+def prepare_output_dir(output_dir: Path) -> None:
+    """Create the run's folder and its checkpoints folder, or fail now in one line."""
+    try:
+        (output_dir / "checkpoints").mkdir(parents=True, exist_ok=True)
+        probe = output_dir / "checkpoints" / ".writable"
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as error:
+        raise ConfigError(
+            f"output folder {output_dir} is invalid: expected a writable folder ({error.strerror})"
+        ) from error
+
+
+def log_run_description(cfg: DictConfig, model: keras.Model, data: Datasets) -> None:
+    """What a new run records before training: config, sizes, data metrics, augmentation."""
+    tracking.log_config(cfg)
+    tracking.log_params(
+        {
+            "model.parameters": model.count_params(),
+            # `dataset.*`: what the source delivered, apart from the `data.*` config keys
+            "dataset.class_names": data.info.class_names,
+            "dataset.input_shape": data.info.input_shape,
+            **{f"dataset.{k}_examples": v for k, v in data.info.split_sizes.items()},
+        }
+    )
+    if data.info.extra:
+        tracking.log_metrics(data.info.extra)
+    if data.preview is not None:
+        figure = plot_augmentation(data.preview(), data.info.class_names)
+        tracking.log_figure(figure, "augmentation.png")
+
+
+def stateful_callbacks(
+    cfg: DictConfig, schedule: EpochSchedule, has_val: bool
+) -> dict[str, Stateful]:
+    """Reduce-on-plateau and early stopping, when configured; their state is checkpointed."""
+    callbacks: dict[str, Stateful] = {}
+    monitors = []
+    if cfg.schedule.name == "plateau":
+        s = cfg.schedule
+        callbacks["plateau"] = ReduceOnPlateau(
+            schedule, s.monitor, s.factor, s.patience, s.min_delta
+        )
+        monitors.append(("schedule.monitor", s.monitor))
+    stopping = cfg.trainer.early_stopping
+    if stopping.patience is not None:
+        callbacks["early_stopping"] = EarlyStoppingToBest(
+            stopping.monitor, stopping.patience, stopping.min_delta
+        )
+        monitors.append(("trainer.early_stopping.monitor", stopping.monitor))
+    for key, monitor in monitors:
+        if monitor.startswith("val_") and not has_val:
+            raise ConfigError(
+                f"{key}={monitor} is invalid: expected a train metric (loss, accuracy), "
+                "this data has no validation split"
+            )
+    return callbacks
+
+
 def fit(
-    model: keras.Model, data: Datasets, cfg: DictConfig, steps_per_epoch: int, output_dir: Path
+    model: keras.Model,
+    data: Datasets,
+    cfg: DictConfig,
+    steps_per_epoch: int,
+    output_dir: Path,
+    stateful: dict[str, Stateful],
+    run_id: str,
 ) -> tuple[dict, float]:
-    """Keras fit with tracking and a per-epoch checkpoint that survives a failed or interrupted run."""
+    """Keras fit with tracking and a per-epoch checkpoint to resume from (`checkpoints/state.npz`)
+    and to export from (`checkpoints/last.keras`), kept when the run fails or is interrupted."""
     checkpoint = output_dir / "checkpoints" / "last.keras"
-    checkpoint.parent.mkdir(parents=True, exist_ok=True)
+    state_path = output_dir / "checkpoints" / "state.npz"
+    history: dict[str, list[float]] = {}
+    initial_epoch = 0
+    if cfg.trainer.resume and state_path.exists():
+        meta = load_state(state_path, model, stateful)
+        initial_epoch, history = meta["epochs_done"], meta["history"]
+        log_missing_epochs(run_id, history)
     callbacks = [
         MainOutputMetricNames(),
+        *stateful.values(),  # before the lr is read: a plateau lowers it at this epoch's end
+        LearningRateToLogs(),
+        EpochCheckpoint(state_path, stateful, history),
         TrackEpochMetrics(),
         RaiseOnNonFiniteLoss(cfg.optimizer.lr),
         keras.callbacks.ModelCheckpoint(str(checkpoint)),
     ]
-    train_data = label_every_output(data.train, model)
-    train_data = train_data.repeat() if cfg.trainer.steps_per_epoch else train_data
+    train_data = training_batches(data, model, cfg, steps_per_epoch, initial_epoch)
+    val_data = label_every_output(data.val, model)
+    if cfg.trainer.strategy == "multi_worker":
+        train_data, val_data = shard_by_data(train_data), val_data and shard_by_data(val_data)
     start = time.perf_counter()
     try:
-        history = model.fit(
+        model.fit(
             train_data,
-            validation_data=label_every_output(data.val, model),
+            validation_data=val_data,
             epochs=cfg.trainer.epochs,
-            steps_per_epoch=cfg.trainer.steps_per_epoch,
+            initial_epoch=initial_epoch,
+            steps_per_epoch=steps_per_epoch,
             callbacks=callbacks,
             verbose=progress_verbosity(cfg.trainer.verbose),
             shuffle=False,  # the tf.data pipeline shuffles
@@ -214,9 +341,27 @@ def fit(
             tracking.log_artifact(checkpoint, "checkpoints")
             log.warning("the last completed epoch is saved in %s", checkpoint)
         raise
-    return {
-        k: [float(v) for v in vs] for k, vs in history.history.items()
-    }, time.perf_counter() - start
+    return history, time.perf_counter() - start
+
+
+def training_batches(data: Datasets, model: keras.Model, cfg: DictConfig, steps: int, skip: int):
+    """The train split repeated (one pass = one epoch of `steps` batches unless
+    `trainer.steps_per_epoch` says otherwise). A deterministic resumed run first draws the
+    `skip` epochs it already trained on, so that every later epoch sees the same shuffled,
+    augmented batches as in an uninterrupted run (costs one input-pipeline pass per epoch)."""
+    batches = label_every_output(data.train, model).repeat()
+    if skip and cfg.trainer.deterministic:
+        batches = batches.skip(skip * steps)
+    return batches
+
+
+def log_missing_epochs(run_id: str, history: dict[str, list[float]]) -> None:
+    """Log the checkpointed epochs whose metrics the killed process did not log (it can die
+    between saving the state and logging), so the run has each step exactly once."""
+    logged = set(tracking.logged_steps(run_id, "loss"))
+    for epoch in range(len(history.get("loss", []))):
+        if epoch not in logged:
+            tracking.log_metrics({k: v[epoch] for k, v in history.items()}, step=epoch)
 
 
 def save_model(
@@ -232,9 +377,3 @@ def save_model(
         model.summary(print_fn=lambda line, **_: summary.append(line))
         tracking.log_text("\n".join(summary), "model/summary.txt")
     return path
-
-
-def log_curves(history: dict[str, list[float]], title: str) -> None:
-    figure = plot_history(history, title=title)
-    tracking.log_figure(figure, "curves.png")
-    plt.close(figure)

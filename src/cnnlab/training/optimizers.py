@@ -1,4 +1,11 @@
-"""Optimizers by name (`optimizer.name`); each schema holds exactly its Keras class's options."""
+"""Optimizers by name (`optimizer.name`); each schema holds exactly its Keras class's options.
+
+`weight_decay` is Keras's decoupled decay (Loshchilov & Hutter, 2019): the optimizer shrinks
+every weight by lr * weight_decay per step, outside the gradient, so adaptive optimizers do
+not rescale it. The papers' L2 penalty is `model.l2` (see `cnnlab.training.regularization`).
+Gradient clipping: `clipnorm` (per variable), `global_clipnorm` (all gradients together),
+`clipvalue` (element-wise); the schema allows one of them.
+"""
 
 import dataclasses
 
@@ -15,7 +22,14 @@ OPTIMIZERS: dict[str, type[keras.optimizers.Optimizer]] = {
     "adagrad": keras.optimizers.Adagrad,
     "adadelta": keras.optimizers.Adadelta,
     "nadam": keras.optimizers.Nadam,
+    "ftrl": keras.optimizers.Ftrl,
 }
+
+
+def scaled_lr(optimizer_cfg: DictConfig, replicas: int) -> float:
+    """`optimizer.lr`, times the number of replicas under `scale_lr: linear` (Goyal et al.,
+    2017, Sec. 2.1: with a k-times larger global batch, use a k-times larger learning rate)."""
+    return optimizer_cfg.lr * (replicas if optimizer_cfg.scale_lr == "linear" else 1)
 
 
 def build_optimizer(optimizer_cfg: DictConfig, learning_rate) -> keras.optimizers.Optimizer:
@@ -23,5 +37,5 @@ def build_optimizer(optimizer_cfg: DictConfig, learning_rate) -> keras.optimizer
     options = dataclasses.asdict(to_object(optimizer_cfg))
     name = options.pop("name")
     require_choice("optimizer.name", name, sorted(OPTIMIZERS))
-    options.pop("lr")  # the schedule's base rate
+    del options["lr"], options["scale_lr"]  # the schedule's base rate; `scaled_lr`
     return OPTIMIZERS[name](learning_rate=learning_rate, **options)

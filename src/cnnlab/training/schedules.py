@@ -1,4 +1,11 @@
-"""Learning-rate schedules of the literature, per optimizer step, with an optional linear warm-up."""
+"""Learning-rate schedules of the literature, per optimizer step, with an optional linear warm-up.
+
+Every schedule is lr(step) = base_lr * warmup(epoch) * decay(epoch) * plateau_scale, where
+epoch = step / steps_per_epoch is fractional. `plateau` has no decay of its own: its scale is
+divided by `factor` by `ReduceOnPlateau` when the monitored validation metric stops improving
+(AlexNet, Krizhevsky et al. 2012, Sec. 5: "divide the learning rate by 10 when the validation
+error rate stopped improving").
+"""
 
 import dataclasses
 import math
@@ -8,12 +15,10 @@ from omegaconf import DictConfig
 
 from cnnlab.config import require_choice, to_object
 
-SCHEDULES = ("constant", "step", "exponential", "cosine")
-
 
 @keras.saving.register_keras_serializable(package="cnnlab")
 class EpochSchedule(keras.optimizers.schedules.LearningRateSchedule):
-    """lr(step) = base_lr * warmup(epoch) * decay(epoch), with epoch = step / steps_per_epoch."""
+    """lr(step) = base_lr * warmup(epoch) * decay(epoch) * scale, with epoch = step / steps_per_epoch."""
 
     def __init__(
         self,
@@ -25,6 +30,7 @@ class EpochSchedule(keras.optimizers.schedules.LearningRateSchedule):
         milestones=(),
         gamma: float = 0.1,
         min_lr_fraction: float = 0.0,
+        power: float = 1.0,
     ):
         self.base_lr = float(base_lr)
         self.steps_per_epoch = int(steps_per_epoch)
@@ -34,18 +40,32 @@ class EpochSchedule(keras.optimizers.schedules.LearningRateSchedule):
         self.milestones = tuple(int(m) for m in milestones)
         self.gamma = float(gamma)
         self.min_lr_fraction = float(min_lr_fraction)
+        self.power = float(power)
+        # The plateau factor so far: a variable, so that a callback can lower it between steps.
+        self.scale = (
+            keras.Variable(1.0, dtype="float32", trainable=False, name="lr_plateau_scale")
+            if name == "plateau"
+            else None
+        )
 
     def __call__(self, step):
         epoch = keras.ops.cast(step, "float32") / self.steps_per_epoch
-        return self.base_lr * self._warmup(epoch) * self._decay(epoch)
+        lr = self.base_lr * self._warmup(epoch) * self._decay(epoch)
+        return lr * self.scale if self.scale is not None else lr
 
     def _warmup(self, epoch):
         if self.warmup_epochs <= 0:
             return 1.0
         return keras.ops.minimum(1.0, (epoch + 1.0 / self.steps_per_epoch) / self.warmup_epochs)
 
+    def _progress(self, epoch):
+        """0 -> 1 over the epochs after the warm-up."""
+        span = max(self.epochs - self.warmup_epochs, 1e-9)
+        return keras.ops.clip((epoch - self.warmup_epochs) / span, 0.0, 1.0)
+
     def _decay(self, epoch):
         ops = keras.ops
+        floor = self.min_lr_fraction
         if self.name == "step":
             passed = (
                 sum(ops.cast(epoch >= m, "float32") for m in self.milestones)
@@ -56,11 +76,10 @@ class EpochSchedule(keras.optimizers.schedules.LearningRateSchedule):
         if self.name == "exponential":
             return ops.power(self.gamma, ops.floor(epoch))
         if self.name == "cosine":
-            progress = ops.clip(
-                (epoch - self.warmup_epochs) / max(self.epochs - self.warmup_epochs, 1e-9), 0.0, 1.0
-            )
-            cosine = 0.5 * (1.0 + ops.cos(math.pi * progress))
-            return self.min_lr_fraction + (1.0 - self.min_lr_fraction) * cosine
+            cosine = 0.5 * (1.0 + ops.cos(math.pi * self._progress(epoch)))
+            return floor + (1.0 - floor) * cosine
+        if self.name == "polynomial":
+            return floor + (1.0 - floor) * ops.power(1.0 - self._progress(epoch), self.power)
         return 1.0
 
     def get_config(self) -> dict:
@@ -73,7 +92,12 @@ class EpochSchedule(keras.optimizers.schedules.LearningRateSchedule):
             "milestones": list(self.milestones),
             "gamma": self.gamma,
             "min_lr_fraction": self.min_lr_fraction,
+            "power": self.power,
         }
+
+
+SCHEDULES = ("constant", "step", "exponential", "cosine", "polynomial", "plateau")
+PLATEAU_OPTIONS = ("monitor", "factor", "patience", "min_delta")  # read by ReduceOnPlateau
 
 
 def build_schedule(
@@ -82,4 +106,6 @@ def build_schedule(
     """The schedule named by `schedule.name`, with the options its schema declares."""
     options = dataclasses.asdict(to_object(schedule_cfg))
     require_choice("schedule.name", options["name"], SCHEDULES)
+    for key in PLATEAU_OPTIONS:
+        options.pop(key, None)
     return EpochSchedule(base_lr, steps_per_epoch, epochs, **options)

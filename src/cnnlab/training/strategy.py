@@ -1,0 +1,57 @@
+"""Where the training step runs: `trainer.strategy` through `tf.distribute`.
+
+`trainer.batch_size` is the global batch: a strategy splits each batch over its replicas
+(Keras does the splitting), and `optimizer.scale_lr: linear` multiplies the learning rate by
+the number of replicas. `mirrored` uses every GPU of this machine, or every logical CPU
+device where there is no GPU (how the tests run it); `multi_worker` reads the cluster from
+`TF_CONFIG` (https://www.tensorflow.org/guide/distributed_training#TF_CONFIG).
+"""
+
+import json
+import os
+
+import tensorflow as tf
+
+from cnnlab.errors import ConfigError
+
+
+def build_strategy(name: str) -> tf.distribute.Strategy:
+    """`auto`: mirrored over several GPUs, else TF's default (one device, no wrapping). The
+    schema (`cnnlab.config.training.Strategy`) allows only the names handled here."""
+    if name == "multi_worker":  # before anything initializes TensorFlow's runtime
+        if "TF_CONFIG" not in os.environ:
+            raise ConfigError(
+                "trainer.strategy=multi_worker is invalid: expected TF_CONFIG in the environment "
+                '(e.g. {"cluster": {"worker": ["host1:2222", "host2:2222"]}, "task": {"type": "worker", "index": 0}})'
+            )
+        return tf.distribute.MultiWorkerMirroredStrategy()
+    gpus = tf.config.list_logical_devices("GPU")
+    if name == "auto":
+        return tf.distribute.MirroredStrategy() if len(gpus) > 1 else tf.distribute.get_strategy()
+    if name == "one_device":
+        return tf.distribute.OneDeviceStrategy(gpus[0].name if gpus else "/cpu:0")
+    devices = gpus or tf.config.list_logical_devices("CPU")
+    return tf.distribute.MirroredStrategy([d.name for d in devices])
+
+
+def worker_task() -> tuple[str, int] | None:
+    """This process's (task type, index) in a `TF_CONFIG` cluster, or None outside one."""
+    task = json.loads(os.environ.get("TF_CONFIG", "{}")).get("task")
+    return (task["type"], int(task["index"])) if task else None
+
+
+def is_chief() -> bool:
+    """The process that records the run: the `chief` task, else worker 0, else the only one."""
+    task = worker_task()
+    if task is None:
+        return True
+    cluster = json.loads(os.environ["TF_CONFIG"]).get("cluster", {})
+    return task[0] == "chief" or (task == ("worker", 0) and "chief" not in cluster)
+
+
+def shard_by_data(dataset: tf.data.Dataset) -> tf.data.Dataset:
+    """Multi-worker input: every worker reads the same files and keeps its share of the batches
+    (the default shards by file, and a small dataset has fewer files than workers)."""
+    options = tf.data.Options()
+    options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
+    return dataset.with_options(options)

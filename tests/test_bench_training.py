@@ -1,0 +1,52 @@
+"""The training benchmarks run with tiny settings (their numbers come from `make bench-*`)."""
+
+import importlib.util
+import subprocess
+import sys
+from pathlib import Path
+
+import keras
+import pytest
+
+BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
+
+
+def load(name: str):
+    spec = importlib.util.spec_from_file_location(f"bench_{name}", BENCHMARKS / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.mark.parametrize("policy", ["float32", "mixed_float16"])
+def test_gpu_benchmark_times_a_training_step_on_the_cpu(policy):
+    try:
+        rate = load("gpu").images_per_second("lenet5", policy, batch=2, steps=1, size=None)
+    finally:
+        keras.mixed_precision.set_global_policy("float32")
+    assert rate > 0
+
+
+@pytest.mark.slow
+def test_training_benchmark_prints_its_table(tmp_path):
+    done = subprocess.run(
+        [
+            sys.executable,
+            str(BENCHMARKS / "training.py"),
+            "--cases",
+            "lenet5,resnet20",
+            "--epochs",
+            "1",
+            "--steps",
+            "2",
+            "--batch",
+            "8",
+            "--repeats",
+            "1",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "overhead" in done.stdout and "resnet20:" in done.stdout

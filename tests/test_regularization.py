@@ -1,0 +1,62 @@
+"""The papers' L2 penalty in the loss, and early stopping that exports the best epoch."""
+
+import keras
+import numpy as np
+import pytest
+
+from cnnlab import models, tracking
+from cnnlab.training import train
+from cnnlab.training.regularization import add_l2_penalty
+
+pytestmark = pytest.mark.xdist_group("train")
+
+
+def test_l2_adds_half_lambda_times_the_squared_kernels_to_the_loss():
+    keras.utils.set_random_seed(0)
+    model = models.build("lenet5", (28, 28, 1), 10)
+    assert sum(keras.ops.convert_to_numpy(loss) for loss in model.losses) == 0
+    assert add_l2_penalty(model, 0.01) == 5  # 2 convs + 3 dense layers; biases are not penalized
+    kernels = [w for layer in model.layers for w in getattr(layer, "weights", [])[:1]]
+    expected = 0.005 * sum(float(np.sum(np.square(k.numpy()))) for k in kernels)
+    penalty = sum(float(keras.ops.convert_to_numpy(loss)) for loss in model.losses)
+    assert penalty == pytest.approx(expected, rel=1e-5)
+
+
+def test_l2_penalty_is_in_the_training_loss():
+    keras.utils.set_random_seed(0)
+    model = models.build("lenet5", (28, 28, 1), 10)
+    add_l2_penalty(model, 1.0)
+    model.compile(optimizer="sgd", loss="categorical_crossentropy")
+    images = np.zeros((4, 28, 28, 1), np.float32)
+    labels = np.eye(10, dtype=np.float32)[:4]
+    data_loss = float(model.compute_loss(images, labels, model(images)) - sum(model.losses))
+    logged = model.evaluate(images, labels, verbose=0)
+    penalty = float(sum(keras.ops.convert_to_numpy(loss) for loss in model.losses))
+    assert logged == pytest.approx(data_loss + penalty, rel=1e-4)
+
+
+def test_early_stopping_exports_the_best_epoch_and_logs_it(make_cfg, tmp_path):
+    common = (
+        "trainer.deterministic=true",
+        "schedule=constant",
+        "trainer.steps_per_epoch=3",
+        "trainer.batch_size=16",
+    )
+    # min_delta so large that no epoch after the first counts as better: stop after epoch 2.
+    cfg = make_cfg(
+        *common,
+        "trainer.epochs=5",
+        "trainer.early_stopping.patience=1",
+        "trainer.early_stopping.min_delta=1e9",
+    )
+    stopped = train(cfg, output_dir=tmp_path / "stopped")
+    assert len(stopped.history["loss"]) == 2
+    run = tracking.get_run(stopped.run_id, cfg.tracking)
+    assert run.data.metrics["best_epoch"] == 0
+    one_epoch = train(make_cfg(*common, "trainer.epochs=1"), output_dir=tmp_path / "one")
+    for a, b in zip(
+        keras.saving.load_model(stopped.model_path).get_weights(),
+        keras.saving.load_model(one_epoch.model_path).get_weights(),
+        strict=True,
+    ):
+        np.testing.assert_array_equal(a, b)

@@ -1,0 +1,158 @@
+"""Precision policies and tf.distribute strategies."""
+
+import json
+import os
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import keras
+import mlflow
+import numpy as np
+import pytest
+from omegaconf import OmegaConf
+
+from cnnlab import models, tracking
+from cnnlab.errors import ConfigError
+from cnnlab.training.precision import set_precision
+from cnnlab.training.strategy import build_strategy
+
+pytestmark = pytest.mark.xdist_group("train")
+
+ROOT = Path(__file__).resolve().parents[1]
+
+FAMILIES = ["lenet5", "alexnet", "vgg11", "googlenet", "resnet20", "mobilenet"]  # one per family
+
+
+@pytest.fixture
+def restore_policy():
+    yield
+    keras.mixed_precision.set_global_policy("float32")
+
+
+# float16 has no fast CPU kernels: the larger models take minutes there, so they are slow tests.
+SLOW_ON_CPU = {
+    ("alexnet", "mixed_float16"),
+    ("vgg11", "mixed_float16"),
+    ("googlenet", "mixed_float16"),
+}
+CASES = [
+    pytest.param(name, policy, marks=[pytest.mark.slow] * ((name, policy) in SLOW_ON_CPU))
+    for name in FAMILIES
+    for policy in ("mixed_float16", "mixed_bfloat16")
+]
+
+
+@pytest.mark.parametrize(("name", "policy"), CASES)
+def test_mixed_precision_trains_with_a_float32_softmax(name, policy, restore_policy):
+    """Computation in 16 bits, the last softmax in float32 (as Keras's guide says); float16
+    trains through a loss-scaling optimizer, which compile() puts in by itself."""
+    set_precision(policy)
+    keras.utils.set_random_seed(0)
+    model = models.build(name, (32, 32, 3), 10)
+    model.compile(optimizer=keras.optimizers.SGD(0.01), loss="categorical_crossentropy")
+    images = np.random.default_rng(0).random((4, 32, 32, 3), dtype=np.float32)
+    labels = np.eye(10, dtype=np.float32)[:4]
+    targets = dict.fromkeys(models.loss_weights(model), labels) or labels
+    losses = [float(np.ravel(model.train_on_batch(images, targets))[0]) for _ in range(2)]
+    assert all(np.isfinite(losses))
+    outputs = keras.tree.flatten(model(images))
+    assert all(keras.backend.standardize_dtype(o.dtype) == "float32" for o in outputs)
+    conv = next(layer for layer in model.layers if "conv" in type(layer).__name__.lower())
+    assert conv.compute_dtype == policy.removeprefix("mixed_")
+    scaled = isinstance(model.optimizer, keras.optimizers.LossScaleOptimizer)
+    assert scaled == (policy == "mixed_float16")
+
+
+def test_multi_worker_without_tf_config_is_one_line(monkeypatch):
+    monkeypatch.delenv("TF_CONFIG", raising=False)
+    with pytest.raises(
+        ConfigError, match=r"^trainer.strategy=multi_worker is invalid: expected TF_CONFIG"
+    ):
+        build_strategy("multi_worker")
+
+
+MIRRORED = """
+import sys
+import tensorflow as tf
+cpu = tf.config.list_physical_devices("CPU")[0]
+tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
+from omegaconf import OmegaConf
+from cnnlab.training import train
+print("run", train(OmegaConf.load(sys.argv[1]), output_dir=sys.argv[2]).run_id)
+"""
+
+
+def test_mirrored_trains_over_two_cpu_devices_and_logs_one_run(make_cfg, tmp_path):
+    cfg = make_cfg(
+        "trainer.strategy=mirrored",
+        "optimizer.scale_lr=linear",
+        "schedule=constant",
+        "debug=fast",
+        "trainer.batch_size=16",
+        "tracking.log_model=false",
+    )
+    OmegaConf.save(cfg, tmp_path / "cfg.yaml")
+    done = subprocess.run(
+        [sys.executable, "-c", MIRRORED, str(tmp_path / "cfg.yaml"), str(tmp_path / "run")],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    mlflow.set_tracking_uri(tracking.tracking_uri(cfg.tracking))
+    (run,) = mlflow.search_runs(experiment_names=[cfg.tracking.experiment], output_format="list")
+    assert run.info.status == "FINISHED" and run.data.tags["replicas"] == "2"
+    assert run.data.metrics["lr"] == pytest.approx(2 * cfg.optimizer.lr)  # scale_lr: linear
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.mark.slow
+@pytest.mark.xfail(
+    reason="Keras 3.15's fit under MultiWorkerMirroredStrategy fails converting a PerReplica "
+    "batch to a tensor (ValueError); the cluster forms and worker 0 opens the run (issue 10)",
+    strict=True,
+)
+def test_multi_worker_trains_as_two_local_processes_and_the_chief_logs_one_run(make_cfg, tmp_path):
+    cfg = make_cfg("trainer.strategy=multi_worker", "debug=fast", "trainer.batch_size=16")
+    workers = [f"127.0.0.1:{free_port()}" for _ in range(2)]
+    command = [
+        sys.executable,
+        str(ROOT / "pipelines" / "train.py"),
+        f"data.data_dir={cfg.data.data_dir}",
+        f"tracking.uri={cfg.tracking.uri}",
+        f"tracking.artifact_location={cfg.tracking.artifact_location}",
+        f"tracking.experiment={cfg.tracking.experiment}",
+        "trainer.strategy=multi_worker",
+        "debug=fast",
+        "trainer.batch_size=16",
+        "trainer.verbose=0",
+    ]
+    children = [
+        subprocess.Popen(
+            [*command, f"hydra.run.dir={tmp_path}/worker{index}"],
+            env={
+                **os.environ,
+                "TF_CONFIG": json.dumps(
+                    {"cluster": {"worker": workers}, "task": {"type": "worker", "index": index}}
+                ),
+            },
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for index in range(2)
+    ]
+    errors = [child.communicate(timeout=900)[1] for child in children]
+    for index, child in enumerate(children):
+        assert child.returncode == 0, f"worker {index}: {errors[index][-3000:]}"
+    mlflow.set_tracking_uri(tracking.tracking_uri(cfg.tracking))
+    (run,) = mlflow.search_runs(experiment_names=[cfg.tracking.experiment], output_format="list")
+    assert run.info.status == "FINISHED" and run.data.tags["replicas"] == "2"
+    assert run.data.tags["output_dir"] == str((tmp_path / "worker0").resolve())
