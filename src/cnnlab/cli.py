@@ -1,6 +1,7 @@
 """What the pipelines share: a one-line error and a non-zero exit for anything the user can fix."""
 
 import functools
+import logging
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -31,14 +32,30 @@ def check_group_choices(argv: list[str], conf_dir: Path = CONF_DIR) -> None:
             require_choice(key, name, options)
 
 
+def in_multirun_job() -> bool:
+    """True inside one job of a Hydra `--multirun` (a sweep), False in a single run."""
+    from hydra.core.hydra_config import HydraConfig
+    from hydra.types import RunMode
+
+    return HydraConfig.initialized() and HydraConfig.get().mode == RunMode.MULTIRUN
+
+
 def user_errors_exit(main: Callable[..., Any]) -> Callable[..., Any]:
-    """Run `main`; a CnnlabError prints `error: ...` as one line and exits 2, Ctrl-C exits 130."""
+    """Run `main`; a CnnlabError prints `error: ...` as one line and exits 2, Ctrl-C exits 130.
+
+    Inside a sweep's job the error is logged as that one line and re-raised instead: Hydra
+    records the job as failed, the sweeper marks the trial FAILED and the sweep goes on
+    (an exit here would end the whole multirun).
+    """
 
     @functools.wraps(main)
     def guarded(*args, **kwargs):
         try:
             return main(*args, **kwargs)
         except CnnlabError as error:
+            if in_multirun_job():
+                logging.getLogger(main.__module__).error("error: %s", error)
+                raise
             print(f"error: {error}", file=sys.stderr)
             sys.exit(EXIT_USER_ERROR)
         except KeyboardInterrupt:

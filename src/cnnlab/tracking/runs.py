@@ -12,6 +12,7 @@ import subprocess
 import threading
 import uuid
 from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -20,11 +21,16 @@ from mlflow.entities import RunStatus
 from omegaconf import DictConfig, OmegaConf
 
 MAX_PARAM_LENGTH = 6000  # MLflow's limit on a param value
+PARENT_RUN_TAG = "mlflow.parentRunId"  # MLflow's own: the UI nests a run under its parent
+
+
+DEFAULT_URI = "sqlite:///mlflow.db"
 
 
 def tracking_uri(tracking_cfg: DictConfig) -> str:
-    """$MLFLOW_TRACKING_URI, else `tracking.uri` with relative SQLite paths made absolute."""
-    uri = os.environ.get("MLFLOW_TRACKING_URI") or tracking_cfg.uri
+    """An explicit `tracking.uri`, else $MLFLOW_TRACKING_URI, else `sqlite:///mlflow.db`;
+    relative SQLite paths are made absolute (jobs of a sweep may run in other folders)."""
+    uri = tracking_cfg.uri or os.environ.get("MLFLOW_TRACKING_URI") or DEFAULT_URI
     prefix = "sqlite:///"
     if uri.startswith(prefix) and not uri.startswith(prefix + "/"):
         uri = prefix + str(Path(uri[len(prefix) :]).resolve())
@@ -46,6 +52,30 @@ def use_experiment(tracking_cfg: DictConfig) -> str:
 def run_name(*parts: str) -> str:
     """A readable name: the parts joined by '-', then a short unique id (e.g. lenet5-digits-3f9a1c)."""
     return "-".join([*parts, uuid.uuid4().hex[:6]])
+
+
+@dataclass
+class SweepTrial:
+    """One job of a sweep: the run it opens is a nested child of the sweep's parent run,
+    named after the job's overrides (set by `cnnlab.tracking.sweeps.SweepParentRun`)."""
+
+    parent_run_id: str
+    name: str
+    overrides: list[str]
+    run_id: str | None = None  # the child run, once `run(...)` opened it
+
+
+_sweep_trial: SweepTrial | None = None
+
+
+def enter_sweep_trial(trial: SweepTrial | None) -> None:
+    """Make the runs opened from now on children of `trial.parent_run_id` (None: plain runs)."""
+    global _sweep_trial
+    _sweep_trial = trial
+
+
+def current_sweep_trial() -> SweepTrial | None:
+    return _sweep_trial
 
 
 class Terminated(KeyboardInterrupt):
@@ -74,11 +104,19 @@ def sigterm_interrupts() -> Iterator[None]:
 def run(
     tracking_cfg: DictConfig, name: str, tags: Mapping[str, str] | None = None, nested: bool = False
 ) -> Iterator[str]:
-    """Open an MLflow run and yield its id; its end status tells how the block ended."""
+    """Open an MLflow run and yield its id; its end status tells how the block ended.
+
+    Inside a sweep's job the run is the job's child of the sweep's parent run instead.
+    """
     experiment_id = use_experiment(tracking_cfg)
-    active = mlflow.start_run(
-        experiment_id=experiment_id, run_name=name, nested=nested, tags=dict(tags or {})
-    )
+    tags = dict(tags or {})
+    trial = _sweep_trial
+    if trial is not None and not nested:
+        name = trial.name
+        tags |= {PARENT_RUN_TAG: trial.parent_run_id, "overrides": " ".join(trial.overrides)}
+    active = mlflow.start_run(experiment_id=experiment_id, run_name=name, nested=nested, tags=tags)
+    if trial is not None and not nested:
+        trial.run_id = active.info.run_id
     try:
         with sigterm_interrupts():
             yield active.info.run_id

@@ -3,6 +3,7 @@
 import math
 import sys
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -99,8 +100,14 @@ class MainOutputMetricNames(keras.callbacks.Callback):
             main_output_names(logs)
 
 
-def train(cfg: DictConfig, output_dir: Path | None = None) -> RunResult:
+def train(
+    cfg: DictConfig,
+    output_dir: Path | None = None,
+    callbacks: Sequence[keras.callbacks.Callback] = (),
+) -> RunResult:
     """Train `cfg.model` on `cfg.data` and record the run in MLflow.
+
+    `callbacks` run after each epoch's metrics are logged (a sweep's pruning callback).
 
     Everything that can fail on a bad config (names, values, geometry, data) is built
     before the MLflow run opens, so a config that never starts leaves no run behind.
@@ -121,6 +128,7 @@ def train(cfg: DictConfig, output_dir: Path | None = None) -> RunResult:
     output_dir.mkdir(parents=True, exist_ok=True)
     name = tracking.run_name(cfg.model.name, data.info.name)
     tags = {
+        "kind": "train",
         "git_commit": tracking.git_commit(),
         "model": cfg.model.name,
         "data": data.info.name,
@@ -147,7 +155,7 @@ def train(cfg: DictConfig, output_dir: Path | None = None) -> RunResult:
             tracking.log_figure(
                 plot_augmentation(data.preview(), data.info.class_names), "augmentation.png"
             )
-        history, seconds = fit(model, data, cfg, steps_per_epoch, output_dir)
+        history, seconds = fit(model, data, cfg, steps_per_epoch, output_dir, callbacks)
         test_metrics = {
             f"test_{k}": float(v)
             for k, v in main_output_names(
@@ -167,7 +175,12 @@ def train(cfg: DictConfig, output_dir: Path | None = None) -> RunResult:
 
 
 def fit(
-    model: keras.Model, data: Datasets, cfg: DictConfig, steps_per_epoch: int, output_dir: Path
+    model: keras.Model,
+    data: Datasets,
+    cfg: DictConfig,
+    steps_per_epoch: int,
+    output_dir: Path,
+    extra_callbacks: Sequence[keras.callbacks.Callback] = (),
 ) -> tuple[dict, float]:
     """Keras fit with tracking and a per-epoch checkpoint that survives a failed or interrupted run."""
     checkpoint = output_dir / "checkpoints" / "last.keras"
@@ -177,6 +190,7 @@ def fit(
         TrackEpochMetrics(),
         RaiseOnNonFiniteLoss(cfg.optimizer.lr),
         keras.callbacks.ModelCheckpoint(str(checkpoint)),
+        *extra_callbacks,
     ]
     train_data = label_every_output(data.train, model)
     train_data = train_data.repeat() if cfg.trainer.steps_per_epoch else train_data
