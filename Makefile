@@ -17,7 +17,7 @@ $(INSTALLED): pyproject.toml
 	$(PY) -m pip install --quiet -e '.[dev]'
 	@touch $@
 
-.PHONY: help install train profile test test-all lint format ui clean bench bench-data bench-im2col bench-zoo
+.PHONY: help install train sweep profile test test-all lint format ui clean bench bench-data bench-im2col bench-zoo
 
 help: ## list the targets
 	@grep -hE '^[a-zA-Z0-9_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  \033[36m%-14s\033[0m %s\n", $$1, $$2}'
@@ -57,7 +57,11 @@ bench-zoo: $(INSTALLED) ## every model: size at its paper input, digits accuracy
 bench: $(INSTALLED) ## run every benchmark in benchmarks/ (several minutes each)
 	@for script in benchmarks/*.py; do echo "== $$script"; $(PY) $$script || exit 1; done
 
-ui: $(INSTALLED) ## serve the MLflow dashboard on http://127.0.0.1:5000
+sweep: $(INSTALLED) ## sweep hyperparameters, e.g. ARGS="hparams_search=lenet5_digits hydra.sweeper.n_trials=20"
+	$(PY) pipelines/train.py --multirun $(ARGS)
+
+ui: $(INSTALLED) ## serve the MLflow dashboard on http://127.0.0.1:5000, opening on the training runs
+	$(PY) -m cnnlab.tracking.dashboard --uri $(MLFLOW_URI) --address 127.0.0.1:5000
 	$(VENV)/bin/mlflow ui --backend-store-uri $(MLFLOW_URI) --host 127.0.0.1 --port 5000
 
 clean: ## remove outputs, caches and the local MLflow store (keeps .venv)

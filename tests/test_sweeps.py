@@ -12,6 +12,7 @@ import mlflow
 import optuna
 import pytest
 from hydra.core.global_hydra import GlobalHydra
+from hydra.core.hydra_config import HydraConfig
 
 from cnnlab.errors import ConfigError
 from cnnlab.tracking import get_run
@@ -53,8 +54,9 @@ def multirun_in_process(monkeypatch, *args: str) -> None:
     monkeypatch.setattr(sys, "argv", argv)
     try:
         pipeline.main()
-    finally:
+    finally:  # leave no Hydra state behind for the tests that follow in this process
         GlobalHydra.instance().clear()
+        HydraConfig.instance().cfg = None
 
 
 def sweep_runs(args: list[str]) -> dict:
@@ -139,12 +141,15 @@ def test_optuna_sweep_prunes_fails_and_resumes_from_storage(monkeypatch, sweep_a
     assert "optimizer.lr=-1 is invalid" in children[3].data.tags["error"]
     # The value each trial returned to the sweeper is its run's logged validation accuracy.
     for trial, child in zip(study.trials[1:3], children[1:3], strict=True):
-        assert f"sweep.trial={trial._trial_id}" in child.data.tags["overrides"]
+        assert child.data.tags["optuna.trial_id"] == str(trial._trial_id)
         assert trial.value == child.data.metrics["val_accuracy"]
     assert parent.data.metrics["best_val_accuracy"] == study.best_value
 
     # A sweep stopped mid-trial leaves that trial RUNNING; the rerun retries it first.
-    interrupted = study.ask({"optimizer.lr": optuna.distributions.FloatDistribution(1e-3, 1e-2)})
+    study.enqueue_trial({"optimizer.lr": 0.003})
+    interrupted = study.ask(
+        {"optimizer.lr": optuna.distributions.CategoricalDistribution([0.003, 1e-7, -1])}
+    )
     multirun_in_process(
         monkeypatch, *args, "hydra.sweeper.n_trials=6", f"hydra.sweep.dir={tmp_path}/b"
     )
@@ -219,3 +224,28 @@ def test_search_space_reads_the_optuna_plugin_syntax():
         "model.dropout": d.FloatDistribution(0, 0.5),
     }
     assert fixed == ["trainer.epochs=3", "trainer.batch_size=64"]  # the command line wins
+
+
+@pytest.mark.slow
+def test_ray_launcher_runs_a_sweep_on_a_local_ray_instance(sweep_args, tmp_path):
+    """The cluster route on one machine: a loopback-only Ray instance started by the launcher."""
+    args = [
+        *sweep_args,
+        "hydra/launcher=ray",
+        "+hydra.launcher.ray.init.num_cpus=2",
+        "+hydra.launcher.ray.init.include_dashboard=false",
+        "+hydra.launcher.ray.init._node_ip_address=127.0.0.1",
+        "optimizer.lr=0.003,0.001",
+    ]
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT / "src"), *sys.path])}
+    subprocess.run(
+        [sys.executable, str(PIPELINE), "--multirun", *args, f"hydra.sweep.dir={tmp_path}/r"],
+        check=True,
+        env=env,
+        capture_output=True,
+        timeout=600,
+    )
+    ((parent, children),) = sweep_runs(args).items()
+    assert parent.info.status == "FINISHED" and parent.data.tags["launcher"] == "RayLauncher"
+    assert sorted(c.info.run_name for c in children) == ["optimizer.lr=0.001", "optimizer.lr=0.003"]
+    assert all(c.info.status == "FINISHED" for c in children)

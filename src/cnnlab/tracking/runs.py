@@ -12,7 +12,7 @@ import subprocess
 import threading
 import uuid
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -46,7 +46,11 @@ def use_experiment(tracking_cfg: DictConfig) -> str:
         return experiment.experiment_id
     location = tracking_cfg.get("artifact_location")
     artifact_uri = Path(location).resolve().as_uri() if location else None
-    return mlflow.create_experiment(name, artifact_location=artifact_uri)
+    experiment_id = mlflow.create_experiment(name, artifact_location=artifact_uri)
+    from cnnlab.tracking.dashboard import prepare_experiment  # it imports this module
+
+    prepare_experiment(experiment_id)  # the dashboard opens it on its runs table
+    return experiment_id
 
 
 def run_name(*parts: str) -> str:
@@ -62,6 +66,7 @@ class SweepTrial:
     parent_run_id: str
     name: str
     overrides: list[str]
+    tags: dict[str, str] = field(default_factory=dict)
     run_id: str | None = None  # the child run, once `run(...)` opened it
 
 
@@ -114,6 +119,7 @@ def run(
     if trial is not None and not nested:
         name = trial.name
         tags |= {PARENT_RUN_TAG: trial.parent_run_id, "overrides": " ".join(trial.overrides)}
+        tags |= trial.tags
     active = mlflow.start_run(experiment_id=experiment_id, run_name=name, nested=nested, tags=tags)
     if trial is not None and not nested:
         trial.run_id = active.info.run_id

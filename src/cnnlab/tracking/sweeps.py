@@ -160,7 +160,13 @@ class SweepParentRun(Callback):
             return
         overrides = trial_overrides(config)
         swept = [o for o in overrides if override_key(o) not in self.fixed_keys]
-        enter_sweep_trial(SweepTrial(self.parent_run_id, trial_name(swept), overrides))
+        tags = {}
+        if config.sweep.trial is not None:  # an Optuna sweeper's job: where its trial lives
+            tags = {
+                "optuna.study": config.sweep.study_name,
+                "optuna.trial_id": str(config.sweep.trial),
+            }
+        enter_sweep_trial(SweepTrial(self.parent_run_id, trial_name(swept), overrides, tags))
 
     def on_job_end(self, config: DictConfig, job_return: JobReturn, **kwargs: Any) -> None:
         trial = current_sweep_trial()
@@ -175,6 +181,7 @@ class SweepParentRun(Callback):
                 PARENT_RUN_TAG: trial.parent_run_id,
                 "overrides": " ".join(trial.overrides),
                 "kind": "train",
+                **trial.tags,
             }
             trial.run_id = client.create_run(
                 experiment_id, run_name=trial.name, tags=tags
