@@ -184,11 +184,17 @@ def test_joblib_launcher_runs_trials_in_parallel_under_one_parent(sweep_args, tm
     assert second.info.start_time < first.info.end_time  # they overlapped: run in parallel
 
 
-def test_sweep_objective_is_the_runs_logged_validation_metric(make_cfg, tmp_path):
+def test_sweep_objective_is_the_runs_logged_validation_metric_and_the_run_its_data(
+    make_cfg, tmp_path
+):
     cfg = make_cfg("trainer.epochs=2", "trainer.steps_per_epoch=3", "tracking.log_model=false")
     result = train(cfg, output_dir=tmp_path)
-    logged = get_run(result.run_id, cfg.tracking).data.metrics
+    run = get_run(result.run_id, cfg.tracking)
+    logged = run.data.metrics
     assert sweep_objective(result, cfg.sweep) == logged["val_accuracy"] != logged["test_accuracy"]
+    assert run.data.tags["kind"] == "train"
+    (dataset,) = [i.dataset for i in run.inputs.dataset_inputs]  # the dashboard's Dataset column
+    assert dataset.name == "digits" and "1293" in dataset.source
 
 
 @pytest.mark.parametrize(

@@ -6,6 +6,8 @@ so no run is ever left RUNNING.
 """
 
 import contextlib
+import hashlib
+import json
 import os
 import signal
 import subprocess
@@ -120,7 +122,13 @@ def run(
         name = trial.name
         tags |= {PARENT_RUN_TAG: trial.parent_run_id, "overrides": " ".join(trial.overrides)}
         tags |= trial.tags
-    active = mlflow.start_run(experiment_id=experiment_id, run_name=name, nested=nested, tags=tags)
+    active = mlflow.start_run(
+        experiment_id=experiment_id,
+        run_name=name,
+        nested=nested,
+        tags=tags,
+        log_system_metrics=True,  # CPU, memory, disk (and GPU where present), every 10 s
+    )
     if trial is not None and not nested:
         trial.run_id = active.info.run_id
     try:
@@ -170,6 +178,18 @@ def log_figure(figure, filename: str) -> None:
 
 def log_artifact(path: str | Path, folder: str | None = None) -> None:
     mlflow.log_artifact(str(path), artifact_path=folder)
+
+
+def log_dataset(name: str, description: Mapping[str, Any]) -> None:
+    """The run's data as an MLflow dataset input (the runs table's Dataset column); the digest
+    tells runs on the same data apart from runs on data that only shares its name."""
+    from mlflow.data.code_dataset_source import CodeDatasetSource
+    from mlflow.data.meta_dataset import MetaDataset
+
+    details = {k: str(v) for k, v in description.items()}
+    digest = hashlib.sha256(json.dumps(details, sort_keys=True).encode()).hexdigest()[:8]
+    dataset = MetaDataset(source=CodeDatasetSource(details), name=name, digest=digest)
+    mlflow.log_input(dataset, context="training")
 
 
 def log_text(text: str, filename: str) -> None:

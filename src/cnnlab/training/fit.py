@@ -149,6 +149,10 @@ def train(
                 **{f"data.{k}_size": v for k, v in data.info.split_sizes.items()},
             }
         )
+        tracking.log_dataset(
+            data.info.name,
+            {"split_sizes": data.info.split_sizes, "input_shape": data.info.input_shape},
+        )
         if data.info.extra:
             tracking.log_metrics(data.info.extra)
         if data.preview is not None:
