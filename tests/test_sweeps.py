@@ -161,6 +161,7 @@ def test_optuna_sweep_prunes_fails_and_resumes_from_storage(monkeypatch, sweep_a
     assert len(sweep_runs(args)) == 2  # each invocation is its own parent run
 
 
+@pytest.mark.xdist_group("sweep-subprocess")  # its own store: it can run beside the others
 def test_joblib_launcher_runs_trials_in_parallel_under_one_parent(sweep_args, tmp_path):
     args = [
         *sweep_args,
@@ -233,6 +234,7 @@ def test_search_space_reads_the_optuna_plugin_syntax():
 
 
 @pytest.mark.slow
+@pytest.mark.xdist_group("sweep-subprocess")
 def test_ray_launcher_runs_a_sweep_on_a_local_ray_instance(sweep_args, tmp_path):
     """The cluster route on one machine: a loopback-only Ray instance started by the launcher."""
     args = [

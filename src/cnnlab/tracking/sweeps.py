@@ -136,13 +136,12 @@ class SweepParentRun(Callback):
         )
         self.parent_run_id = run.info.run_id
         self.fixed_keys = fixed_keys(overrides)
-        sweeper_params = {
-            f"sweeper.{k}": str(v)[:MAX_PARAM_LENGTH]
+        params = [  # the sweeper's settings: search space, n_trials, sampler, pruner
+            mlflow.entities.Param(f"sweeper.{k}", str(v)[:MAX_PARAM_LENGTH])
             for k, v in flatten(config.hydra.sweeper).items()
             if k != "_target_"
-        }
-        for key, value in sweeper_params.items():
-            mlflow.MlflowClient().log_param(self.parent_run_id, key, value)
+        ]
+        mlflow.MlflowClient().log_batch(self.parent_run_id, params=params)
         mlflow.MlflowClient().log_text(
             self.parent_run_id, "\n".join(overrides) + "\n", "overrides.txt"
         )

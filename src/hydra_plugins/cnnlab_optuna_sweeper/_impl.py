@@ -229,8 +229,8 @@ class OptunaSweep(Sweeper):
             try:
                 self.validate_batch_is_legal(batch)
                 jobs = self.launcher.launch(batch, initial_job_idx=self.job_idx)
-            except BaseException:
-                for trial in trials:
+            except Exception:  # a batch that cannot compose; Ctrl-C leaves its trials RUNNING,
+                for trial in trials:  # so that a rerun retries them
                     study.tell(trial, state=TrialState.FAIL)
                 raise
             self.job_idx += len(batch)
