@@ -29,6 +29,7 @@ VIEW_ID = "cnnlab-runs"
 COLUMNS = (
     "metrics.`val_accuracy`",
     "metrics.`test_accuracy`",
+    "metrics.`best_val_accuracy`",  # a sweep's best trial
     "tags.`kind`",
     "tags.`model`",
     "tags.`data`",
@@ -39,26 +40,37 @@ COLUMNS = (
 )
 
 
-def runs_view() -> str:
-    """The saved view's tag value: a named envelope around the runs table's state."""
-    state = {
+VIEW_STATE = json.dumps(
+    {
         "orderByKey": "attributes.start_time",
         "orderByAsc": False,
         "selectedColumns": list(COLUMNS),
     }
+)
+
+
+def runs_view() -> str:
+    """The saved view's tag value: a named envelope around the runs table's state."""
     now = int(time.time() * 1000)
     return json.dumps(
-        {"name": "cnnlab runs", "createdAt": now, "updatedAt": now, "state": json.dumps(state)}
+        {"name": "cnnlab runs", "createdAt": now, "updatedAt": now, "state": VIEW_STATE}
     )
 
 
+def view_is_current(tag_value: str | None) -> bool:
+    try:
+        return json.loads(tag_value)["state"] == VIEW_STATE
+    except (TypeError, ValueError, KeyError):
+        return False
+
+
 def prepare_experiment(experiment_id: str, client: mlflow.MlflowClient | None = None) -> None:
-    """Mark the experiment as model training and give it the cnnlab runs view (idempotent)."""
+    """Mark the experiment as model training and give it the current cnnlab runs view."""
     client = client or mlflow.MlflowClient()
     tags = client.get_experiment(experiment_id).tags
     if tags.get(EXPERIMENT_KIND_TAG) != MODEL_TRAINING:
         client.set_experiment_tag(experiment_id, EXPERIMENT_KIND_TAG, MODEL_TRAINING)
-    if VIEW_TAG_PREFIX + VIEW_ID not in tags:
+    if not view_is_current(tags.get(VIEW_TAG_PREFIX + VIEW_ID)):
         client.set_experiment_tag(experiment_id, VIEW_TAG_PREFIX + VIEW_ID, runs_view())
 
 
