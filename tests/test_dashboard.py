@@ -17,7 +17,8 @@ def test_new_experiment_opens_on_its_training_runs_with_the_accuracy_columns(mak
     columns = json.loads(view["state"])["selectedColumns"]
     assert {"metrics.`val_accuracy`", "metrics.`test_accuracy`", "tags.`kind`"} <= set(columns)
     assert dashboard.runs_url("127.0.0.1:5000", experiment_id).endswith(
-        f"/#/experiments/{experiment_id}/runs?viewStateShareKey=cnnlab-runs"
+        f"/#/experiments/{experiment_id}/runs?workflowType=machine_learning"
+        "&viewStateShareKey=cnnlab-runs"
     )
 
 

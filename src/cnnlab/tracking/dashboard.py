@@ -75,8 +75,10 @@ def prepare_experiment(experiment_id: str, client: mlflow.MlflowClient | None = 
 
 
 def runs_url(address: str, experiment_id: str) -> str:
-    """The link that opens an experiment's runs table in the cnnlab view."""
-    return f"http://{address}/#/experiments/{experiment_id}/runs?viewStateShareKey={VIEW_ID}"
+    """The link that opens an experiment's runs table in the cnnlab view, in the UI's model
+    training mode (its sidebar otherwise starts in GenAI mode, whatever the experiment)."""
+    query = f"workflowType=machine_learning&viewStateShareKey={VIEW_ID}"
+    return f"http://{address}/#/experiments/{experiment_id}/runs?{query}"
 
 
 def main(argv: list[str] | None = None) -> None:
