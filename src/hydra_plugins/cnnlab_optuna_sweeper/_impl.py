@@ -106,7 +106,7 @@ def built(spec: Any) -> Any:
     return instantiate(spec) if isinstance(spec, DictConfig | dict) else spec
 
 
-def quoted(value: Any) -> str:
+def override_value(value: Any) -> str:
     """A sampled value as Hydra override text (strings from `choice` are already encoded)."""
     return repr(value) if isinstance(value, float) else str(value)
 
@@ -219,7 +219,7 @@ class OptunaSweep(Sweeper):
             batch = [
                 (
                     *fixed,
-                    *(f"{key}={quoted(value)}" for key, value in trial.params.items()),
+                    *(f"{key}={override_value(value)}" for key, value in trial.params.items()),
                     f"sweep.trial={trial._trial_id}",
                     f"sweep.study_name='{study.study_name}'",
                     f"sweep.storage='{self.storage}'",
