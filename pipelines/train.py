@@ -1,4 +1,8 @@
-"""Train one model: `python pipelines/train.py model=resnet20 trainer.epochs=3` (or `make train`)."""
+"""Train one model: `python pipelines/train.py model=resnet20 trainer.epochs=3` (or `make train`).
+
+With `--multirun` (`make sweep`) each job is one trial of a sweep and returns its validation
+metric (`sweep.metric`) to the sweeper.
+"""
 
 import hydra
 from omegaconf import DictConfig
@@ -9,14 +13,21 @@ from cnnlab.config import validate
 
 @hydra.main(config_path="../conf", config_name="train", version_base="1.3")
 @cli.one_line_errors
-def main(cfg: DictConfig) -> float:
-    """Return the test accuracy, the value a sweep maximizes."""
+def main(cfg: DictConfig) -> float | None:
+    """Return the sweep objective in a sweep's job; None in a single run."""
     validate(cfg)  # range checks, before the heavy imports
     from cnnlab.training import (
         train,  # TensorFlow loads only once Hydra has parsed the command line
     )
 
-    return train(cfg).test_metrics["test_accuracy"]
+    if not cli.in_multirun_job():
+        train(cfg)
+        return None
+    from cnnlab.training.objective import require_validation_split, sweep_objective
+    from hydra_plugins.cnnlab_optuna_sweeper import trial_callbacks
+
+    require_validation_split(cfg)
+    return sweep_objective(train(cfg, callbacks=trial_callbacks(cfg)), cfg.sweep)
 
 
 if __name__ == "__main__":

@@ -12,6 +12,8 @@ os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 from hydra import compose, initialize_config_dir
 from omegaconf import DictConfig
 
+import cnnlab.config.sweep  # noqa: F401  (registers the sweep/base schema that conf/ builds on)
+
 ROOT = Path(__file__).resolve().parents[1]
 CONF_DIR = ROOT / "conf"
 

@@ -132,9 +132,23 @@ def test_terminated_run_ends_killed(make_cfg, tmp_path):
     assert run.info.status == "KILLED"
 
 
-def test_tracking_uri_env_overrides_the_config(make_cfg, monkeypatch, tmp_path):
+def test_tracking_uri_env_replaces_the_default_store(make_cfg, monkeypatch, tmp_path):
     monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path}/other.db")
-    assert tracking.tracking_uri(make_cfg().tracking) == f"sqlite:///{tmp_path}/other.db"
+    assert tracking.tracking_uri(make_cfg("tracking.uri=null").tracking) == (
+        f"sqlite:///{tmp_path}/other.db"
+    )
+
+
+def test_explicit_tracking_uri_wins_over_the_env(make_cfg, monkeypatch, tmp_path):
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path}/other.db")
+    cfg = make_cfg(f"tracking.uri=sqlite:///{tmp_path}/explicit.db")
+    assert tracking.tracking_uri(cfg.tracking) == f"sqlite:///{tmp_path}/explicit.db"
+
+
+def test_default_tracking_uri_is_mlflow_db_in_the_working_dir(make_cfg, monkeypatch, tmp_path):
+    monkeypatch.chdir(tmp_path)
+    cfg = make_cfg("tracking.uri=null")
+    assert tracking.tracking_uri(cfg.tracking) == f"sqlite:///{tmp_path.resolve()}/mlflow.db"
 
 
 def test_relative_sqlite_uri_is_made_absolute(make_cfg, monkeypatch, tmp_path):

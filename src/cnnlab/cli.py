@@ -9,6 +9,7 @@ before the heavy imports that the task function does.
 """
 
 import functools
+import logging
 import os
 import sys
 from collections.abc import Callable
@@ -71,9 +72,16 @@ def run(main: Callable[[], Any]) -> None:
         sys.exit(EXIT_USER_ERROR)
 
 
+def in_multirun_job() -> bool:
+    """True inside one job of a Hydra `--multirun` (a sweep), False in a single run."""
+    return HydraConfig.initialized() and HydraConfig.get().mode == RunMode.MULTIRUN
+
+
 def one_line_errors(task: Callable[[DictConfig], Any]) -> Callable[[DictConfig], Any]:
     """Decorate a `@hydra.main` task: in a single run a user error exits 2 with one line, before
-    Hydra adds its own report; in a multirun it propagates, so that only that job fails."""
+    Hydra adds its own report. In a sweep's job the line goes to the job's log and the error
+    propagates: Hydra records the job as failed, the trial ends FAILED and the sweep goes on
+    (an exit here would end the whole multirun)."""
 
     @functools.wraps(task)
     def guarded(cfg: DictConfig) -> Any:
@@ -81,7 +89,10 @@ def one_line_errors(task: Callable[[DictConfig], Any]) -> Callable[[DictConfig],
             return task(cfg)
         except Exception as error:
             message = user_error_message(error)
-            if message is None or HydraConfig.get().mode == RunMode.MULTIRUN:
+            if message is None:
+                raise
+            if in_multirun_job():
+                logging.getLogger(task.__module__).error("error: %s", message)
                 raise
             sys.stderr.write(f"error: {message}\n")
             sys.exit(EXIT_USER_ERROR)

@@ -11,6 +11,7 @@ from cnnlab.config.augment import AugmentConfig
 from cnnlab.config.data import DATA_SCHEMAS
 from cnnlab.config.ensemble import EnsembleConfig
 from cnnlab.config.run import ProfileConfig, VisualizeConfig
+from cnnlab.config.sweep import SweepConfig
 from cnnlab.config.tracking import TrackingConfig
 from cnnlab.config.training import OPTIMIZER_SCHEMAS, SCHEDULE_SCHEMAS, TrainerConfig
 from cnnlab.config.viz import VIZ_SCHEMAS
@@ -23,6 +24,7 @@ def register_schemas() -> None:
     store.store(name="profile_schema", node=ProfileConfig)
     store.store(name="visualize_schema", node=VisualizeConfig)
     store.store(group="ensemble", name="schema", node=EnsembleConfig)
+    store.store(group="sweep", name="schema", node=SweepConfig)
     store.store(group="trainer", name="schema", node=TrainerConfig)
     store.store(group="tracking", name="schema", node=TrackingConfig)
     store.store(group="augment", name="schema", node=AugmentConfig)

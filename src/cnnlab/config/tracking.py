@@ -7,12 +7,12 @@ from cnnlab.config.checks import Checked
 
 @dataclass
 class TrackingConfig(Checked):
-    """`uri` is the default store; $MLFLOW_TRACKING_URI replaces it, and an explicit
-    `tracking.uri=` on the command line wins over both (see `cnnlab.tracking.tracking_uri`)."""
+    """An explicit `uri` wins; None = $MLFLOW_TRACKING_URI if set, else `sqlite:///mlflow.db`
+    in the working folder (see `cnnlab.tracking.tracking_uri`)."""
 
     GROUP = "tracking"
 
-    uri: str = "sqlite:///mlflow.db"
+    uri: str | None = None
     artifact_location: str | None = "mlartifacts"  # for new experiments, relative to the cwd
     experiment: str = "cnnlab"
     log_model: bool = True  # an MLflow model that takes raw images (cnnlab.tracking.models)

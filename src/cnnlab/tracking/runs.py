@@ -6,12 +6,15 @@ so no run is ever left RUNNING.
 """
 
 import contextlib
+import hashlib
+import json
 import os
 import signal
 import subprocess
 import threading
 import uuid
 from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -22,11 +25,16 @@ from omegaconf import DictConfig, OmegaConf
 from cnnlab.errors import ConfigError
 
 MAX_PARAM_LENGTH = 6000  # MLflow's limit on a param value
+PARENT_RUN_TAG = "mlflow.parentRunId"  # MLflow's own: the UI nests a run under its parent
+
+
+DEFAULT_URI = "sqlite:///mlflow.db"
 
 
 def tracking_uri(tracking_cfg: DictConfig) -> str:
-    """$MLFLOW_TRACKING_URI, else `tracking.uri` with relative SQLite paths made absolute."""
-    uri = os.environ.get("MLFLOW_TRACKING_URI") or tracking_cfg.uri
+    """An explicit `tracking.uri`, else $MLFLOW_TRACKING_URI, else `sqlite:///mlflow.db`;
+    relative SQLite paths are made absolute (jobs of a sweep may run in other folders)."""
+    uri = tracking_cfg.uri or os.environ.get("MLFLOW_TRACKING_URI") or DEFAULT_URI
     prefix = "sqlite:///"
     if uri.startswith(prefix) and not uri.startswith(prefix + "/"):
         uri = prefix + str(Path(uri[len(prefix) :]).resolve())
@@ -42,12 +50,41 @@ def use_experiment(tracking_cfg: DictConfig) -> str:
         return experiment.experiment_id
     location = tracking_cfg.get("artifact_location")
     artifact_uri = Path(location).resolve().as_uri() if location else None
-    return mlflow.create_experiment(name, artifact_location=artifact_uri)
+    experiment_id = mlflow.create_experiment(name, artifact_location=artifact_uri)
+    from cnnlab.tracking.dashboard import prepare_experiment  # it imports this module
+
+    prepare_experiment(experiment_id)  # the dashboard opens it on its runs table
+    return experiment_id
 
 
 def run_name(*parts: str) -> str:
     """A readable name: the parts joined by '-', then a short unique id (e.g. lenet5-digits-3f9a1c)."""
     return "-".join([*parts, uuid.uuid4().hex[:6]])
+
+
+@dataclass
+class SweepTrial:
+    """One job of a sweep: the run it opens is a nested child of the sweep's parent run,
+    named after the job's overrides (set by `cnnlab.tracking.sweeps.SweepParentRun`)."""
+
+    parent_run_id: str
+    name: str
+    overrides: list[str]
+    tags: dict[str, str] = field(default_factory=dict)
+    run_id: str | None = None  # the child run, once `run(...)` opened it
+
+
+_sweep_trial: SweepTrial | None = None
+
+
+def enter_sweep_trial(trial: SweepTrial | None) -> None:
+    """Make the runs opened from now on children of `trial.parent_run_id` (None: plain runs)."""
+    global _sweep_trial
+    _sweep_trial = trial
+
+
+def current_sweep_trial() -> SweepTrial | None:
+    return _sweep_trial
 
 
 class Terminated(KeyboardInterrupt):
@@ -84,16 +121,26 @@ def run(
     """Open an MLflow run (or reopen `resume_id`) and yield its id; its end status tells how
     the block ended, and a FAILED run carries the error as its `failure_reason` tag.
 
+    Inside a sweep's job the run is the job's child of the sweep's parent run instead.
     `attach` (the job's log file) is logged as an artifact as the run ends, however it ends.
     """
     experiment_id = use_experiment(tracking_cfg)
+    tags = dict(tags or {})
+    trial = _sweep_trial
+    if trial is not None and not nested:
+        name = trial.name
+        tags |= {PARENT_RUN_TAG: trial.parent_run_id, "overrides": " ".join(trial.overrides)}
+        tags |= trial.tags
     active = mlflow.start_run(
         run_id=resume_id,
         experiment_id=experiment_id,
         run_name=None if resume_id else name,
         nested=nested,
-        tags=dict(tags or {}),
+        tags=tags,
+        log_system_metrics=True,  # CPU, memory, disk (and GPU where present), every 10 s
     )
+    if trial is not None and not nested:
+        trial.run_id = active.info.run_id
     status = RunStatus.FAILED
     try:
         with sigterm_interrupts():
@@ -146,6 +193,18 @@ def log_figure(figure, filename: str) -> None:
 
 def log_artifact(path: str | Path, folder: str | None = None) -> None:
     mlflow.log_artifact(str(path), artifact_path=folder)
+
+
+def log_dataset(name: str, description: Mapping[str, Any]) -> None:
+    """The run's data as an MLflow dataset input (the runs table's Dataset column); the digest
+    tells runs on the same data apart from runs on data that only shares its name."""
+    from mlflow.data.code_dataset_source import CodeDatasetSource
+    from mlflow.data.meta_dataset import MetaDataset
+
+    details = {k: str(v) for k, v in description.items()}
+    digest = hashlib.sha256(json.dumps(details, sort_keys=True).encode()).hexdigest()[:8]
+    dataset = MetaDataset(source=CodeDatasetSource(details), name=name, digest=digest)
+    mlflow.log_input(dataset, context="training")
 
 
 def log_text(text: str, filename: str) -> None:

@@ -5,6 +5,7 @@ import math
 import os
 import sys
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -130,8 +131,14 @@ class MainOutputMetricNames(keras.callbacks.Callback):
             main_output_names(logs)
 
 
-def train(cfg: DictConfig, output_dir: Path | None = None) -> RunResult:
+def train(
+    cfg: DictConfig,
+    output_dir: Path | None = None,
+    callbacks: Sequence[keras.callbacks.Callback] = (),
+) -> RunResult:
     """Train `cfg.model` on `cfg.data` and record the run in MLflow.
+
+    `callbacks` run after each epoch's metrics are logged (a sweep's pruning callback).
 
     Everything that can fail on a bad config (names, values, geometry, data, an unwritable
     output folder or tracking store) is checked before the MLflow run opens, so a config that
@@ -199,7 +206,9 @@ def train(cfg: DictConfig, output_dir: Path | None = None) -> RunResult:
     ) as run_id:
         if not resume:
             log_run_description(cfg, model, data)
-        history, seconds = fit(model, data, cfg, steps_per_epoch, output_dir, stateful, run_id)
+        history, seconds = fit(
+            model, data, cfg, steps_per_epoch, output_dir, stateful, run_id, callbacks
+        )
         if "early_stopping" in stateful:
             best_epoch = stateful["early_stopping"].best_epoch
             tracking.log_metrics({"best_epoch": best_epoch})
@@ -258,6 +267,10 @@ def log_run_description(cfg: DictConfig, model: keras.Model, data: Datasets) -> 
             **{f"dataset.{k}_examples": v for k, v in data.info.split_sizes.items()},
         }
     )
+    tracking.log_dataset(
+        data.info.name,
+        {"split_sizes": data.info.split_sizes, "input_shape": data.info.input_shape},
+    )
     if data.info.extra:
         tracking.log_metrics(data.info.extra)
     if data.preview is not None:
@@ -300,6 +313,7 @@ def fit(
     output_dir: Path,
     stateful: dict[str, Stateful],
     run_id: str,
+    extra_callbacks: Sequence[keras.callbacks.Callback] = (),
 ) -> tuple[dict, float]:
     """Keras fit with tracking and a per-epoch checkpoint to resume from (`checkpoints/state.npz`)
     and to export from (`checkpoints/last.keras`), kept when the run fails or is interrupted."""
@@ -319,6 +333,7 @@ def fit(
         TrackEpochMetrics(),
         RaiseOnNonFiniteLoss(cfg.optimizer.lr),
         keras.callbacks.ModelCheckpoint(str(checkpoint)),
+        *extra_callbacks,
     ]
     train_data = training_batches(data, model, cfg, steps_per_epoch, initial_epoch)
     val_data = label_every_output(data.val, model)

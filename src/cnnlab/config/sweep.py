@@ -1,0 +1,31 @@
+"""Schema of the `sweep` group: what a hyperparameter sweep optimizes and where its study lives.
+
+Registered as `sweep/schema`; `conf/sweep/default.yaml` starts from it. Hydra's sweepers read
+`sweep.metric` and `sweep.direction`; the cnnlab Optuna sweeper also `sweep.study_name` and
+`sweep.storage`, and it sets `sweep.trial` in each job it launches.
+"""
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+
+class Direction(StrEnum):
+    maximize = "maximize"
+    minimize = "minimize"
+
+
+DIRECTIONS = tuple(Direction)
+
+
+@dataclass
+class SweepConfig:
+    # A validation metric logged per epoch (never a test metric: tuning on test overfits it).
+    metric: str = "val_accuracy"
+    direction: Direction = Direction.maximize
+    # An Optuna study; null = a new one per sweep. Rerun with the same name to continue it.
+    study_name: str | None = None
+    # Optuna storage: an SQLAlchemy URL (relative SQLite paths are made absolute) or a
+    # journal file `journal:<path>` (for file systems without SQLite locking, e.g. NFS).
+    storage: str = "sqlite:///optuna.db"
+    # Set by the cnnlab Optuna sweeper in each job: the Optuna trial its epochs report to.
+    trial: int | None = None

@@ -1,0 +1,277 @@
+"""A Hydra multirun as one MLflow parent run (tag kind=sweep) with each job a nested child run.
+
+`SweepParentRun` is a Hydra callback (`hydra.callbacks` in conf/train.yaml), so it works with
+any sweeper and launcher: it opens the parent when the multirun starts, makes the run that each
+job opens (`tracking.run`) its child, named after the job's overrides, and at the end records
+on the parent the number of trials, the failed and pruned ones, the best trial and plots of the
+objective. The callback object travels to each job's process with the launcher (pickled), so
+the parent run id reaches joblib and Ray workers without environment variables.
+"""
+
+import atexit
+import logging
+import math
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import matplotlib.pyplot as plt
+import mlflow
+from hydra.core.override_parser.overrides_parser import OverridesParser
+from hydra.core.utils import JobReturn, JobStatus
+from hydra.experimental.callback import Callback
+from mlflow.entities import RunStatus
+from omegaconf import DictConfig, OmegaConf
+
+from cnnlab.config import require_choice
+from cnnlab.config.sweep import DIRECTIONS
+from cnnlab.tracking.runs import (
+    MAX_PARAM_LENGTH,
+    PARENT_RUN_TAG,
+    SweepTrial,
+    current_sweep_trial,
+    enter_sweep_trial,
+    flatten,
+    git_commit,
+    run_name,
+    tracking_uri,
+    use_experiment,
+)
+from cnnlab.viz.sweeps import plot_objective_per_trial, plot_objective_vs_param
+
+log = logging.getLogger(__name__)
+
+# Overrides that a sweeper adds for its own bookkeeping: not part of a trial's name.
+INTERNAL_KEYS = ("sweep.trial", "sweep.study_name", "sweep.storage")
+# Trial states as Optuna names them; a run's tag `trial_state`.
+COMPLETE, PRUNED, FAIL = "COMPLETE", "PRUNED", "FAIL"
+
+
+def override_key(override: str) -> str:
+    return override.partition("=")[0].lstrip("+~")
+
+
+def trial_overrides(config: DictConfig) -> list[str]:
+    """The job's command-line overrides (without a sweeper's bookkeeping keys)."""
+    overrides = OmegaConf.to_container(config.hydra.overrides.task, resolve=False)
+    return [o for o in overrides if override_key(o) not in INTERNAL_KEYS]
+
+
+def fixed_keys(sweep_overrides: Sequence[str]) -> set[str]:
+    """Keys that a sweep's command line sets to one value (not `a,b`, `choice(...)`, ...);
+    a key given twice counts as its last value, as Hydra applies it."""
+    parsed = OverridesParser.create().parse_overrides(list(sweep_overrides))
+    last = {o.get_key_element().lstrip("+~"): o for o in parsed}
+    return {key for key, o in last.items() if not o.is_sweep_override()}
+
+
+def trial_name(overrides: Sequence[str]) -> str:
+    """`optimizer.lr=0.0123,trainer.batch_size=32`: floats at 4 significant digits, for reading."""
+
+    def short(override: str) -> str:
+        key, _, value = override.partition("=")
+        try:
+            number = float(value)
+        except ValueError:
+            return override
+        return f"{key}={number:.4g}" if "." in value or "e" in value.lower() else override
+
+    return ",".join(short(o) for o in overrides) or "defaults"
+
+
+def job_state(job_return: JobReturn) -> tuple[str, str | None]:
+    """(COMPLETE | PRUNED | FAIL, the error as one line or None)."""
+    if job_return.status == JobStatus.COMPLETED:
+        return COMPLETE, None
+    error = job_return._return_value  # `.return_value` would re-raise it
+    line = f"{type(error).__name__}: {error}".splitlines()[0][:MAX_PARAM_LENGTH]
+    # optuna.TrialPruned, raised by the pruning callback; matched by name so that tracking
+    # does not depend on Optuna, which only the Optuna sweeper needs.
+    return (PRUNED if type(error).__name__ == "TrialPruned" else FAIL), line
+
+
+@dataclass
+class Trial:
+    """A child run as the summary sees it."""
+
+    run_id: str
+    name: str
+    state: str
+    value: float | None
+    overrides: list[str]
+
+
+class SweepParentRun(Callback):
+    """Hydra callback: one MLflow parent run per multirun, each job's run nested under it."""
+
+    def __init__(self) -> None:
+        self.parent_run_id: str | None = None
+        self.fixed_keys: set[str] = set()  # keys the command line sets alike for every job
+        self.ended = False
+
+    # ---- in the process that runs the sweeper
+    def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
+        require_choice("sweep.direction", config.sweep.direction, DIRECTIONS)
+        experiment_id = use_experiment(config.tracking)
+        choices = config.hydra.runtime.choices
+        sweeper = str(config.hydra.sweeper._target_).rsplit(".", 1)[-1]
+        overrides = OmegaConf.to_container(config.hydra.overrides.task, resolve=False)
+        tags = {
+            "kind": "sweep",
+            "sweeper": sweeper,
+            "launcher": str(config.hydra.launcher._target_).rsplit(".", 1)[-1],
+            "overrides": " ".join(overrides),
+            "sweep_dir": str(Path(config.hydra.sweep.dir).resolve()),
+            "sweep.metric": config.sweep.metric,
+            "sweep.direction": config.sweep.direction,
+            "git_commit": git_commit(),
+            "model": str(choices.get("model")),
+            "data": str(choices.get("data")),
+        }
+        search = choices.get("hparams_search") or choices.get("hydra/sweeper")
+        run = mlflow.MlflowClient().create_run(
+            experiment_id, run_name=run_name("sweep", search), tags=tags
+        )
+        self.parent_run_id = run.info.run_id
+        self.fixed_keys = fixed_keys(overrides)
+        params = [  # the sweeper's settings: search space, n_trials, sampler, pruner
+            mlflow.entities.Param(f"sweeper.{k}", str(v)[:MAX_PARAM_LENGTH])
+            for k, v in flatten(config.hydra.sweeper).items()
+            if k != "_target_"
+        ]
+        mlflow.MlflowClient().log_batch(self.parent_run_id, params=params)
+        mlflow.MlflowClient().log_text(
+            self.parent_run_id, "\n".join(overrides) + "\n", "overrides.txt"
+        )
+        log.info("MLflow sweep run %s (%s)", run.info.run_name, tracking_uri(config.tracking))
+        # Hydra skips on_multirun_end when the sweep raises (its basic sweeper re-raises a
+        # failed job's error after the batch): close the parent at exit then.
+        atexit.register(self._end, config, RunStatus.to_string(RunStatus.FAILED))
+
+    def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
+        self._end(config, RunStatus.to_string(RunStatus.FINISHED))
+
+    # ---- in the process that runs the job (the same one, or a launcher's worker)
+    def on_job_start(self, config: DictConfig, **kwargs: Any) -> None:
+        if self.parent_run_id is None:  # a single run: nothing to nest under
+            return
+        overrides = trial_overrides(config)
+        swept = [o for o in overrides if override_key(o) not in self.fixed_keys]
+        tags = {}
+        if config.sweep.trial is not None:  # an Optuna sweeper's job: where its trial lives
+            tags = {
+                "optuna.study": config.sweep.study_name,
+                "optuna.trial_id": str(config.sweep.trial),
+            }
+        enter_sweep_trial(SweepTrial(self.parent_run_id, trial_name(swept), overrides, tags))
+
+    def on_job_end(self, config: DictConfig, job_return: JobReturn, **kwargs: Any) -> None:
+        trial = current_sweep_trial()
+        enter_sweep_trial(None)
+        if trial is None:
+            return
+        state, error = job_state(job_return)
+        client = mlflow.MlflowClient(tracking_uri(config.tracking))
+        if trial.run_id is None:  # failed before its run opened (a bad value): record it anyway
+            experiment_id = use_experiment(config.tracking)
+            tags = {
+                PARENT_RUN_TAG: trial.parent_run_id,
+                "overrides": " ".join(trial.overrides),
+                "kind": "train",
+                **trial.tags,
+            }
+            trial.run_id = client.create_run(
+                experiment_id, run_name=trial.name, tags=tags
+            ).info.run_id
+            client.set_terminated(trial.run_id, RunStatus.to_string(RunStatus.FAILED))
+        client.set_tag(trial.run_id, "trial_state", state)
+        if error:
+            client.set_tag(trial.run_id, "error", error)
+        if state == PRUNED:  # stopped on purpose by the pruner, not broken
+            client.set_terminated(trial.run_id, RunStatus.to_string(RunStatus.KILLED))
+
+    # ---- the summary
+    def _end(self, config: DictConfig, status: str) -> None:
+        if self.parent_run_id is None or self.ended:
+            return
+        self.ended = True
+        mlflow.set_tracking_uri(tracking_uri(config.tracking))
+        try:
+            summarize(self.parent_run_id, config.sweep.metric, config.sweep.direction)
+        finally:
+            mlflow.MlflowClient().set_terminated(self.parent_run_id, status)
+
+
+def child_trials(parent_run_id: str, metric: str) -> list[Trial]:
+    """The parent's child runs in the order they started."""
+    client = mlflow.MlflowClient()
+    parent = client.get_run(parent_run_id)
+    runs = client.search_runs(
+        [parent.info.experiment_id],
+        filter_string=f"tags.`{PARENT_RUN_TAG}` = '{parent_run_id}'",
+        order_by=["attributes.start_time ASC"],
+        max_results=10000,
+    )
+    return [
+        Trial(
+            run_id=r.info.run_id,
+            name=r.info.run_name,
+            state=r.data.tags.get("trial_state", FAIL),
+            value=r.data.metrics.get(metric),
+            overrides=r.data.tags.get("overrides", "").split(),
+        )
+        for r in runs
+    ]
+
+
+def best_trial(trials: Sequence[Trial], direction: str) -> Trial | None:
+    complete = [t for t in trials if t.state == COMPLETE and t.value is not None]
+    complete = [t for t in complete if math.isfinite(t.value)]
+    if not complete:
+        return None
+    pick = max if direction == "maximize" else min
+    return pick(complete, key=lambda t: t.value)
+
+
+def swept_values(trials: Sequence[Trial]) -> dict[str, list[str | None]]:
+    """{key: each trial's value} for the override keys whose value differs between trials."""
+    parsed = [dict(o.lstrip("+").split("=", 1) for o in t.overrides if "=" in o) for t in trials]
+    keys = sorted({k for p in parsed for k in p})
+    columns = {k: [p.get(k) for p in parsed] for k in keys}
+    return {k: v for k, v in columns.items() if len(set(v)) > 1}
+
+
+def summarize(parent_run_id: str, metric: str, direction: str) -> None:
+    """Counts, the best trial and its value, and the objective plots, on the parent run."""
+    client = mlflow.MlflowClient()
+    trials = child_trials(parent_run_id, metric)
+    states = [t.state for t in trials]
+    client.log_batch(
+        parent_run_id,
+        metrics=[
+            mlflow.entities.Metric(key, float(value), int(time.time() * 1000), 0)
+            for key, value in {
+                "trials": len(trials),
+                "failed_trials": states.count(FAIL),
+                "pruned_trials": states.count(PRUNED),
+                "complete_trials": states.count(COMPLETE),
+            }.items()
+        ],
+    )
+    best = best_trial(trials, direction)
+    if best is not None:
+        client.log_metric(parent_run_id, f"best_{metric}", best.value)
+        client.set_tag(parent_run_id, "best_trial", best.name)
+        client.set_tag(parent_run_id, "best_run_id", best.run_id)
+        log.info("best trial %s: %s=%.4f", best.name, metric, best.value)
+    if not trials:
+        return
+    figures = {"objective_per_trial.png": plot_objective_per_trial(trials, metric, best)}
+    for key, values in swept_values(trials).items():
+        safe = key.replace("/", "_")
+        figures[f"objective_vs/{safe}.png"] = plot_objective_vs_param(trials, values, key, metric)
+    for filename, figure in figures.items():
+        client.log_figure(parent_run_id, figure, filename)
+        plt.close(figure)

@@ -1,0 +1,259 @@
+"""Sweeps end to end: `pipelines/train.py --multirun` with Hydra's basic sweeper, cnnlab's Optuna
+sweeper (pruning, a failing trial, resumption from storage) and the joblib launcher; each
+sweep is one MLflow parent run (kind=sweep) with a nested child run per trial."""
+
+import importlib.util
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import mlflow
+import optuna
+import pytest
+from hydra.core.global_hydra import GlobalHydra
+from hydra.core.hydra_config import HydraConfig
+
+from cnnlab.errors import ConfigError
+from cnnlab.tracking import get_run
+from cnnlab.training import train
+from cnnlab.training.objective import require_validation_split, sweep_objective
+from hydra_plugins.cnnlab_optuna_sweeper._impl import search_space
+
+ROOT = Path(__file__).resolve().parents[1]
+PIPELINE = ROOT / "pipelines" / "train.py"
+
+pytestmark = pytest.mark.xdist_group("train")  # these share the worker's SQLite store
+
+
+@pytest.fixture
+def sweep_args(tfds_dir, mlflow_dir, request, tmp_path):
+    """Overrides for tiny trials (one epoch of three batches) into this test's own experiment."""
+    experiment = request.node.name
+    return [
+        f"data.data_dir={tfds_dir}",
+        f"tracking.uri=sqlite:///{mlflow_dir}/mlflow.db",
+        f"tracking.artifact_location={mlflow_dir}/artifacts",
+        f"tracking.experiment={experiment}",
+        "trainer.verbose=0",
+        "trainer.epochs=1",
+        "trainer.steps_per_epoch=4",
+        "augment=none",
+        "optimizer=adam",
+        "tracking.log_model=false",
+        f"sweep.storage=sqlite:///{tmp_path}/optuna.db",
+    ]
+
+
+def multirun_in_process(monkeypatch, *args: str) -> None:
+    """`python pipelines/train.py --multirun ARGS` in this process (TF is imported once)."""
+    spec = importlib.util.spec_from_file_location("train_pipeline", PIPELINE)
+    pipeline = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(pipeline)
+    argv = [str(PIPELINE), "--multirun", f"--config-path={ROOT / 'conf'}", *args]
+    monkeypatch.setattr(sys, "argv", argv)
+    try:
+        pipeline.main()
+    finally:  # leave no Hydra state behind for the tests that follow in this process
+        GlobalHydra.instance().clear()
+        HydraConfig.instance().cfg = None
+
+
+def sweep_runs(args: list[str]) -> dict:
+    """{parent run: [its child runs, in start order]} of the experiment that `args` name."""
+    values = dict(a.split("=", 1) for a in args if "=" in a)
+    mlflow.set_tracking_uri(values["tracking.uri"])
+    runs = mlflow.search_runs(
+        experiment_names=[values["tracking.experiment"]],
+        order_by=["attributes.start_time ASC"],
+        output_format="list",
+    )
+    parents = [r for r in runs if r.data.tags.get("kind") == "sweep"]
+    return {
+        p: [r for r in runs if r.data.tags.get("mlflow.parentRunId") == p.info.run_id]
+        for p in parents
+    }
+
+
+def test_grid_sweep_is_one_parent_run_with_a_nested_child_per_trial(
+    monkeypatch, sweep_args, tmp_path
+):
+    grid = ["optimizer.lr=0.003,0.001", "trainer.batch_size=16,32"]
+    multirun_in_process(monkeypatch, *sweep_args, *grid, f"hydra.sweep.dir={tmp_path}/grid")
+
+    ((parent, children),) = sweep_runs(sweep_args).items()
+    assert parent.info.status == "FINISHED" and parent.data.tags["sweeper"] == "BasicSweeper"
+    assert set(grid) <= set(parent.data.tags["overrides"].split())
+    assert parent.data.metrics["trials"] == 4 and parent.data.metrics["failed_trials"] == 0
+    assert sorted(c.info.run_name for c in children) == sorted(
+        f"optimizer.lr={lr},trainer.batch_size={bs}"
+        for lr in ("0.003", "0.001")
+        for bs in ("16", "32")
+    )
+    for child in children:
+        assert child.info.status == "FINISHED" and child.data.tags["trial_state"] == "COMPLETE"
+        assert child.data.tags["kind"] == "train"
+        assert set(child.info.run_name.split(",")) <= set(child.data.tags["overrides"].split())
+    values = [c.data.metrics["val_accuracy"] for c in children]
+    best = next(c for c in children if c.info.run_id == parent.data.tags["best_run_id"])
+    assert (
+        best.data.metrics["val_accuracy"] == max(values) == parent.data.metrics["best_val_accuracy"]
+    )
+    artifacts = {a.path for a in mlflow.MlflowClient().list_artifacts(parent.info.run_id)}
+    plots = {
+        a.path for a in mlflow.MlflowClient().list_artifacts(parent.info.run_id, "objective_vs")
+    }
+    assert {"objective_per_trial.png", "overrides.txt"} <= artifacts
+    assert plots == {"objective_vs/optimizer.lr.png", "objective_vs/trainer.batch_size.png"}
+
+
+OPTUNA = [
+    "hydra/sweeper=cnnlab_optuna",
+    # A trial that learns, one that stays at chance (pruned after its first epoch by the
+    # threshold) and one with an invalid value (fails; the sweep goes on).
+    "optimizer.lr=choice(0.003,0.0000001,-1)",
+    "hydra.sweeper.sampler._target_=optuna.samplers.RandomSampler",
+    "hydra.sweeper.sampler.seed=5",  # draws 1e-7, 0.003, 0.003, -1 (optuna 5.0)
+    "hydra.sweeper.pruner._target_=optuna.pruners.ThresholdPruner",
+    "~hydra.sweeper.pruner.n_startup_trials",
+    "~hydra.sweeper.pruner.n_warmup_steps",
+    "+hydra.sweeper.pruner.lower=0.2",
+    "trainer.epochs=1",
+    "sweep.study_name=resumable",
+]
+
+
+def test_optuna_sweep_prunes_fails_and_resumes_from_storage(monkeypatch, sweep_args, tmp_path):
+    args = sweep_args + OPTUNA
+    multirun_in_process(
+        monkeypatch, *args, "hydra.sweeper.n_trials=4", f"hydra.sweep.dir={tmp_path}/a"
+    )
+
+    storage = f"sqlite:///{tmp_path}/optuna.db"
+    study = optuna.load_study(study_name="resumable", storage=storage)
+    states = [t.state.name for t in study.trials]
+    assert states == ["PRUNED", "COMPLETE", "COMPLETE", "FAIL"]
+    ((parent, children),) = sweep_runs(args).items()
+    assert parent.info.status == "FINISHED" and parent.data.tags["sweeper"] == "CnnlabOptunaSweeper"
+    assert [c.data.tags["trial_state"] for c in children] == states
+    assert [c.info.status for c in children] == ["KILLED", "FINISHED", "FINISHED", "FAILED"]
+    assert parent.data.metrics["failed_trials"] == 1 and parent.data.metrics["pruned_trials"] == 1
+    assert "optimizer.lr=-1 is invalid" in children[3].data.tags["error"]
+    # The value each trial returned to the sweeper is its run's logged validation accuracy.
+    for trial, child in zip(study.trials[1:3], children[1:3], strict=True):
+        assert child.data.tags["optuna.trial_id"] == str(trial._trial_id)
+        assert trial.value == child.data.metrics["val_accuracy"]
+    assert parent.data.metrics["best_val_accuracy"] == study.best_value
+
+    # A sweep stopped mid-trial leaves that trial RUNNING; the rerun retries it first.
+    study.enqueue_trial({"optimizer.lr": 0.003})
+    interrupted = study.ask(
+        {"optimizer.lr": optuna.distributions.CategoricalDistribution([0.003, 1e-7, -1])}
+    )
+    multirun_in_process(
+        monkeypatch, *args, "hydra.sweeper.n_trials=6", f"hydra.sweep.dir={tmp_path}/b"
+    )
+
+    trials = optuna.load_study(study_name="resumable", storage=storage).trials
+    assert len(trials) == 7  # 4 + the interrupted one + its retry + one new
+    assert trials[4].state.name == "FAIL" and trials[4].user_attrs["interrupted"]
+    assert trials[5].params == interrupted.params and trials[5].state.name == "COMPLETE"
+    assert len(sweep_runs(args)) == 2  # each invocation is its own parent run
+
+
+@pytest.mark.xdist_group("sweep-subprocess")  # its own store: it can run beside the others
+def test_joblib_launcher_runs_trials_in_parallel_under_one_parent(sweep_args, tmp_path):
+    args = [
+        *sweep_args,
+        "hydra/launcher=joblib",
+        "hydra.launcher.n_jobs=2",
+        "optimizer.lr=0.003,0.001",
+    ]
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT / "src"), *sys.path])}
+    subprocess.run(
+        [sys.executable, str(PIPELINE), "--multirun", *args, f"hydra.sweep.dir={tmp_path}/j"],
+        check=True,
+        env=env,
+        capture_output=True,
+        timeout=300,
+    )
+    ((parent, children),) = sweep_runs(args).items()
+    assert parent.info.status == "FINISHED" and parent.data.tags["launcher"] == "JoblibLauncher"
+    assert sorted(c.info.run_name for c in children) == ["optimizer.lr=0.001", "optimizer.lr=0.003"]
+    assert all(c.info.status == "FINISHED" for c in children)
+    first, second = children
+    assert second.info.start_time < first.info.end_time  # they overlapped: run in parallel
+
+
+def test_sweep_objective_is_the_runs_logged_validation_metric_and_the_run_its_data(
+    make_cfg, tmp_path
+):
+    cfg = make_cfg("trainer.epochs=2", "trainer.steps_per_epoch=3", "tracking.log_model=false")
+    result = train(cfg, output_dir=tmp_path)
+    run = get_run(result.run_id, cfg.tracking)
+    logged = run.data.metrics
+    assert sweep_objective(result, cfg.sweep) == logged["val_accuracy"] != logged["test_accuracy"]
+    assert run.data.tags["kind"] == "train"
+    (dataset,) = [i.dataset for i in run.inputs.dataset_inputs]  # the dashboard's Dataset column
+    assert dataset.name == "digits" and "1293" in dataset.source
+
+
+@pytest.mark.parametrize(
+    ("override", "message"),
+    [
+        (
+            "sweep.metric=test_accuracy",
+            r"sweep.metric='test_accuracy' is invalid: expected a validation",
+        ),
+        ("data.val_fraction=0", r"data.val_fraction=0 is invalid in a sweep: expected > 0"),
+    ],
+)
+def test_a_sweep_needs_a_validation_objective(make_cfg, override, message):
+    with pytest.raises(ConfigError, match=message):
+        require_validation_split(make_cfg(override))
+
+
+def test_search_space_reads_the_optuna_plugin_syntax():
+    space, fixed = search_space(
+        {
+            "optimizer.lr": "tag(log, interval(1e-4, 1e-1))",
+            "trainer.batch_size": "choice(16, 32)",
+            "model.alpha": "range(1, 5)",
+            "model.width": "tag(int, interval(2, 8))",
+        },
+        ["model.dropout=interval(0, 0.5)", "trainer.epochs=3", "trainer.batch_size=64"],
+    )
+    d = optuna.distributions
+    assert space == {
+        "optimizer.lr": d.FloatDistribution(1e-4, 1e-1, log=True),
+        "model.alpha": d.IntDistribution(1, 4),  # Hydra's range excludes its stop
+        "model.width": d.IntDistribution(2, 8),
+        "model.dropout": d.FloatDistribution(0, 0.5),
+    }
+    assert fixed == ["trainer.epochs=3", "trainer.batch_size=64"]  # the command line wins
+
+
+@pytest.mark.slow
+@pytest.mark.xdist_group("sweep-subprocess")
+def test_ray_launcher_runs_a_sweep_on_a_local_ray_instance(sweep_args, tmp_path):
+    """The cluster route on one machine: a loopback-only Ray instance started by the launcher."""
+    args = [
+        *sweep_args,
+        "hydra/launcher=ray",
+        "+hydra.launcher.ray.init.num_cpus=2",
+        "+hydra.launcher.ray.init.include_dashboard=false",
+        "+hydra.launcher.ray.init._node_ip_address=127.0.0.1",
+        "optimizer.lr=0.003,0.001",
+    ]
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT / "src"), *sys.path])}
+    subprocess.run(
+        [sys.executable, str(PIPELINE), "--multirun", *args, f"hydra.sweep.dir={tmp_path}/r"],
+        check=True,
+        env=env,
+        capture_output=True,
+        timeout=600,
+    )
+    ((parent, children),) = sweep_runs(args).items()
+    assert parent.info.status == "FINISHED" and parent.data.tags["launcher"] == "RayLauncher"
+    assert sorted(c.info.run_name for c in children) == ["optimizer.lr=0.001", "optimizer.lr=0.003"]
+    assert all(c.info.status == "FINISHED" for c in children)
