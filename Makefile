@@ -39,7 +39,7 @@ install: $(INSTALLED) ## create .venv and install the locked dependencies and cn
 lock: ## refresh requirements.lock from pyproject.toml's ranges (then run make install and the tests)
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet uv
-	$(VENV)/bin/uv pip compile pyproject.toml --extra dev --universal --python-version 3.11 \
+	$(VENV)/bin/uv pip compile pyproject.toml --all-extras --universal --python-version 3.11 \
 	  --generate-hashes --quiet -o $(LOCK)
 
 train: $(INSTALLED) ## train a model (default: LeNet-5 on the embedded digits) and log it to MLflow
