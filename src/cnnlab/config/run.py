@@ -8,6 +8,7 @@ group is typed by its builder's signature, checked by `cnnlab.models.build`.
 """
 
 from dataclasses import dataclass
+from enum import StrEnum
 from typing import Any
 
 from omegaconf import MISSING
@@ -42,3 +43,44 @@ class VisualizeConfig:
         None  # the training run's id (MLflow); not needed with viz.model=random:<name>
     )
     log: bool = True  # log the pictures and parameters to MLflow (the run's artifacts, viz/<name>/)
+
+
+class EvaluateSplit(StrEnum):
+    train = "train"
+    val = "val"
+    test = "test"
+
+
+class EvaluateTestTime(StrEnum):
+    none = "none"
+    flip = "flip"  # average with the mirrored images
+
+
+@dataclass
+class EvaluateConfig(Checked):
+    """`conf/evaluate.yaml`: a run's logged model on a split of its data (or of `data`)."""
+
+    tracking: Any = MISSING
+    data: Any = None  # None: the data the run was trained on (its logged config)
+    run_id: str = MISSING
+    split: EvaluateSplit = EvaluateSplit.test
+    test_time: EvaluateTestTime = EvaluateTestTime.none
+    most_confused: int = 16  # how many of the most confidently wrong examples to show
+    data_dir: str | None = None  # TFDS data dir, if not the run's
+
+    def __post_init__(self) -> None:
+        self.require("most_confused", self.most_confused >= 0, "an integer >= 0")
+
+
+@dataclass
+class PredictConfig(Checked):
+    """`conf/predict.yaml`: class and top-k probabilities of image files by a run's model."""
+
+    tracking: Any = MISSING
+    run_id: str = MISSING
+    images: Any = MISSING  # a file, a folder (searched recursively) or a list of them
+    top_k: int = 3
+    output: str = MISSING  # the CSV; conf/predict.yaml puts it in the job's folder
+
+    def __post_init__(self) -> None:
+        self.require("top_k", self.top_k >= 1, "an integer >= 1")

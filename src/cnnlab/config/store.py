@@ -10,7 +10,7 @@ from hydra.core.config_store import ConfigStore
 from cnnlab.config.augment import AugmentConfig
 from cnnlab.config.data import DATA_SCHEMAS
 from cnnlab.config.ensemble import EnsembleConfig
-from cnnlab.config.run import ProfileConfig, VisualizeConfig
+from cnnlab.config.run import EvaluateConfig, PredictConfig, ProfileConfig, VisualizeConfig
 from cnnlab.config.sweep import SweepConfig
 from cnnlab.config.tracking import TrackingConfig
 from cnnlab.config.training import OPTIMIZER_SCHEMAS, SCHEDULE_SCHEMAS, TrainerConfig
@@ -23,6 +23,8 @@ def register_schemas() -> None:
     store = ConfigStore.instance()
     store.store(name="profile_schema", node=ProfileConfig)
     store.store(name="visualize_schema", node=VisualizeConfig)
+    store.store(name="evaluate_schema", node=EvaluateConfig)
+    store.store(name="predict_schema", node=PredictConfig)
     store.store(group="ensemble", name="schema", node=EnsembleConfig)
     store.store(group="sweep", name="schema", node=SweepConfig)
     store.store(group="trainer", name="schema", node=TrainerConfig)
