@@ -1,6 +1,7 @@
 """What `make ui` opens: experiments marked as model training, with the cnnlab runs view."""
 
 import json
+import logging
 
 import mlflow
 
@@ -23,6 +24,7 @@ def test_new_experiment_opens_on_its_training_runs_with_the_accuracy_columns(mak
 
 
 def test_dashboard_prepares_experiments_made_before_it(make_cfg, caplog):
+    caplog.set_level(logging.INFO)
     cfg = make_cfg()
     uri = tracking.tracking_uri(cfg.tracking)
     mlflow.set_tracking_uri(uri)

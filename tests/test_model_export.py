@@ -6,7 +6,7 @@ import pytest
 import tensorflow as tf
 
 from cnnlab.data.evaluation import center_crop
-from cnnlab.data.pipeline import Geometry
+from cnnlab.data.pipeline import ImageSizes
 from cnnlab.tracking import with_preprocessing
 
 
@@ -27,7 +27,7 @@ def test_preprocessing_layers_match_the_evaluation_pipeline(source_size, load_si
         (0.3, 0.2, 0.1),
     )
     images = np.random.default_rng(0).integers(0, 256, (4, *source_size, 3), dtype=np.uint8)
-    geometry = Geometry(image_size, load_size, 3, "stretch")
+    geometry = ImageSizes(image_size, load_size, 3, "stretch")
     expected = (center_crop(geometry.load_batch(tf.constant(images)), image_size) - mean) / std
     model = with_preprocessing(
         identity((*image_size, 3)), (*image_size, 3), load_size, "stretch", (mean, std)
