@@ -149,10 +149,11 @@ def models_table(args) -> None:
             )
     keras.mixed_precision.set_global_policy("float32")
     for precision, by_case in ratios.items():
-        primary = [by_case[name] for name in PRIMARY if name in by_case]
-        if primary:
+        names = [name for name in PRIMARY if name in by_case]
+        if names:
+            primary = [by_case[name] for name in names]
             print(
-                f"\n{precision}: im2col / native training time over {', '.join(PRIMARY)}: "
+                f"\n{precision}: im2col / native training time over {', '.join(names)}: "
                 f"geometric mean {geomean(primary):.2f}x, worst {max(primary):.2f}x"
             )
 

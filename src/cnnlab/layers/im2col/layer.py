@@ -14,7 +14,8 @@ DEFAULT_MAX_UNFOLD_BYTES = 64 * 2**20
 # between the unfold and the matrix product: fastest on the 2-core CPU (benchmarks/RESULTS.md).
 CACHE_CHUNK_BYTES = 2 * 2**20
 
-ITEMSIZE = {"float16": 2, "bfloat16": 2, "float32": 4, "float64": 8}
+# Bytes per unfolded entry: 16-bit policies are unfolded in float32 (`ops._float32_inside`).
+ITEMSIZE = {"float16": 4, "bfloat16": 4, "float32": 4, "float64": 8}
 
 
 class Im2ColLayer(keras.layers.Layer):
