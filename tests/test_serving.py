@@ -98,6 +98,7 @@ def test_pyfunc_predicts_in_a_fresh_interpreter(trained, test_split, store, tmp_
     np.testing.assert_allclose(np.load(tmp_path / "out.npy"), expected, atol=1e-5)
 
 
+@pytest.mark.slow  # trains an im2col model, then a fresh interpreter loads it
 def test_a_model_with_cnnlab_layers_loads_with_pyfunc_without_importing_cnnlab(store, tmp_path):
     cfg = compose_root(
         "train",
