@@ -26,8 +26,18 @@ PIPELINE = ROOT / "pipelines" / "train.py"
 pytestmark = pytest.mark.xdist_group("train")  # these share the worker's SQLite store
 
 
+@pytest.fixture(scope="session")
+def prepared_digits(tfds_dir) -> None:
+    """Prepare the digits once, before parallel jobs would race to prepare the same folder."""
+    from conftest import compose_train
+
+    from cnnlab.data import build_datasets
+
+    build_datasets(compose_train(f"data.data_dir={tfds_dir}"))
+
+
 @pytest.fixture
-def sweep_args(tfds_dir, mlflow_dir, request, tmp_path):
+def sweep_args(tfds_dir, mlflow_dir, request, tmp_path, prepared_digits):
     """Overrides for tiny trials (one epoch of three batches) into this test's own experiment."""
     experiment = request.node.name
     return [
