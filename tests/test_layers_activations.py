@@ -5,6 +5,8 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from cnnlab import models
+from cnnlab.errors import ConfigError
 from cnnlab.layers import LRN, Maxout, RReLU
 
 RNG = np.random.default_rng(0)
@@ -94,9 +96,27 @@ def test_rrelu_keeps_positive_inputs_in_training():
     np.testing.assert_array_equal(RReLU()(x, training=True), x)
 
 
-def test_rrelu_refuses_bounds_out_of_order():
-    with pytest.raises(ValueError, match="lower <= upper"):
-        RReLU(0.5, 0.1)
+@pytest.mark.parametrize(("lower", "upper"), [(0.5, 0.1), (0.2, 0.2), (0.1, 1.0), (-0.1, 0.3)])
+def test_rrelu_refuses_bounds_outside_the_notes_range(lower, upper):
+    # The notes: l < u with l, u in [0, 1).
+    with pytest.raises(ConfigError, match=r"is invalid: expected 0 <= lower < upper < 1"):
+        RReLU(lower, upper)
+
+
+@pytest.mark.parametrize("slope", [0.01, 0.1])
+def test_leaky_slope_is_a_model_option(slope):
+    model = models.build("lenet5", (28, 28, 1), 10, activation="leaky_relu", leaky_slope=slope)
+    leaky = [layer for layer in model.layers if isinstance(layer, keras.layers.LeakyReLU)]
+    assert leaky and all(layer.negative_slope == pytest.approx(slope) for layer in leaky)
+    x = np.array([[-2.0, 3.0]], np.float32)
+    np.testing.assert_allclose(leaky[0](x), [[-2.0 * slope, 3.0]], rtol=1e-6)
+
+
+def test_leaky_slope_out_of_range_is_one_line():
+    with pytest.raises(
+        ConfigError, match=r"^model.leaky_slope=1.5 is invalid: expected a number in \[0, 1\)$"
+    ):
+        models.build("lenet5", (28, 28, 1), 10, activation="leaky_relu", leaky_slope=1.5)
 
 
 def test_the_layers_save_and_load_inside_a_model(tmp_path):

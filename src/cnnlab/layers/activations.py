@@ -3,6 +3,8 @@
 import keras
 from keras import ops
 
+from cnnlab.errors import ConfigError
+
 
 @keras.saving.register_keras_serializable(package="cnnlab")
 class RReLU(keras.layers.Layer):
@@ -17,8 +19,11 @@ class RReLU(keras.layers.Layer):
         self, lower: float = 1 / 8, upper: float = 1 / 3, seed: int | None = None, **kwargs
     ):
         super().__init__(**kwargs)
-        if not 0 <= lower <= upper:
-            raise ValueError(f"RReLU needs 0 <= lower <= upper, got lower={lower}, upper={upper}")
+        if not 0 <= lower < upper < 1:
+            raise ConfigError(
+                f"RReLU(lower={lower}, upper={upper}) is invalid: expected 0 <= lower < upper < 1 "
+                "(the slope is drawn from U(lower, upper), Xu et al. 2015)"
+            )
         self.lower = float(lower)
         self.upper = float(upper)
         self.seed = seed

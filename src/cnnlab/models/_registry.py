@@ -14,6 +14,8 @@ from omegaconf import OmegaConf
 
 from cnnlab.config import check_options, require_choice
 from cnnlab.errors import GeometryError
+from cnnlab.models.blocks import activations
+from cnnlab.models.blocks.activations import LEAKY_SLOPE
 from cnnlab.models.init import INITS, initialize
 
 ModelFn = Callable[..., keras.Model]
@@ -53,31 +55,43 @@ def paper_input(name: str) -> Input:
 
 
 def default_options(name: str) -> dict:
-    """Every option of model `name` with its default: the builder's keywords and `init`."""
+    """Every option of model `name` with its default: the builder's keywords, `init`, and
+    `leaky_slope` where the model takes an `activation`."""
     require_choice("model.name", name, available())
     parameters = inspect.signature(_MODELS[name]).parameters.values()
     own = {p.name: p.default for p in parameters if p.name not in ("input_shape", "num_classes")}
-    return {**own, "init": _INITS.get(name, "auto")}
+    registry = {"init": _INITS.get(name, "auto")}
+    if "activation" in own:
+        registry["leaky_slope"] = LEAKY_SLOPE
+    return {**own, **registry}
 
 
 def accepted_options(name: str) -> frozenset[str]:
-    parameters = inspect.signature(_MODELS[name]).parameters
-    own = frozenset(p for p in parameters if p not in ("input_shape", "num_classes"))
-    return own | {"init"}
+    return frozenset(default_options(name))
 
 
 def build(
-    name: str, input_shape: tuple[int, ...], num_classes: int, init: str | None = None, **options
+    name: str,
+    input_shape: tuple[int, ...],
+    num_classes: int,
+    init: str | None = None,
+    leaky_slope: float = LEAKY_SLOPE,
+    **options,
 ) -> keras.Model:
     """Build model `name` for `input_shape` (H, W, C) and `num_classes` outputs, its kernels
-    drawn from `init` (see `cnnlab.models.init`; None: the model's registered default)."""
+    drawn from `init` (see `cnnlab.models.init`; None: the model's registered default) and its
+    leaky ReLUs, if `activation=leaky_relu`, with slope `leaky_slope`."""
     require_choice("model.name", name, available())
     init = _INITS.get(name, "auto") if init is None else init
-    check_options(f"model={name}", {"init": init, **options}, accepted_options(name))
+    given = {"init": init, **options}
+    if leaky_slope != LEAKY_SLOPE:
+        given["leaky_slope"] = leaky_slope
+    check_options(f"model={name}", given, accepted_options(name))
     require_choice("model.init", init, INITS)
     input_shape = tuple(int(d) for d in input_shape)
     try:
-        model = _MODELS[name](input_shape, num_classes, **options)
+        with activations.leaky_slope(leaky_slope):
+            model = _MODELS[name](input_shape, num_classes, **options)
     except GeometryError:
         raise
     except ValueError as error:

@@ -1,5 +1,8 @@
 """The activation choice of a model (`model.activation`) and the layer it makes."""
 
+import contextlib
+import contextvars
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import keras
@@ -10,7 +13,23 @@ from cnnlab.layers import Maxout, RReLU
 
 ACTIVATIONS = ("relu", "leaky_relu", "prelu", "rrelu", "elu", "sigmoid", "tanh", "maxout")
 MAXOUT_PIECES = 2  # Goodfellow et al. (2013) use 2-5 pieces; each maxout unit doubles its layer
-LEAKY_SLOPE = 0.01  # Maas et al. (2013); Keras's default slope of 0.3 is not the paper's
+# The leaky ReLU's slope below zero: 0.01 in Maas et al. (2013), who introduced it; the notes
+# write max(0.1x, x). Keras's default of 0.3 is neither. `model.leaky_slope` sets it.
+LEAKY_SLOPE = 0.01
+_leaky_slope = contextvars.ContextVar("leaky_slope", default=LEAKY_SLOPE)
+
+
+@contextlib.contextmanager
+def leaky_slope(slope: float) -> Iterator[None]:
+    """Build the layers of `model.activation=leaky_relu` with this slope inside the block
+    (the registry wraps a builder with it, as it applies `model.init` after it)."""
+    if not (isinstance(slope, int | float) and 0 <= slope < 1):
+        raise ConfigError(f"model.leaky_slope={slope!r} is invalid: expected a number in [0, 1)")
+    token = _leaky_slope.set(float(slope))
+    try:
+        yield
+    finally:
+        _leaky_slope.reset(token)
 
 
 @dataclass(frozen=True)
@@ -42,7 +61,7 @@ class Activation:
 
     def layer(self, input_shape: tuple, name: str) -> keras.layers.Layer:
         if self.name == "leaky_relu":
-            return keras.layers.LeakyReLU(negative_slope=LEAKY_SLOPE, name=name)
+            return keras.layers.LeakyReLU(negative_slope=_leaky_slope.get(), name=name)
         if self.name == "prelu":
             # One slope per channel, shared over positions, starting at 0.25 (He et al., 2015,
             # Sec. 2.1-2.2).
