@@ -13,7 +13,7 @@ from omegaconf.errors import OmegaConfBaseException
 
 from cnnlab.config.checks import check_options, require, require_choice
 from cnnlab.config.messages import omegaconf_error_message
-from cnnlab.config.store import is_schema, register_schemas
+from cnnlab.config.store import is_schema, register_schemas, schema_for
 from cnnlab.errors import ConfigError
 
 register_schemas()
@@ -28,6 +28,22 @@ def to_object(node: Any) -> Any:
         return OmegaConf.to_object(node)
     except OmegaConfBaseException as error:  # a missing value (`???`), a bad merge
         raise ConfigError(omegaconf_error_message(error)) from None
+
+
+def typed(node: Any, group: str) -> Any:
+    """A group's config as its schema's dataclass, also when it was read back untyped (a run's
+    logged `config.yaml`): the schema is chosen by the group and its `source` or `name`."""
+    if is_dataclass(node):
+        return node  # already the schema's object
+    if isinstance(node, DictConfig) and is_dataclass(OmegaConf.get_type(node)):
+        return to_object(node)
+    values = node if isinstance(node, dict) else OmegaConf.to_container(node, resolve=True)
+    schema = schema_for(group, values)
+    try:
+        merged = OmegaConf.merge(OmegaConf.structured(schema), values)
+    except OmegaConfBaseException as error:
+        raise ConfigError(omegaconf_error_message(error)) from None
+    return to_object(merged)
 
 
 def validate(cfg: DictConfig) -> None:

@@ -8,6 +8,7 @@ and error messages, since they are not choices on their own.
 from hydra.core.config_store import ConfigStore
 
 from cnnlab.config.augment import AugmentConfig
+from cnnlab.config.checks import require_choice
 from cnnlab.config.data import DATA_SCHEMAS
 from cnnlab.config.ensemble import EnsembleConfig
 from cnnlab.config.run import EvaluateConfig, PredictConfig, ProfileConfig, VisualizeConfig
@@ -38,6 +39,20 @@ def register_schemas() -> None:
     ):
         for name, schema in schemas.items():
             store.store(group=group, name=f"{name}_schema", node=schema)
+
+
+def schema_for(group: str, values: dict) -> type:
+    """The schema of a group's config given as plain values (its `source` or `name` picks it)."""
+    by_key = {
+        "data": ("source", DATA_SCHEMAS),
+        "optimizer": ("name", OPTIMIZER_SCHEMAS),
+        "schedule": ("name", SCHEDULE_SCHEMAS),
+    }
+    if group in by_key:
+        key, schemas = by_key[group]
+        require_choice(f"{group}.{key}", values.get(key), list(schemas))
+        return schemas[values[key]]
+    return {"augment": AugmentConfig, "trainer": TrainerConfig, "tracking": TrackingConfig}[group]
 
 
 def is_schema(option: str) -> bool:

@@ -15,7 +15,7 @@ import numpy as np
 import tensorflow as tf
 from omegaconf import DictConfig
 
-from cnnlab.config import to_object
+from cnnlab.config import typed
 from cnnlab.config.augment import AugmentConfig
 from cnnlab.config.data import DataConfig
 from cnnlab.data.augment import Augmenter, OpContext, build_augmenter
@@ -168,8 +168,8 @@ class BatchTransforms:
 
 def build_datasets(cfg: DictConfig) -> Datasets:
     """Compose `cfg.data`, `cfg.augment`, `cfg.trainer.batch_size` and `cfg.seed` into datasets."""
-    data: DataConfig = to_object(cfg.data)
-    augment: AugmentConfig = to_object(cfg.augment)
+    data: DataConfig = typed(cfg.data, "data")
+    augment: AugmentConfig = typed(cfg.augment, "augment")
     source = load_source(data, seed=cfg.seed)
     geometry = ImageSizes.from_config(data)
     loaded = {split: load_examples(ds, geometry) for split, ds in source.splits.items()}

@@ -12,7 +12,7 @@ import dataclasses
 import keras
 from omegaconf import DictConfig
 
-from cnnlab.config import require_choice, to_object
+from cnnlab.config import require_choice, typed
 
 OPTIMIZERS: dict[str, type[keras.optimizers.Optimizer]] = {
     "sgd": keras.optimizers.SGD,
@@ -34,7 +34,7 @@ def scaled_lr(optimizer_cfg: DictConfig, replicas: int) -> float:
 
 def build_optimizer(optimizer_cfg: DictConfig, learning_rate) -> keras.optimizers.Optimizer:
     """The optimizer named by `optimizer.name`, stepping with `learning_rate` (a float or schedule)."""
-    options = dataclasses.asdict(to_object(optimizer_cfg))
+    options = dataclasses.asdict(typed(optimizer_cfg, "optimizer"))
     name = options.pop("name")
     require_choice("optimizer.name", name, sorted(OPTIMIZERS))
     del options["lr"], options["scale_lr"]  # the schedule's base rate; `scaled_lr`

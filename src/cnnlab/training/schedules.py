@@ -13,7 +13,7 @@ import math
 import keras
 from omegaconf import DictConfig
 
-from cnnlab.config import require_choice, to_object
+from cnnlab.config import require_choice, typed
 
 
 @keras.saving.register_keras_serializable(package="cnnlab")
@@ -104,7 +104,7 @@ def build_schedule(
     schedule_cfg: DictConfig, base_lr: float, steps_per_epoch: int, epochs: int
 ) -> EpochSchedule:
     """The schedule named by `schedule.name`, with the options its schema declares."""
-    options = dataclasses.asdict(to_object(schedule_cfg))
+    options = dataclasses.asdict(typed(schedule_cfg, "schedule"))
     require_choice("schedule.name", options["name"], SCHEDULES)
     for key in PLATEAU_OPTIONS:
         options.pop(key, None)

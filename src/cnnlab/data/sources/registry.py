@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 import tensorflow as tf
 from omegaconf import DictConfig
 
-from cnnlab.config import require_choice, to_object
+from cnnlab.config import require_choice, typed
 from cnnlab.config.data import DataConfig
 
 
@@ -57,6 +57,6 @@ def available_sources() -> list[str]:
 
 def load_source(data: DataConfig | DictConfig, seed: int) -> Source:
     """The raw splits of `data` (a composed `data` config, or its schema's object)."""
-    data = to_object(data)
+    data = typed(data, "data")
     require_choice("data.source", data.source, available_sources())
     return _SOURCES[data.source](data, seed)
