@@ -31,4 +31,4 @@ def main(cfg: DictConfig) -> float | None:
 
 
 if __name__ == "__main__":
-    cli.run(main)
+    cli.run(main, config_name="train")

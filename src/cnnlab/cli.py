@@ -55,10 +55,31 @@ def register_resolvers() -> None:
         OmegaConf.register_new_resolver("cnnlab_groups", describe_groups)
 
 
-def run(main: Callable[[], Any]) -> None:
-    """Run a `@hydra.main` function; user errors exit 2 with one line, Ctrl-C exits 130."""
+def own_help(config_name: str) -> str | None:
+    """The `hydra.help.template` of `conf/<config_name>.yaml`, rendered without composing.
+
+    Hydra's `--help` formats every config group of every installed plugin (launchers,
+    sweepers) before it looks at the template, which takes seconds; this reads the template
+    and the group folders only. None when the config has no template of its own.
+    """
+    path = CONF_DIR / f"{config_name}.yaml"
+    template = (
+        OmegaConf.select(OmegaConf.load(path), "hydra.help.template") if path.exists() else None
+    )
+    return str(template) if template else None
+
+
+def run(main: Callable[[], Any], config_name: str | None = None) -> None:
+    """Run a `@hydra.main` function; user errors exit 2 with one line, Ctrl-C exits 130.
+
+    With `config_name`, `--help` prints that config's own help at once (`own_help`)."""
     os.environ.setdefault("HYDRA_FULL_ERROR", "1")  # raise to us instead of printing a report
     register_resolvers()
+    if config_name and {"--help", "-h"} & set(sys.argv[1:]):
+        text = own_help(config_name)
+        if text is not None:
+            print(text)
+            return
     try:
         main()
     except KeyboardInterrupt:
