@@ -71,6 +71,10 @@ def test_image_too_small_for_the_model_names_the_minimum(make_cfg):
             r"'fp8' is invalid: expected one of auto, float32, mixed_float16",
         ),
         ("data.resize=squash", r"data.resize='squash' is invalid: expected one of stretch, crop$"),
+        (
+            "optimizer.scale_lr=sqrt",
+            r"optimizer.scale_lr='sqrt' is invalid: expected one of none, linear$",
+        ),
         ("trainer.epoch=3", r"trainer.epoch is not a config key; keys here: epochs, batch_size"),
         ("data.normalize=maybe", r"data.normalize='maybe' is invalid: expected true or false$"),
         ("augment.test_time=twelve_crop", r"'twelve_crop' is invalid: expected one of none, flip"),

@@ -20,7 +20,8 @@ GROUPS = ("data", "augment", "optimizer", "schedule", "model")
 NEEDS = {
     ("data", "tfds"): ["data.name=mnist"],
     ("data", "imagenette"): ["data.image_size=[64,64]", "data.load_size=[72,72]"],
-    ("augment", "alexnet"): ["data.load_size=[32,32]"],  # ten crops need a larger load size
+    # ten crops need a larger load size; PCA lighting acts on RGB
+    ("augment", "alexnet"): ["data.channels=3", "data.load_size=[32,32]"],
     ("augment", "imagenet"): ["data.channels=3"],  # colour jitter and PCA lighting act on RGB
     ("augment", "vgg_multiscale"): ["data.channels=3", "data.load_size=[32,32]"],
 }

@@ -91,7 +91,7 @@ def test_every_model_builds_at_32x32x3_from_its_config_and_trains_one_step(name,
     assert sys.getrecursionlimit() == limit  # ResNet-1202 raises it only while it builds
     assert models.inference_model(model).output_shape == (None, 10)
 
-    compile_model(model, make_cfg(f"model={name}"), steps_per_epoch=1)
+    compile_model(model, make_cfg(f"model={name}"), steps_per_epoch=1, replicas=1)
     model.run_eagerly = True  # one step: tracing a graph of up to 4,000 layers takes longer
     first = model.trainable_weights[0]
     before = np.array(first)

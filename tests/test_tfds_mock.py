@@ -14,7 +14,7 @@ from cnnlab import tracking
 from cnnlab.data import build_datasets
 from cnnlab.data.sources import tfds as tfds_source
 from cnnlab.data.sources.digits import prepare
-from cnnlab.errors import DataError
+from cnnlab.errors import ConfigError, DataError
 from cnnlab.training import train
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -135,7 +135,7 @@ def test_unknown_tfds_name_lists_close_matches(make_cfg, tmp_path, name, message
 
 
 def test_tfds_config_without_a_name_says_what_to_set(make_cfg, tmp_path):
-    with pytest.raises(DataError, match=r"data.name is required with data=tfds"):
+    with pytest.raises(ConfigError, match=r"^data.name is required: set data.name=...$"):
         build_datasets(tfds_cfg(make_cfg, tmp_path, "data=tfds"))
 
 

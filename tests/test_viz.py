@@ -206,7 +206,7 @@ def test_unknown_run_and_missing_model_are_one_line(lenet_run):
     with tracking.run(lenet_run.tracking, "no-model") as run_id:
         pass
     cfg = compose_viz(lenet_run, f"run={run_id}")
-    with pytest.raises(ConfigError, match=r"has no model \(artifact model/model.keras\)"):
+    with pytest.raises(ConfigError, match=r"has no logged model 'model'"):
         load_subject(cfg, viz_settings(cfg))
 
 

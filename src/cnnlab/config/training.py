@@ -105,7 +105,16 @@ class OptimizerConfig(Checked):
             self.weight_decay is None or self.weight_decay >= 0,
             "a number >= 0 or null",
         )
-        self.require("clipnorm", self.clipnorm is None or self.clipnorm > 0, "a number > 0 or null")
+        for key in CLIPPING:
+            value = getattr(self, key)
+            self.require(key, value is None or value > 0, "a number > 0 or null")
+        clipping = sorted(key for key in CLIPPING if getattr(self, key) is not None)
+        if len(clipping) > 1:
+            self.require(
+                clipping[1],
+                False,
+                f"null when optimizer.{clipping[0]} is set (one of {', '.join(CLIPPING)})",
+            )
 
 
 @dataclass
