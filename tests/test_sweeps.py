@@ -148,7 +148,7 @@ def test_optuna_sweep_prunes_fails_and_resumes_from_storage(monkeypatch, sweep_a
     assert [c.data.tags["trial_state"] for c in children] == states
     assert [c.info.status for c in children] == ["KILLED", "FINISHED", "FINISHED", "FAILED"]
     assert parent.data.metrics["failed_trials"] == 1 and parent.data.metrics["pruned_trials"] == 1
-    assert "optimizer.lr=-1 is invalid" in children[3].data.tags["error"]
+    assert "optimizer.lr=-1.0 is invalid" in children[3].data.tags["error"]
     # The value each trial returned to the sweeper is its run's logged validation accuracy.
     for trial, child in zip(study.trials[1:3], children[1:3], strict=True):
         assert child.data.tags["optuna.trial_id"] == str(trial._trial_id)
