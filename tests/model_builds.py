@@ -8,12 +8,38 @@ import functools
 from pathlib import Path
 
 import keras
+import pytest
 from omegaconf import OmegaConf
 
 from cnnlab import models
 from cnnlab.training.fit import model_options
 
 CONF_MODEL = Path(__file__).resolve().parents[1] / "conf" / "model"
+
+# One model per family in `make test`; every model in `make test-all` (the rest take seconds
+# to minutes each to build and step on 2 CPU cores).
+REPRESENTATIVES = {
+    "lenet5",
+    "simple_convnet",
+    "alexnet",
+    "vgg11",
+    "googlenet",
+    "resnet20",
+    "plain20",
+    "mobilenet",
+}
+
+
+def per_family(names: list[str]) -> list:
+    """`names` as test parameters, all but the family representatives marked slow; ResNet-1202,
+    a minute to build, on one worker (its tests share one build)."""
+    params = []
+    for name in names:
+        marks = [] if name in REPRESENTATIVES else [pytest.mark.slow]
+        if name == "resnet1202":
+            marks.append(pytest.mark.xdist_group("resnet1202"))
+        params.append(pytest.param(name, marks=marks))
+    return params
 
 
 def config_options(name: str) -> dict:

@@ -17,8 +17,6 @@ from cnnlab.training import train
 
 ROOT = Path(__file__).resolve().parents[1]
 
-pytestmark = pytest.mark.xdist_group("train")
-
 
 @pytest.mark.parametrize(
     ("override", "message"),

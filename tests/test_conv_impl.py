@@ -9,6 +9,7 @@ from pathlib import Path
 import keras
 import numpy as np
 import pytest
+from model_builds import REPRESENTATIVES
 from omegaconf import OmegaConf
 
 from cnnlab import models, tracking
@@ -54,7 +55,9 @@ def count(model: keras.Model, kinds: tuple) -> int:
 @pytest.mark.parametrize(
     "name",
     [
-        pytest.param(name, marks=pytest.mark.slow) if name in SLOW_TO_BUILD else name
+        pytest.param(name, marks=pytest.mark.slow)
+        if name in SLOW_TO_BUILD or name not in REPRESENTATIVES
+        else name
         for name in models.available()
     ],
 )
@@ -72,7 +75,6 @@ def test_im2col_model_equals_native_model_given_its_weights(name):
         np.testing.assert_allclose(np.asarray(g), np.asarray(e), rtol=1e-4, atol=1e-6)
 
 
-@pytest.mark.xdist_group("train")  # shares the train tests' SQLite store
 def test_im2col_model_trains_through_the_training_loop(make_cfg, tmp_path):
     cfg = make_cfg("debug=fast", "model.conv_impl=im2col")
     result = train(cfg, output_dir=tmp_path)
@@ -84,7 +86,6 @@ def test_im2col_model_trains_through_the_training_loop(make_cfg, tmp_path):
 
 
 @pytest.mark.slow  # 30 s idle, minutes on a busy machine
-@pytest.mark.xdist_group("train")
 @pytest.mark.parametrize("precision", ["float32", "mixed_bfloat16"])
 def test_resnet20_on_im2col_trains_on_synthetic_data(make_cfg, tmp_path, precision):
     # `make train ARGS="model=resnet20 model.conv_impl=im2col data=synthetic trainer.epochs=1"`

@@ -5,14 +5,13 @@ datasets under `tfds.testing.mock_data`, the folder source on images written her
 import numpy as np
 import pytest
 import tensorflow_datasets as tfds
+from model_builds import REPRESENTATIVES
 from PIL import Image
 
 from cnnlab import tracking
 from cnnlab.cli import group_options
 from cnnlab.data.sources import tfds as tfds_source
 from cnnlab.training import train
-
-pytestmark = pytest.mark.xdist_group("train")
 
 GROUPS = ("data", "augment", "optimizer", "schedule", "model")
 
@@ -24,23 +23,6 @@ NEEDS = {
     ("augment", "alexnet"): ["data.channels=3", "data.load_size=[32,32]"],
     ("augment", "imagenet"): ["data.channels=3"],  # colour jitter and PCA lighting act on RGB
     ("augment", "vgg_multiscale"): ["data.channels=3", "data.load_size=[32,32]"],
-}
-# Builds or steps that take more than a few seconds on 2 CPU cores: `make test-all`.
-SLOW_MODELS = {
-    "googlenet",
-    "inception_resnet_v2",
-    "inception_v3",
-    "resnet101",
-    "resnet110",
-    "resnet1202",
-    "resnet152",
-    "resnet34",
-    "resnet50",
-    "resnet56",
-    "vgg13",
-    "vgg16",
-    "vgg16_c",
-    "vgg19",
 }
 TFDS_SOURCES = {
     "tfds",
@@ -56,7 +38,7 @@ TFDS_SOURCES = {
 def every_option():
     for group in GROUPS:
         for option in group_options(group):
-            slow = group == "model" and option in SLOW_MODELS
+            slow = group == "model" and option not in REPRESENTATIVES
             yield pytest.param(
                 group, option, id=f"{group}={option}", marks=[pytest.mark.slow] if slow else []
             )
@@ -80,7 +62,13 @@ def test_option_trains_and_its_run_finishes(
     make_cfg, tmp_path, monkeypatch, image_folder, group, option
 ):
     monkeypatch.setattr(tfds_source, "network_reachable", lambda *args: False)
-    overrides = [f"{group}={option}", "debug=fast", "trainer.batch_size=8"]
+    # Logging the MLflow model is tested once, in test_serving.py; here it would only add time.
+    overrides = [
+        f"{group}={option}",
+        "debug=fast",
+        "trainer.batch_size=8",
+        "tracking.log_model=false",
+    ]
     overrides += NEEDS.get((group, option), [])
     if (group, option) == ("data", "folder"):
         overrides.append(f"data.path={image_folder}")

@@ -243,7 +243,6 @@ def test_missing_path_setting_says_how_to_give_it(make_cfg):
         build_datasets(make_cfg("data=folder"))
 
 
-@pytest.mark.xdist_group("train")
 def test_training_on_a_folder_reports_bad_files_and_logs_the_augmentation(
     make_cfg, image_folder, tmp_path, caplog
 ):

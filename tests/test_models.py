@@ -20,7 +20,7 @@ import sys
 import keras
 import numpy as np
 import pytest
-from model_builds import CONF_MODEL, config_options, paper_model, small_model
+from model_builds import CONF_MODEL, config_options, paper_model, per_family, small_model
 from omegaconf import OmegaConf
 
 from cnnlab import models
@@ -84,7 +84,7 @@ def one_worker_for_resnet1202(names):
     return [pytest.param(n, marks=group) if n == "resnet1202" else n for n in names]
 
 
-@pytest.mark.parametrize("name", one_worker_for_resnet1202(models.available()))
+@pytest.mark.parametrize("name", per_family(models.available()))
 def test_every_model_builds_at_32x32x3_from_its_config_and_trains_one_step(name, make_cfg):
     limit = sys.getrecursionlimit()
     model = small_model(name)
@@ -504,7 +504,6 @@ def tiny_auxiliary_net(
     return with_auxiliary_outputs(inputs, main, {"aux1": aux}, 0.3, "tiny")
 
 
-@pytest.mark.xdist_group("train")
 def test_training_a_model_with_auxiliary_classifiers(make_cfg, tmp_path, monkeypatch):
     from cnnlab import tracking
     from cnnlab.training import train
@@ -532,7 +531,6 @@ def test_training_a_model_with_auxiliary_classifiers(make_cfg, tmp_path, monkeyp
 
 
 @pytest.mark.slow
-@pytest.mark.xdist_group("train")
 def test_googlenet_trains_with_its_auxiliary_losses_logged(make_cfg, tmp_path):
     from cnnlab import tracking
     from cnnlab.training import train

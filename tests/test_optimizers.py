@@ -12,8 +12,6 @@ from cnnlab.errors import ConfigError
 from cnnlab.training import train
 from cnnlab.training.optimizers import build_optimizer, scaled_lr
 
-pytestmark = pytest.mark.xdist_group("train")
-
 OPTIMIZER_CONFIGS = sorted(
     p.stem for p in (Path(__file__).parents[1] / "conf" / "optimizer").glob("*.yaml")
 )
@@ -25,6 +23,7 @@ def test_every_optimizer_the_code_knows_has_a_config():
     assert set(OPTIMIZERS) | {"sgd_nesterov"} == set(OPTIMIZER_CONFIGS)
 
 
+@pytest.mark.slow  # test_every_option.py trains every optimizer config in `make test`
 @pytest.mark.parametrize("name", OPTIMIZER_CONFIGS)
 def test_optimizer_config_trains_on_digits(make_cfg, tmp_path, name):
     cfg = make_cfg(

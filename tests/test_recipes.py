@@ -9,8 +9,6 @@ import pytest
 from cnnlab import tracking
 from cnnlab.training import train
 
-pytestmark = pytest.mark.xdist_group("train")
-
 ROOT = Path(__file__).resolve().parents[1]
 RECIPES = sorted(p.stem for p in (ROOT / "conf" / "experiment").glob("*.yaml"))
 # The paper's numbers, one per recipe: (model, optimizer, lr, batch, L2, schedule).

@@ -1,7 +1,7 @@
 """The model registry: names, options and input geometry."""
 
 import pytest
-from model_builds import CONF_MODEL
+from model_builds import CONF_MODEL, per_family
 from omegaconf import OmegaConf
 
 from cnnlab import models
@@ -9,7 +9,7 @@ from cnnlab.errors import ConfigError, GeometryError
 from cnnlab.models import _registry
 
 
-@pytest.mark.parametrize("name", models.available())
+@pytest.mark.parametrize("name", per_family(models.available()))
 def test_every_registered_model_builds_for_digits(name):
     model = models.build(name, (32, 32, 1), 10)
     assert models.inference_model(model).output_shape == (None, 10)

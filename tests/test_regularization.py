@@ -8,8 +8,6 @@ from cnnlab import models, tracking
 from cnnlab.training import train
 from cnnlab.training.regularization import add_l2_penalty
 
-pytestmark = pytest.mark.xdist_group("train")
-
 
 def test_l2_adds_half_lambda_times_the_squared_kernels_to_the_loss():
     keras.utils.set_random_seed(0)

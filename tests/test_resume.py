@@ -16,8 +16,6 @@ from cnnlab import tracking
 from cnnlab.errors import ConfigError, TrainingDiverged
 from cnnlab.training import train
 
-pytestmark = pytest.mark.xdist_group("train")
-
 ROOT = Path(__file__).resolve().parents[1]
 DETERMINISTIC = ("trainer.deterministic=true", "trainer.batch_size=16", "tracking.log_model=false")
 

@@ -18,8 +18,6 @@ from cnnlab.errors import ConfigError
 from cnnlab.training.precision import set_precision
 from cnnlab.training.strategy import build_strategy
 
-pytestmark = pytest.mark.xdist_group("train")
-
 ROOT = Path(__file__).resolve().parents[1]
 
 FAMILIES = ["lenet5", "alexnet", "vgg11", "googlenet", "resnet20", "mobilenet"]  # one per family

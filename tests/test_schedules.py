@@ -9,8 +9,6 @@ import pytest
 from cnnlab import tracking
 from cnnlab.training import train
 
-pytestmark = pytest.mark.xdist_group("train")  # one worker runs these: they share a SQLite store
-
 LR, EPOCHS, STEPS, WARMUP = 0.05, 4, 2, 2
 
 

@@ -23,7 +23,7 @@ from hydra_plugins.cnnlab_optuna_sweeper._impl import search_space
 ROOT = Path(__file__).resolve().parents[1]
 PIPELINE = ROOT / "pipelines" / "train.py"
 
-pytestmark = pytest.mark.xdist_group("train")  # these share the worker's SQLite store
+pytestmark = pytest.mark.xdist_group("sweeps")  # these share the worker's SQLite store
 
 
 @pytest.fixture(scope="session")
@@ -171,6 +171,7 @@ def test_optuna_sweep_prunes_fails_and_resumes_from_storage(monkeypatch, sweep_a
     assert len(sweep_runs(args)) == 2  # each invocation is its own parent run
 
 
+@pytest.mark.slow  # 30 s idle: two processes each start TensorFlow (`make test-all`)
 @pytest.mark.xdist_group("sweep-subprocess")  # its own store: it can run beside the others
 def test_joblib_launcher_runs_trials_in_parallel_under_one_parent(sweep_args, tmp_path):
     args = [

@@ -63,7 +63,6 @@ def test_generic_tfds_config_takes_any_name_and_label(make_cfg, tmp_path):
     assert data.info.name == "cifar100" and data.info.num_classes == 20
 
 
-@pytest.mark.xdist_group("train")
 def test_cifar10_trains_under_mock_data(make_cfg, tmp_path):
     cfg = tfds_cfg(make_cfg, tmp_path, "data=cifar10", "debug=fast", "model=simple_convnet")
     with tfds.testing.mock_data(num_examples=32):

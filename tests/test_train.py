@@ -11,8 +11,6 @@ from cnnlab import tracking
 from cnnlab.errors import TrainingDiverged
 from cnnlab.training import train
 
-pytestmark = pytest.mark.xdist_group("train")  # one worker runs these: they share a SQLite store
-
 
 def runs_of(cfg):
     mlflow.set_tracking_uri(tracking.tracking_uri(cfg.tracking))

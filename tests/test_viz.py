@@ -22,7 +22,7 @@ from cnnlab.viz.inputs import read_image
 from cnnlab.viz.pipeline import load_subject, visualize, viz_settings
 from cnnlab.viz.taps import logits_model, stage_layers
 
-pytestmark = pytest.mark.xdist_group("train")  # they share the session's SQLite store
+pytestmark = pytest.mark.xdist_group("viz")  # one worker: the session's trained LeNet-5 once
 
 
 @dataclass(frozen=True)
