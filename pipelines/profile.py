@@ -20,11 +20,12 @@ def main(cfg: DictConfig) -> None:
         tracking,
     )
     from cnnlab.analysis import profile
+    from cnnlab.training.fit import model_options
 
     paper_shape, paper_classes = models.paper_input(cfg.model.name)
     input_shape = tuple(cfg.input_shape or paper_shape)
     num_classes = cfg.num_classes or paper_classes
-    model = models.build_from_config(cfg.model, input_shape, num_classes)
+    model = models.build(cfg.model.name, input_shape, num_classes, **model_options(cfg.model))
     result = profile(models.inference_model(model))  # auxiliary classifiers are training-only
     print(result.table())
     if cfg.log:

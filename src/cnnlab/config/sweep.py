@@ -15,6 +15,8 @@ class Direction(StrEnum):
 
 
 DIRECTIONS = tuple(Direction)
+# Overrides a sweeper adds to each job for its own bookkeeping: not part of a trial's name.
+SWEEPER_KEYS = ("sweep.trial", "sweep.study_name", "sweep.storage")
 
 
 @dataclass

@@ -16,7 +16,6 @@ from cnnlab.models import (  # noqa: F401
 from cnnlab.models._registry import (
     available,
     build,
-    build_from_config,
     default_options,
     minimum_input_side,
     paper_input,
@@ -31,7 +30,6 @@ __all__ = [
     "ConvLayers",
     "available",
     "build",
-    "build_from_config",
     "default_options",
     "inference_model",
     "loss_weights",

@@ -10,7 +10,6 @@ import inspect
 from collections.abc import Callable
 
 import keras
-from omegaconf import OmegaConf
 
 from cnnlab.config import check_options, require_choice
 from cnnlab.errors import GeometryError
@@ -102,12 +101,6 @@ def build(
         raise GeometryError(_too_small_message(name, input_shape, num_classes, options))
     initialize(model, init)
     return model
-
-
-def build_from_config(model_cfg, input_shape: tuple[int, ...], num_classes: int) -> keras.Model:
-    """`build` from a composed `model` config: its `name` and, as options, every other key."""
-    options = OmegaConf.to_container(model_cfg, resolve=True)
-    return build(options.pop("name"), input_shape, num_classes, **options)
 
 
 def _is_geometry_error(error: ValueError) -> bool:

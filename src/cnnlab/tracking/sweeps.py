@@ -26,7 +26,7 @@ from mlflow.entities import RunStatus
 from omegaconf import DictConfig, OmegaConf
 
 from cnnlab.config import require_choice
-from cnnlab.config.sweep import DIRECTIONS
+from cnnlab.config.sweep import DIRECTIONS, SWEEPER_KEYS
 from cnnlab.tracking.runs import (
     MAX_PARAM_LENGTH,
     PARENT_RUN_TAG,
@@ -43,8 +43,6 @@ from cnnlab.viz.sweeps import plot_objective_per_trial, plot_objective_vs_param
 
 log = logging.getLogger(__name__)
 
-# Overrides that a sweeper adds for its own bookkeeping: not part of a trial's name.
-INTERNAL_KEYS = ("sweep.trial", "sweep.study_name", "sweep.storage")
 # Trial states as Optuna names them; a run's tag `trial_state`.
 COMPLETE, PRUNED, FAIL = "COMPLETE", "PRUNED", "FAIL"
 
@@ -56,7 +54,7 @@ def override_key(override: str) -> str:
 def trial_overrides(config: DictConfig) -> list[str]:
     """The job's command-line overrides (without a sweeper's bookkeeping keys)."""
     overrides = OmegaConf.to_container(config.hydra.overrides.task, resolve=False)
-    return [o for o in overrides if override_key(o) not in INTERNAL_KEYS]
+    return [o for o in overrides if override_key(o) not in SWEEPER_KEYS]
 
 
 def fixed_keys(sweep_overrides: Sequence[str]) -> set[str]:

@@ -30,12 +30,11 @@ from optuna.distributions import (
 from optuna.trial import TrialState
 
 from cnnlab.config import require_choice
-from cnnlab.config.sweep import DIRECTIONS
+from cnnlab.config.sweep import DIRECTIONS, SWEEPER_KEYS
 from cnnlab.errors import ConfigError
 
 log = logging.getLogger(__name__)
 
-BOOKKEEPING = ("sweep.trial", "sweep.study_name", "sweep.storage")
 COUNTED = (TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAIL)
 JOURNAL = "journal:"
 
@@ -96,7 +95,7 @@ def search_space(
         found = distribution(override)
         if found is not None:
             space[key] = found
-        elif key.lstrip("+~") not in BOOKKEEPING:
+        elif key.lstrip("+~") not in SWEEPER_KEYS:
             fixed[key] = override.input_line
     return space, list(fixed.values())
 
