@@ -3,13 +3,14 @@
 import hydra
 from omegaconf import DictConfig
 
-from cnnlab import cli
+from cnnlab import cli, native_logs
 
 
 @hydra.main(config_path="../conf", config_name="evaluate", version_base="1.3")
 @cli.one_line_errors
 def main(cfg: DictConfig) -> float:
     """Return the accuracy on the evaluated split."""
+    native_logs.import_tensorflow()
     from cnnlab.serving import evaluate_run
 
     evaluation = evaluate_run(cfg)

@@ -7,7 +7,7 @@ from pathlib import Path
 import hydra
 from omegaconf import DictConfig
 
-from cnnlab import cli
+from cnnlab import cli, native_logs
 
 log = logging.getLogger(__name__)
 
@@ -15,6 +15,7 @@ log = logging.getLogger(__name__)
 @hydra.main(config_path="../conf", config_name="predict", version_base="1.3")
 @cli.one_line_errors
 def main(cfg: DictConfig) -> None:
+    native_logs.import_tensorflow()
     from cnnlab.serving import predict_files, table, write_csv
 
     predictions, _ = predict_files(cfg)

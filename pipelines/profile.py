@@ -5,7 +5,7 @@ import logging
 import hydra
 from omegaconf import DictConfig
 
-from cnnlab import cli
+from cnnlab import cli, native_logs
 from cnnlab.config import validate
 
 log = logging.getLogger(__name__)
@@ -15,10 +15,8 @@ log = logging.getLogger(__name__)
 @cli.one_line_errors
 def main(cfg: DictConfig) -> None:
     validate(cfg)
-    from cnnlab import (  # TensorFlow loads only once Hydra has parsed the command line
-        models,
-        tracking,
-    )
+    native_logs.import_tensorflow()  # only once Hydra has parsed the command line
+    from cnnlab import models, tracking
     from cnnlab.analysis import profile
     from cnnlab.training.fit import model_options
 

@@ -7,7 +7,7 @@ metric (`sweep.metric`) to the sweeper.
 import hydra
 from omegaconf import DictConfig
 
-from cnnlab import cli
+from cnnlab import cli, native_logs
 from cnnlab.config import validate
 
 
@@ -16,9 +16,8 @@ from cnnlab.config import validate
 def main(cfg: DictConfig) -> float | None:
     """Return the sweep objective in a sweep's job; None in a single run."""
     validate(cfg)  # range checks, before the heavy imports
-    from cnnlab.training import (
-        train,  # TensorFlow loads only once Hydra has parsed the command line
-    )
+    native_logs.import_tensorflow()  # only once Hydra has parsed the command line
+    from cnnlab.training import train
 
     if not cli.in_multirun_job():
         train(cfg)

@@ -11,7 +11,7 @@ import hydra
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig
 
-from cnnlab import cli
+from cnnlab import cli, native_logs
 from cnnlab.config import validate
 
 log = logging.getLogger("cnnlab.visualize")
@@ -21,7 +21,8 @@ log = logging.getLogger("cnnlab.visualize")
 @cli.one_line_errors
 def main(cfg: DictConfig) -> None:
     validate(cfg)
-    from cnnlab.viz.pipeline import visualize  # TensorFlow starts here, after the command line
+    native_logs.import_tensorflow()  # only once Hydra has parsed the command line
+    from cnnlab.viz.pipeline import visualize
 
     result = visualize(cfg, Path(HydraConfig.get().runtime.output_dir))
     log.info(

@@ -4,6 +4,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from cnnlab.native_logs import PREAMBLE, is_shown
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -33,3 +35,18 @@ def test_help_does_not_import_tensorflow():
         [sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, timeout=120
     )
     assert done.stdout.strip().splitlines()[-1] == "False"
+
+
+def test_tensorflow_start_up_lines_are_filtered_by_their_severity():
+    info = "I0000 00:00:1796099336.895666   17994 port.cc:153] oneDNN custom operations are on.\n"
+    error = "E0000 00:00:1796099341.463428   17994 some.cc:52] a real failure\n"
+    no_driver = "E0000 00:00:1796099341.463428   17994 cuda_platform.cc:52] failed call to cuInit\n"
+    python_warning = "UserWarning: something the user should see\n"
+    assert [is_shown(line, 2) for line in (info, error, no_driver, python_warning)] == [
+        False,
+        True,
+        False,
+        True,
+    ]
+    assert all(is_shown(line, 0) for line in (info, error, no_driver, python_warning))
+    assert not is_shown(PREAMBLE + " are written to STDERR\n", 2)

@@ -196,6 +196,8 @@ def test_profile_pipeline_prints_the_table_and_logs_it_to_mlflow(tmp_path):
     done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-2000:]
     assert "lenet5 on 32x32x1: 61,706 parameters" in done.stdout
+    # TensorFlow's start-up notices (oneDNN, no CUDA driver) are filtered at TF_CPP_MIN_LOG_LEVEL=2
+    assert "oneDNN" not in done.stderr and "absl::InitializeLog" not in done.stderr
     mlflow.set_tracking_uri(uri)
     (run,) = mlflow.search_runs(experiment_names=["profile-test"], output_format="list")
     assert run.data.metrics["macs"] == 416_520 and run.data.metrics["params"] == 61_706
