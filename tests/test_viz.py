@@ -280,3 +280,17 @@ def test_images_are_chosen_by_index_class_file_and_pattern(tmp_path):
     np.testing.assert_allclose(chosen.images[3], 1.0, atol=1e-6)  # white, converted to gray
     with pytest.raises(ConfigError, match=r"no image of class 9"):
         select(ImagesConfig(indices=[], classes=[9]), (8, 8, 1), split)
+
+
+def test_files_and_patterns_are_standardized_like_the_runs_dataset_images(tmp_path):
+    from cnnlab.config.viz import ImagesConfig
+    from cnnlab.viz.inputs import LabelledSplit, pattern, select
+
+    split = LabelledSplit(np.full((1, 8, 8, 1), 7.0, np.float32), np.array([3]), ["a"] * 10, 1)
+    path = tmp_path / "white.png"
+    keras.utils.save_img(path, np.full((8, 8, 3), 255.0), scale=False)
+    cfg = ImagesConfig(indices=[0], classes=[], files=[str(path)], patterns=["rings"])
+    chosen = select(cfg, (8, 8, 1), split, normalization=([0.25], [0.5]))
+    np.testing.assert_allclose(chosen.images[0], 7.0)  # the pipeline already normalized these
+    np.testing.assert_allclose(chosen.images[1], (1.0 - 0.25) / 0.5, atol=1e-5)
+    np.testing.assert_allclose(chosen.images[2], (pattern("rings", (8, 8, 1)) - 0.25) / 0.5)

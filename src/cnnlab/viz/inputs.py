@@ -2,6 +2,7 @@
 
 import logging
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import keras
@@ -22,6 +23,9 @@ class Inputs:
     names: list[str]
     labels: np.ndarray
     class_names: list[str] = field(default_factory=list)
+
+
+Normalization = tuple[Sequence[float], Sequence[float]]  # (mean, std) per channel
 
 
 @dataclass
@@ -93,10 +97,23 @@ def read_image(path: str, shape: tuple[int, int, int]) -> np.ndarray:
     return image.astype(np.float32)
 
 
+def standardized(image: np.ndarray, normalization: Normalization | None) -> np.ndarray:
+    """An image in [0, 1] as the run's network sees it: (x - mean) / std per channel when the
+    run trained on normalized data (its dataset images already come that way)."""
+    if normalization is None:
+        return image
+    mean, std = (np.asarray(values, np.float32) for values in normalization)
+    return (image - mean) / std
+
+
 def select(
-    images_cfg: ImagesConfig, shape: tuple[int, int, int], split: LabelledSplit | None
+    images_cfg: ImagesConfig,
+    shape: tuple[int, int, int],
+    split: LabelledSplit | None,
+    normalization: Normalization | None = None,
 ) -> Inputs:
-    """Dataset images by index, then the first of each listed class, then files, then patterns.
+    """Dataset images by index, then the first of each listed class, then files, then patterns
+    (files and patterns standardized with the run's `normalization`).
 
     Without a dataset (a random model and no run) the indices and classes have nothing to pick
     from; with no files or patterns either, every pattern is used.
@@ -127,7 +144,7 @@ def select(
             names.append(f"{images_cfg.split}[{found[0]}]")
             labels.append(label)
     for path in images_cfg.files:
-        images.append(read_image(path, shape))
+        images.append(standardized(read_image(path, shape), normalization))
         names.append(path.rsplit("/", 1)[-1])
         labels.append(-1)
     patterns = list(images_cfg.patterns)
@@ -137,7 +154,7 @@ def select(
         )
         patterns = list(PATTERNS)
     for name in patterns:
-        images.append(pattern(name, shape))
+        images.append(standardized(pattern(name, shape), normalization))
         names.append(name)
         labels.append(-1)
     return Inputs(np.stack(images), names, np.array(labels), class_names)

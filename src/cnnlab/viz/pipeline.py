@@ -34,11 +34,13 @@ from cnnlab.viz.figures import image_grid, stretch
 from cnnlab.viz.inputs import (
     Inputs,
     LabelledSplit,
+    Normalization,
     pattern,
     read_image,
     run_split,
     select,
     split_count,
+    standardized,
 )
 from cnnlab.viz.taps import (
     find_layer,
@@ -58,6 +60,7 @@ class Subject:
     run_id: str | None  # the training run's; None for a random model
     run_cfg: DictConfig | None  # the training run's config; None for a random model
     label: str  # for titles: the model and its run
+    normalization: Normalization | None = None  # the run's (mean, std) when it normalized
 
 
 @dataclass
@@ -102,7 +105,9 @@ def load_subject(cfg: DictConfig, settings: VizConfig) -> Subject:
     run_cfg = tracking.run_config(run_id, cfg.tracking)
     if settings.data_dir is not None:
         run_cfg.data.data_dir = settings.data_dir
-    return Subject(model, run_id, run_cfg, f"{model.name}, run {run_id[:8]}")
+    logged = tracking.model_metadata(run_id, cfg.tracking).get("normalization")
+    normalization = (logged["mean"], logged["std"]) if logged else None
+    return Subject(model, run_id, run_cfg, f"{model.name}, run {run_id[:8]}", normalization)
 
 
 def inputs_for(subject: Subject, settings: VizConfig) -> Inputs:
@@ -110,7 +115,8 @@ def inputs_for(subject: Subject, settings: VizConfig) -> Inputs:
     split: LabelledSplit | None = None
     if subject.run_cfg is not None:
         split = run_split(subject.run_cfg, settings.images.split, split_count(settings.images))
-    return select(settings.images, tuple(subject.model.inputs[0].shape[1:]), split)
+    shape = tuple(subject.model.inputs[0].shape[1:])
+    return select(settings.images, shape, split, subject.normalization)
 
 
 def predicted(model: keras.Model, images: np.ndarray) -> np.ndarray:
@@ -263,10 +269,14 @@ def draw_deepdream(subject: Subject, settings: DeepDreamConfig) -> Pictures:
     )
 
 
-def style_image(spec: str, shape: tuple[int, int, int]) -> np.ndarray:
+def style_image(
+    spec: str, shape: tuple[int, int, int], normalization: Normalization | None
+) -> np.ndarray:
     if spec.startswith("pattern:"):
-        return pattern(spec.removeprefix("pattern:"), shape)
-    return read_image(spec, shape)
+        image = pattern(spec.removeprefix("pattern:"), shape)
+    else:
+        image = read_image(spec, shape)
+    return standardized(image, normalization)
 
 
 def draw_style_transfer(subject: Subject, settings: StyleTransferConfig) -> Pictures:
@@ -279,7 +289,7 @@ def draw_style_transfer(subject: Subject, settings: StyleTransferConfig) -> Pict
     )
     shape = tuple(model.inputs[0].shape[1:])
     content = inputs_for(subject, settings).images[0]
-    style_pixels = style_image(settings.style, shape)
+    style_pixels = style_image(settings.style, shape, subject.normalization)
     loss = style.StyleLoss(
         model, content_layer, style_layers, content, style_pixels, settings.alpha, settings.beta
     )
