@@ -57,8 +57,21 @@ def make_runs(store: Path) -> None:
     stores = store_overrides(store)
     sweep = ["optimizer.lr=0.1,0.01", "model=lenet5,simple_convnet"]
     for command in (
-        [*python, "pipelines/train.py", "--multirun", *sweep, *stores, f"hydra.sweep.dir={store}/multirun"],
-        [*python, "pipelines/ensemble.py", "ensemble.members=2", *stores, f"hydra.run.dir={store}/ensemble"],
+        [
+            *python,
+            "pipelines/train.py",
+            "--multirun",
+            *sweep,
+            *stores,
+            f"hydra.sweep.dir={store}/multirun",
+        ],
+        [
+            *python,
+            "pipelines/ensemble.py",
+            "ensemble.members=2",
+            *stores,
+            f"hydra.run.dir={store}/ensemble",
+        ],
     ):
         log.info("%s", " ".join(command[1:3]))
         subprocess.run(command, cwd=ROOT, check=True)
@@ -73,14 +86,18 @@ def dashboard(uri: str, env: dict[str, str] | None = None) -> Iterator[str]:
     command = [sys.executable, "-m", "mlflow", "ui", "--app-name", "cnnlab", "--workers", "1"]
     command += ["--backend-store-uri", uri, "--host", "127.0.0.1", "--port", str(port)]
     with tempfile.TemporaryFile() as output:
-        server = subprocess.Popen(command, env=env, stdout=output, stderr=output, start_new_session=True)
+        server = subprocess.Popen(
+            command, env=env, stdout=output, stderr=output, start_new_session=True
+        )
         try:
             address = f"http://127.0.0.1:{port}"
             deadline = time.monotonic() + 120
             while True:
                 if server.poll() is not None or time.monotonic() > deadline:
                     output.seek(0)
-                    raise RuntimeError(f"mlflow ui did not start:\n{output.read().decode()[-3000:]}")
+                    raise RuntimeError(
+                        f"mlflow ui did not start:\n{output.read().decode()[-3000:]}"
+                    )
                 try:
                     with urllib.request.urlopen(f"{address}/health", timeout=2):
                         break
@@ -164,8 +181,13 @@ async def chromium():
                 tab = next(t for t in targets if t["type"] == "page")
                 async with session.ws_connect(tab["webSocketDebuggerUrl"], max_msg_size=0) as ws:
                     page = Page(ws)
-                    await page.send("Emulation.setDeviceMetricsOverride", width=SIZE[0],
-                                    height=SIZE[1], deviceScaleFactor=1, mobile=False)
+                    await page.send(
+                        "Emulation.setDeviceMetricsOverride",
+                        width=SIZE[0],
+                        height=SIZE[1],
+                        deviceScaleFactor=1,
+                        mobile=False,
+                    )
                     yield page
         finally:
             with contextlib.suppress(ProcessLookupError):
