@@ -21,11 +21,16 @@ import logging
 import os
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import mlflow
 from mlflow.entities import ViewType
 
 from cnnlab.tracking.runs import DEFAULT_URI
+
+if TYPE_CHECKING:
+    from fastapi import FastAPI
+    from flask import Flask
 
 log = logging.getLogger(__name__)
 
@@ -120,7 +125,7 @@ def cnnlab_experiments(client: mlflow.MlflowClient) -> list[str]:
     return [e.experiment_id for e in experiments if VIEW_TAG_PREFIX + VIEW_ID in e.tags]
 
 
-def create_app():
+def create_app() -> "FastAPI | Flask":
     """The `mlflow.app` plugin `cnnlab`: MLflow's server app whose page (index.html) starts with
     `page_defaults` for the experiments of the store it serves. An ASGI app under uvicorn (the
     default), else the Flask app, as MLflow's own `basic-auth` plugin does."""
