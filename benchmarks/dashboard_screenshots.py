@@ -34,6 +34,7 @@ log = logging.getLogger("dashboard_screenshots")
 ROOT = Path(__file__).resolve().parents[1]
 SIZE = (1400, 900)
 TINY = ("trainer.epochs=2", "trainer.verbose=0")
+RUNS_TABLE = "document.body.innerText.includes('val_accuracy')"  # a cnnlab column is shown
 
 
 def free_port() -> int:
@@ -198,7 +199,17 @@ async def chromium():
 async def open_experiment(page: Page, address: str, experiment_id: str) -> None:
     """The plain experiment URL, until its runs table shows cnnlab's columns."""
     await page.goto(f"{address}/#/experiments/{experiment_id}")
-    await page.wait_for("document.body.innerText.includes('val_accuracy')")
+    await page.wait_for(RUNS_TABLE)
+
+
+async def click_experiment(page: Page, address: str, experiment_id: str) -> None:
+    """MLflow's list of experiments, then a click on one, until its runs table shows cnnlab's
+    columns."""
+    await page.goto(f"{address}/#/experiments")
+    link = f"document.querySelector('a[href$=\"/experiments/{experiment_id}\"]')"
+    await page.wait_for(f"!!{link}")
+    await page.evaluate(f"{link}.click()")
+    await page.wait_for(RUNS_TABLE)
 
 
 async def expand(page: Page, run_name_prefix: str) -> None:

@@ -64,8 +64,11 @@ def test_served_page_starts_new_browsers_on_the_training_runs_of_cnnlab_experime
 
 
 @pytest.mark.slow
-def test_plain_experiment_url_opens_the_runs_table_with_the_accuracy_columns(make_cfg, tmp_path):
-    """What a click in MLflow's experiment list opens, in a new user's headless Chromium."""
+def test_experiment_opens_on_its_runs_table_with_the_accuracy_columns_in_a_real_browser(
+    make_cfg, tmp_path
+):
+    """The plain experiment URL, and a click in MLflow's list of experiments, each in a new
+    user's headless Chromium."""
     if shutil.which("chromium") is None:
         pytest.skip("needs Debian's chromium (apt-get install -y chromium)")
     cfg = make_cfg()
@@ -84,19 +87,21 @@ def test_plain_experiment_url_opens_the_runs_table_with_the_accuracy_columns(mak
         )
         env["PYTHONPATH"] = os.pathsep.join([str(tmp_path), *sys.path])
 
-    async def browse(address: str) -> tuple[str, str]:
-        async with screenshots.chromium() as page:
-            await screenshots.open_experiment(page, address, experiment_id)
+    async def browse(address: str, how) -> tuple[str, str]:
+        async with screenshots.chromium() as page:  # a fresh profile each time
+            await how(page, address, experiment_id)
             return await page.url(), await page.text()
 
     with screenshots.dashboard(tracking.tracking_uri(cfg.tracking), env) as address:
-        url, text = asyncio.run(browse(address))
-    assert url.startswith(
-        f"{address}/#/experiments/{experiment_id}/runs?workflowType=machine_learning"
-    )
-    assert {"Model training", "val_accuracy", "test_accuracy", "kind"} <= set(text.split("\n"))
-    assert "Overview" not in text  # GenAI's trace overview
-    assert "Ask questions about your experiments" not in text  # the assistant panel stays closed
+        for how in screenshots.open_experiment, screenshots.click_experiment:
+            url, text = asyncio.run(browse(address, how))
+            runs = f"{address}/#/experiments/{experiment_id}/runs?workflowType=machine_learning"
+            assert url.startswith(runs), how
+            assert {"Model training", "val_accuracy", "test_accuracy", "kind"} <= set(
+                text.split("\n")
+            )
+            assert "Overview" not in text  # GenAI's trace overview
+            assert "Ask questions about your experiments" not in text  # the assistant stays closed
 
 
 def load_screenshots():
