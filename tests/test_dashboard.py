@@ -60,7 +60,7 @@ def test_served_page_starts_new_browsers_on_the_training_runs_of_cnnlab_experime
     assert f'"{experiment_id}"' in head and f'"{other_id}"' not in head
     assert 'ExperimentPage-[\\""+id+"\\"]-ReactComponentState' in head
     assert "metrics.`val_accuracy`" in head
-    assert '<script defer="defer" src="static-files/static/js/main.' in page  # MLflow's own page
+    assert "static-files/static/js/main." in page  # MLflow's own page
 
 
 @pytest.mark.slow
