@@ -27,7 +27,7 @@ $(INSTALLED): $(LOCK) pyproject.toml
 	$(PY) -m pip install --quiet --no-deps -e .
 	@touch $@
 
-.PHONY: help install lock train profile test test-all lint format ui clean bench bench-data bench-im2col bench-zoo bench-degradation bench-im2col-models visualize bench-viz ensemble evaluate predict bench-train bench-gpu sweep
+.PHONY: help install lock train profile test test-all lint format ui clean bench bench-data bench-im2col bench-zoo bench-degradation bench-im2col-models visualize bench-viz ensemble evaluate predict bench-train bench-gpu sweep screenshots
 
 help: ## list the targets
 	@grep -hE '^[a-zA-Z0-9_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  \033[36m%-14s\033[0m %s\n", $$1, $$2}'
@@ -98,14 +98,17 @@ bench-gpu: $(INSTALLED) ## training step on a GPU, float32 vs mixed_float16 (KER
 	$(PY) benchmarks/gpu.py $(ARGS)
 
 bench: $(INSTALLED) ## run every benchmark in benchmarks/ (several minutes each)
-	@for script in benchmarks/*.py; do echo "== $$script"; $(PY) $$script || exit 1; done
+	@for script in $(filter-out benchmarks/dashboard_screenshots.py,$(wildcard benchmarks/*.py)); do echo "== $$script"; $(PY) $$script || exit 1; done
 
 sweep: $(INSTALLED) ## sweep hyperparameters, e.g. ARGS="hparams_search=lenet5_digits hydra.sweeper.n_trials=20"
 	$(PY) pipelines/train.py --multirun $(ARGS)
 
 ui: $(INSTALLED) ## serve the MLflow dashboard on http://127.0.0.1:5000, opening on the training runs
 	$(PY) -m cnnlab.tracking.dashboard --uri $(MLFLOW_URI) --address 127.0.0.1:5000
-	$(VENV)/bin/mlflow ui --backend-store-uri $(MLFLOW_URI) --host 127.0.0.1 --port 5000
+	$(VENV)/bin/mlflow ui --app-name cnnlab --backend-store-uri $(MLFLOW_URI) --host 127.0.0.1 --port 5000
+
+screenshots: $(INSTALLED) ## retake README's dashboard screenshots (a tiny sweep and ensemble; needs chromium)
+	$(PY) benchmarks/dashboard_screenshots.py $(ARGS)
 
 clean: ## remove outputs, caches and the local MLflow store (keeps .venv)
 	rm -rf outputs multirun mlflow.db mlartifacts mlruns .pytest_cache .ruff_cache .hypothesis
