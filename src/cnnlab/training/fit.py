@@ -22,7 +22,7 @@ from cnnlab.training.callbacks import (
     ReduceOnPlateau,
     TrackEpochMetrics,
 )
-from cnnlab.training.checkpoints import EpochCheckpoint, Stateful, load_state
+from cnnlab.training.checkpoints import EpochCheckpoint, Stateful, load_state, load_variables
 from cnnlab.training.evaluate import tta_metrics
 from cnnlab.training.optimizers import build_optimizer, scaled_lr
 from cnnlab.training.precision import set_precision
@@ -329,8 +329,12 @@ def fit(
     run_id: str,
     extra_callbacks: Sequence[keras.callbacks.Callback] = (),
 ) -> tuple[dict, float]:
-    """Keras fit with tracking and a per-epoch checkpoint to resume from (`checkpoints/state.npz`)
-    and to export from (`checkpoints/last.keras`), kept when the run fails or is interrupted."""
+    """Keras fit with tracking and a per-epoch checkpoint to resume from (`checkpoints/state.npz`).
+
+    `checkpoints/last.keras`, a model to export, is written once, when training ends: after the
+    last epoch, or with the last completed epoch's variables when the run fails or is
+    interrupted (writing it every epoch, as well as the state, cost more than the epoch's
+    other bookkeeping together: `benchmarks/RESULTS.md`)."""
     checkpoint = output_dir / "checkpoints" / "last.keras"
     state_path = output_dir / "checkpoints" / "state.npz"
     history: dict[str, list[float]] = {}
@@ -346,7 +350,6 @@ def fit(
         EpochCheckpoint(state_path, stateful, history),
         TrackEpochMetrics(),
         RaiseOnNonFiniteLoss(cfg.optimizer.lr),
-        keras.callbacks.ModelCheckpoint(str(checkpoint)),
         *extra_callbacks,
     ]
     train_data = training_batches(data, model, cfg, steps_per_epoch, initial_epoch)
@@ -364,11 +367,15 @@ def fit(
             shuffle=False,  # the tf.data pipeline shuffles
         )
     except BaseException:
-        if checkpoint.exists():
+        if state_path.exists():
+            load_variables(state_path, model)
+            model.save(checkpoint)
             tracking.log_artifact(checkpoint, "checkpoints")
             log.warning("the last completed epoch is saved in %s", checkpoint)
         raise
-    return history, time.perf_counter() - start
+    seconds = time.perf_counter() - start
+    model.save(checkpoint)
+    return history, seconds
 
 
 def training_batches(data: Datasets, model: keras.Model, cfg: DictConfig, steps: int, skip: int):
