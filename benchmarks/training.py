@@ -55,8 +55,8 @@ CASES = {
     "alexnet": Case(
         "alexnet",
         ("data=synthetic", "augment=none", "data.val_fraction=0.0", "data.image_size=[227,227]"),
-        16,
-        steps=4,
+        8,
+        steps=3,
     ),
 }
 
