@@ -13,7 +13,7 @@ multiply-adds per image: forward, and a backward pass of twice the forward's wor
 of the GFLOP/s that one 3x3 conv2d forward+backward (batch x 32x32x64 -> 64) reaches in the
 same process. The load: other processes' CPU use during each row, in cores (`_machine.py`).
 
-    python benchmarks/training.py [--cases lenet5,resnet20,alexnet] [--epochs 3] [--steps 10]
+    python benchmarks/training.py [--cases lenet5,resnet20,alexnet] [--epochs 3] [--steps N]
 """
 
 import argparse
@@ -45,14 +45,16 @@ class Case:
     model: str
     overrides: tuple[str, ...]
     batch_size: int
-    steps: int | None = None  # steps per epoch where --steps would make the row too slow
+    steps: int = 10  # per epoch
 
 
 CASES = {
     # LeNet-5's 10 steps take ~0.1 s: too short to time on a shared machine
-    "lenet5": Case("lenet5", ("data=digits", "augment=none", "data.val_fraction=0.0"), 32, 40),
+    "lenet5": Case(
+        "lenet5", ("data=digits", "augment=none", "data.val_fraction=0.0"), 32, steps=40
+    ),
     "resnet20": Case("resnet20", ("data=synthetic", "augment=none", "data.val_fraction=0.0"), 128),
-    # AlexNet's step is ~100x ResNet-20's per image: a small batch and few steps keep it cheap
+    # AlexNet trains ~60x slower per image than ResNet-20 here: a small batch and few steps
     "alexnet": Case(
         "alexnet",
         ("data=synthetic", "augment=none", "data.val_fraction=0.0", "data.image_size=[227,227]"),
@@ -102,7 +104,7 @@ def compose_case(case: Case, args, workdir: Path):
                 f"model={case.model}",
                 f"trainer.batch_size={args.batch or case.batch_size}",
                 f"trainer.epochs={args.epochs}",
-                f"trainer.steps_per_epoch={case.steps or args.steps}",
+                f"trainer.steps_per_epoch={args.steps or case.steps}",
                 "trainer.verbose=0",
                 "schedule=constant",
                 "tracking.log_model=false",
@@ -179,7 +181,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--cases", default="lenet5,resnet20,alexnet")
     parser.add_argument("--epochs", type=int, default=3, help="the first is not timed")
-    parser.add_argument("--steps", type=int, default=10, help="steps per epoch")
+    parser.add_argument("--steps", type=int, default=None, help="steps per epoch (each case's)")
     parser.add_argument("--batch", type=int, default=None, help="override every case's batch")
     parser.add_argument("--repeats", type=int, default=2)
     parser.add_argument("--override", nargs="*", default=[], help="extra Hydra overrides")
