@@ -1,14 +1,19 @@
 """cnnlab's `train()` against a hand-written `model.fit`, side by side (`make bench-train`).
 
-For each case, in turns within one process (`--repeats`, medians): images/s of cnnlab's
-`train()` (the whole fit: tracking, checkpoints, lr logging, no validation split) and of a plain
-Keras `model.fit` of the same registry model with the same optimizer, fed from an in-memory
-`tf.data.Dataset` of the same images (cached, batched, prefetched); overhead = plain / cnnlab.
-For ResNet-20, the achieved training FLOP/s (3 x 2 x multiply-adds per image: forward, and a
-backward pass of twice the forward's work) as a share of the GFLOP/s that one 3x3 conv2d
-forward+backward (64x32x32x64) reaches in the same process.
+What a long run meets, measured the same way on both sides by one callback (`EpochClock`):
+the steady-state training rate, images/s over the steps of every epoch after the first (the
+first pays tracing and compilation), and the fixed time per epoch after its last step
+(cnnlab: the checkpoint writes and the MLflow logging; plain fit: Keras's epoch logs).
+cnnlab's side is `train()` itself (tracking, checkpoints, lr logging; no validation split),
+with the clock passed through its `callbacks=`; the plain side is a Keras `model.fit` of the
+same registry model with the same optimizer, fed from an in-memory `tf.data.Dataset` of the
+same images (cached, batched, prefetched). Overhead = plain rate / cnnlab rate. In turns
+within one process (`--repeats`, medians). For ResNet-20, the training FLOP/s (3 x 2 x
+multiply-adds per image: forward, and a backward pass of twice the forward's work) as a share
+of the GFLOP/s that one 3x3 conv2d forward+backward (batch x 32x32x64 -> 64) reaches in the
+same process. The load: other processes' CPU use during each row, in cores (`_machine.py`).
 
-    python benchmarks/training.py [--cases lenet5,resnet20,alexnet] [--epochs 3] [--steps 20]
+    python benchmarks/training.py [--cases lenet5,resnet20,alexnet] [--epochs 3] [--steps N]
 """
 
 import argparse
@@ -24,6 +29,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import keras
 import tensorflow as tf
+from _machine import busy, others_load
 from hydra import compose, initialize_config_dir
 
 from cnnlab import analysis, models
@@ -39,17 +45,54 @@ class Case:
     model: str
     overrides: tuple[str, ...]
     batch_size: int
+    steps: int = 10  # per epoch
 
 
 CASES = {
-    "lenet5": Case("lenet5", ("data=digits", "augment=none", "data.val_fraction=0.0"), 32),
+    # LeNet-5's 10 steps take ~0.1 s: too short to time on a shared machine
+    "lenet5": Case(
+        "lenet5", ("data=digits", "augment=none", "data.val_fraction=0.0"), 32, steps=40
+    ),
     "resnet20": Case("resnet20", ("data=synthetic", "augment=none", "data.val_fraction=0.0"), 128),
+    # AlexNet trains ~60x slower per image than ResNet-20 here: a small batch and few steps
     "alexnet": Case(
         "alexnet",
         ("data=synthetic", "augment=none", "data.val_fraction=0.0", "data.image_size=[227,227]"),
-        128,
+        8,
+        steps=3,
     ),
 }
+
+
+class EpochClock(keras.callbacks.Callback):
+    """Each epoch's start, the end of its last step, and its end (after every callback listed
+    before this one). Safe for Keras's asynchronous batch callbacks: it does not force a
+    host sync on a side that has none."""
+
+    async_safe = True
+
+    def __init__(self):
+        super().__init__()
+        self.begin: list[float] = []
+        self.steps_end: list[float] = []
+        self.end: list[float] = []
+        self.last_step = 0.0
+
+    def on_epoch_begin(self, epoch: int, logs: dict | None = None) -> None:
+        self.begin.append(time.perf_counter())
+
+    def on_train_batch_end(self, batch: int, logs: dict | None = None) -> None:
+        self.last_step = time.perf_counter()
+
+    def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
+        self.steps_end.append(self.last_step)
+        self.end.append(time.perf_counter())
+
+    def steady(self, images_per_epoch: int) -> tuple[float, float]:
+        """(images/s over the steps, seconds after the last step) of the epochs after the first."""
+        steps = [e - b for b, e in zip(self.begin[1:], self.steps_end[1:], strict=True)]
+        fixed = [e - s for s, e in zip(self.steps_end[1:], self.end[1:], strict=True)]
+        return images_per_epoch / statistics.median(steps), statistics.median(fixed)
 
 
 def compose_case(case: Case, args, workdir: Path):
@@ -61,27 +104,27 @@ def compose_case(case: Case, args, workdir: Path):
                 f"model={case.model}",
                 f"trainer.batch_size={args.batch or case.batch_size}",
                 f"trainer.epochs={args.epochs}",
-                f"trainer.steps_per_epoch={args.steps}",
+                f"trainer.steps_per_epoch={args.steps or case.steps}",
                 "trainer.verbose=0",
                 "schedule=constant",
                 "tracking.log_model=false",
                 f"tracking.uri=sqlite:///{workdir}/mlflow.db",
                 f"tracking.artifact_location={workdir}/artifacts",
                 "tracking.experiment=bench-train",
-                f"data.data_dir={workdir}/tfds",
+                *([f"data.data_dir={workdir}/tfds"] if "data=digits" in case.overrides else []),
                 *args.override,
             ],
         )
 
 
-def cnnlab_rate(cfg, workdir: Path) -> float:
-    result = train(cfg, output_dir=Path(tempfile.mkdtemp(dir=workdir)))
-    return (
-        cfg.trainer.epochs
-        * cfg.trainer.steps_per_epoch
-        * cfg.trainer.batch_size
-        / result.train_seconds
-    )
+def images_per_epoch(cfg) -> int:
+    return cfg.trainer.steps_per_epoch * cfg.trainer.batch_size
+
+
+def cnnlab_rate(cfg, workdir: Path) -> tuple[float, float]:
+    clock = EpochClock()
+    train(cfg, output_dir=Path(tempfile.mkdtemp(dir=workdir)), callbacks=[clock])
+    return clock.steady(images_per_epoch(cfg))
 
 
 def in_memory(cfg):
@@ -92,7 +135,7 @@ def in_memory(cfg):
     return ds.cache().batch(cfg.trainer.batch_size).repeat().prefetch(tf.data.AUTOTUNE), data.info
 
 
-def plain_rate(cfg, dataset, info) -> float:
+def plain_rate(cfg, dataset, info) -> tuple[float, float]:
     keras.utils.set_random_seed(cfg.seed)
     model = models.build(cfg.model.name, info.input_shape, info.num_classes)
     model.compile(
@@ -100,12 +143,15 @@ def plain_rate(cfg, dataset, info) -> float:
         loss="categorical_crossentropy",
         metrics=["accuracy"],
     )
-    start = time.perf_counter()
+    clock = EpochClock()
     model.fit(
-        dataset, epochs=cfg.trainer.epochs, steps_per_epoch=cfg.trainer.steps_per_epoch, verbose=0
+        dataset,
+        epochs=cfg.trainer.epochs,
+        steps_per_epoch=cfg.trainer.steps_per_epoch,
+        callbacks=[clock],
+        verbose=0,
     )
-    seconds = time.perf_counter() - start
-    return cfg.trainer.epochs * cfg.trainer.steps_per_epoch * cfg.trainer.batch_size / seconds
+    return clock.steady(images_per_epoch(cfg))
 
 
 def conv_peak_gflops(batch: int, repeats: int = 20) -> float:
@@ -134,30 +180,38 @@ def conv_peak_gflops(batch: int, repeats: int = 20) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--cases", default="lenet5,resnet20,alexnet")
-    parser.add_argument("--epochs", type=int, default=3)
-    parser.add_argument("--steps", type=int, default=20, help="steps per epoch")
+    parser.add_argument("--epochs", type=int, default=3, help="the first is not timed")
+    parser.add_argument("--steps", type=int, default=None, help="steps per epoch (each case's)")
     parser.add_argument("--batch", type=int, default=None, help="override every case's batch")
-    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--repeats", type=int, default=2)
     parser.add_argument("--override", nargs="*", default=[], help="extra Hydra overrides")
     args = parser.parse_args()
+    if args.epochs < 2:
+        parser.error("--epochs must be at least 2 (the first epoch is not timed)")
     logging.basicConfig(level=logging.WARNING)
     workdir = Path(tempfile.mkdtemp(prefix="bench-train-"))
-    print(f"load average: {os.getloadavg()[0]:.2f} (ratios are meaningful on an idle machine)")
-    print(f"{'case':<10} {'batch':>5} {'cnnlab img/s':>13} {'plain img/s':>12} {'overhead':>9}")
+    print(f"load average at start: {', '.join(f'{v:.2f}' for v in os.getloadavg())}")
+    print(
+        f"{'case':<9} {'batch':>5} {'cnnlab img/s':>12} {'plain img/s':>11} {'overhead':>8} "
+        f"{'cnnlab s/epoch':>14} {'plain s/epoch':>13} {'others':>6}"
+    )
     rates = {}
     for name in args.cases.split(","):
         case = CASES[name]
         cfg = compose_case(case, args, workdir)
         dataset, info = in_memory(cfg)
         ours, theirs = [], []
-        for _ in range(args.repeats):  # in turns: a busy neighbour slows both alike
-            ours.append(cnnlab_rate(cfg, workdir))
-            theirs.append(plain_rate(cfg, dataset, info))
-        rates[name] = statistics.median(ours)
-        overhead = statistics.median(theirs) / rates[name]
+        with others_load() as others:
+            for _ in range(args.repeats):  # in turns: a busy neighbour slows both alike
+                ours.append(cnnlab_rate(cfg, workdir))
+                theirs.append(plain_rate(cfg, dataset, info))
+        rate, fixed = (statistics.median(v) for v in zip(*ours, strict=True))
+        plain, plain_fixed = (statistics.median(v) for v in zip(*theirs, strict=True))
+        rates[name] = rate
         print(
-            f"{name:<10} {cfg.trainer.batch_size:>5} {rates[name]:>13.1f} "
-            f"{statistics.median(theirs):>12.1f} {overhead:>9.3f}"
+            f"{name:<9} {cfg.trainer.batch_size:>5} {rate:>12.1f} {plain:>11.1f} "
+            f"{plain / rate:>8.3f} {fixed:>14.3f} {plain_fixed:>13.3f} "
+            f"{others.cores:>6.2f}{busy(others.cores)}"
         )
     if "resnet20" in rates:
         batch = args.batch or CASES["resnet20"].batch_size
@@ -168,7 +222,7 @@ def main() -> None:
             f"resnet20: {achieved:.1f} GFLOP/s of training work, {100 * achieved / peak:.0f}% of "
             f"the {peak:.1f} GFLOP/s of a 3x3 conv2d forward+backward (batch {batch})"
         )
-    print(f"load average after: {os.getloadavg()[0]:.2f}")
+    print(f"load average at end: {', '.join(f'{v:.2f}' for v in os.getloadavg())}")
 
 
 if __name__ == "__main__":

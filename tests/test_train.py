@@ -93,6 +93,29 @@ def test_diverging_run_ends_failed_and_keeps_its_checkpoint(make_cfg, tmp_path):
     assert run.info.status == "FAILED"
 
 
+def test_failed_run_exports_the_last_completed_epoch(make_cfg, tmp_path):
+    """`checkpoints/last.keras` is written when training stops, with the variables of the last
+    completed epoch, not those of the half-done epoch it stopped in."""
+    import keras
+    import numpy as np
+
+    class FailInSecondEpoch(keras.callbacks.Callback):
+        def on_epoch_end(self, epoch, logs=None):
+            self.weights = self.model.get_weights()
+
+        def on_train_batch_end(self, batch, logs=None):
+            if hasattr(self, "weights"):  # a step of the second epoch has run
+                raise RuntimeError("stop")
+
+    cfg = make_cfg("trainer.epochs=2", "trainer.steps_per_epoch=2", "tracking.log_model=false")
+    stop = FailInSecondEpoch()
+    with pytest.raises(RuntimeError, match="stop"):
+        train(cfg, output_dir=tmp_path, callbacks=[stop])
+    saved = keras.saving.load_model(tmp_path / "checkpoints" / "last.keras").get_weights()
+    for mine, theirs in zip(saved, stop.weights, strict=True):
+        np.testing.assert_array_equal(mine, theirs)
+
+
 def test_interrupted_run_ends_killed(make_cfg):
     cfg = make_cfg()
     with pytest.raises(KeyboardInterrupt), tracking.run(cfg.tracking, "interrupted"):

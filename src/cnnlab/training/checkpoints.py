@@ -63,6 +63,17 @@ def save_state(
 def load_state(path: Path, model: keras.Model, callbacks: dict[str, Stateful]) -> dict[str, Any]:
     """Put a saved state back into `model`, its optimizer, the RNGs and `callbacks`; return the
     metadata (`epochs_done`, `history`)."""
+    meta = load_variables(path, model)
+    random.setstate(meta["python_rng"])
+    np.random.set_state(meta["numpy_rng"])
+    for name, callback in callbacks.items():
+        callback.set_state(meta["callbacks"][name])
+    log.info("resumed from %s after %d completed epochs", path, meta["epochs_done"])
+    return meta
+
+
+def load_variables(path: Path, model: keras.Model) -> dict[str, Any]:
+    """Put a saved state's model and optimizer variables back into `model`; return its metadata."""
     ensure_optimizer_built(model)
     with np.load(path) as stored:
         meta = pickle.loads(stored["meta"].tobytes())  # our own file, written by save_state
@@ -78,11 +89,6 @@ def load_state(path: Path, model: keras.Model, callbacks: dict[str, Stateful]) -
                 )
             for variable, key in zip(variables, saved, strict=True):
                 variable.assign(stored[key])
-    random.setstate(meta["python_rng"])
-    np.random.set_state(meta["numpy_rng"])
-    for name, callback in callbacks.items():
-        callback.set_state(meta["callbacks"][name])
-    log.info("resumed from %s after %d completed epochs", path, meta["epochs_done"])
     return meta
 
 

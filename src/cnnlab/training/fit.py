@@ -2,7 +2,6 @@
 
 import logging
 import math
-import os
 import sys
 import time
 from collections.abc import Sequence
@@ -23,7 +22,7 @@ from cnnlab.training.callbacks import (
     ReduceOnPlateau,
     TrackEpochMetrics,
 )
-from cnnlab.training.checkpoints import EpochCheckpoint, Stateful, load_state
+from cnnlab.training.checkpoints import EpochCheckpoint, Stateful, load_state, load_variables
 from cnnlab.training.evaluate import tta_metrics
 from cnnlab.training.optimizers import build_optimizer, scaled_lr
 from cnnlab.training.precision import set_precision
@@ -31,7 +30,13 @@ from cnnlab.training.regularization import add_l2_penalty
 from cnnlab.training.reproducibility import enable_determinism
 from cnnlab.training.resume import config_digest, find_resume_point
 from cnnlab.training.schedules import EpochSchedule, build_schedule
-from cnnlab.training.strategy import build_strategy, is_chief, shard_by_data, worker_task
+from cnnlab.training.strategy import (
+    build_strategy,
+    is_chief,
+    shard_by_data,
+    work_around_keras_multi_worker,
+    worker_task,
+)
 from cnnlab.viz.augment import plot_augmentation
 from cnnlab.viz.curves import plot_history
 
@@ -154,7 +159,7 @@ def train(
     strategy = build_strategy(cfg.trainer.strategy)  # first: multi_worker needs TF untouched
     output_dir = Path(output_dir or default_output_dir())
     if not is_chief():
-        output_dir = record_elsewhere(output_dir)
+        output_dir, cfg = record_elsewhere(output_dir, cfg)
     tracking.check_store(cfg.tracking)
     resume = find_resume_point(cfg)
     output_dir = resume.output_dir if resume else output_dir
@@ -164,6 +169,8 @@ def train(
     keras.utils.set_random_seed(cfg.seed)
     policy = set_precision(cfg.trainer.precision)
     data = build_datasets(cfg)
+    if cfg.trainer.strategy == "multi_worker":
+        data = shard_by_data(data)
     steps_per_epoch = cfg.trainer.steps_per_epoch or math.ceil(
         data.info.split_sizes["train"] / cfg.trainer.batch_size
     )
@@ -177,6 +184,8 @@ def train(
         require(cfg.model.l2 >= 0, "model.l2", cfg.model.l2, "a number >= 0")
         add_l2_penalty(model, cfg.model.l2)
         schedule = compile_model(model, cfg, steps_per_epoch, strategy.num_replicas_in_sync)
+    if cfg.trainer.strategy == "multi_worker":
+        work_around_keras_multi_worker(model)
     stateful = stateful_callbacks(cfg, schedule, has_val=data.val is not None)
 
     name = resume.run_name if resume else tracking.run_name(cfg.model.name, data.info.name)
@@ -201,9 +210,12 @@ def train(
         strategy.num_replicas_in_sync,
         output_dir,
     )
-    with tracking.run(
-        cfg.tracking, name, tags, resume_id=resume and resume.run_id, attach=hydra_log_file()
-    ) as run_id:
+    with (
+        tracking.run(
+            cfg.tracking, name, tags, resume_id=resume and resume.run_id, attach=hydra_log_file()
+        ) as run_id,
+        strategy.scope(),  # fit and evaluate on the strategy's devices (multi_worker needs it)
+    ):
         if not resume:
             log_run_description(cfg, model, data)
         history, seconds = fit(
@@ -232,14 +244,16 @@ def train(
     return RunResult(run_id, name, output_dir, model_path, test_metrics, history, seconds)
 
 
-def record_elsewhere(output_dir: Path) -> Path:
+def record_elsewhere(output_dir: Path, cfg: DictConfig) -> tuple[Path, DictConfig]:
     """A non-chief worker of a multi-worker run trains like the chief but records its copy of the
-    run into a scratch store and folder of its own (the chief's run is the one to look at)."""
+    run into a scratch store and folder of its own (the chief's run is the one to look at); the
+    chief alone touches the configured store (two processes creating one SQLite store race)."""
     kind, index = worker_task()
     scratch = output_dir / f"{kind}-{index}"
     prepare_output_dir(scratch)
-    os.environ["MLFLOW_TRACKING_URI"] = f"sqlite:///{scratch.resolve()}/mlflow.db"
-    return scratch
+    folder = scratch.resolve()
+    store = {"uri": f"sqlite:///{folder}/mlflow.db", "artifact_location": f"{folder}/mlartifacts"}
+    return scratch, OmegaConf.merge(cfg, {"tracking": store})
 
 
 def prepare_output_dir(output_dir: Path) -> None:
@@ -315,8 +329,12 @@ def fit(
     run_id: str,
     extra_callbacks: Sequence[keras.callbacks.Callback] = (),
 ) -> tuple[dict, float]:
-    """Keras fit with tracking and a per-epoch checkpoint to resume from (`checkpoints/state.npz`)
-    and to export from (`checkpoints/last.keras`), kept when the run fails or is interrupted."""
+    """Keras fit with tracking and a per-epoch checkpoint to resume from (`checkpoints/state.npz`).
+
+    `checkpoints/last.keras`, a model to export, is written once, when training ends: after the
+    last epoch, or with the last completed epoch's variables when the run fails or is
+    interrupted (writing it every epoch, as well as the state, cost more than the epoch's
+    other bookkeeping together: `benchmarks/RESULTS.md`)."""
     checkpoint = output_dir / "checkpoints" / "last.keras"
     state_path = output_dir / "checkpoints" / "state.npz"
     history: dict[str, list[float]] = {}
@@ -332,13 +350,10 @@ def fit(
         EpochCheckpoint(state_path, stateful, history),
         TrackEpochMetrics(),
         RaiseOnNonFiniteLoss(cfg.optimizer.lr),
-        keras.callbacks.ModelCheckpoint(str(checkpoint)),
         *extra_callbacks,
     ]
     train_data = training_batches(data, model, cfg, steps_per_epoch, initial_epoch)
     val_data = label_every_output(data.val, model)
-    if cfg.trainer.strategy == "multi_worker":
-        train_data, val_data = shard_by_data(train_data), val_data and shard_by_data(val_data)
     start = time.perf_counter()
     try:
         model.fit(
@@ -352,11 +367,15 @@ def fit(
             shuffle=False,  # the tf.data pipeline shuffles
         )
     except BaseException:
-        if checkpoint.exists():
+        if state_path.exists():
+            load_variables(state_path, model)
+            model.save(checkpoint)
             tracking.log_artifact(checkpoint, "checkpoints")
             log.warning("the last completed epoch is saved in %s", checkpoint)
         raise
-    return history, time.perf_counter() - start
+    seconds = time.perf_counter() - start
+    model.save(checkpoint)
+    return history, seconds
 
 
 def training_batches(data: Datasets, model: keras.Model, cfg: DictConfig, steps: int, skip: int):

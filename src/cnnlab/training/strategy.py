@@ -7,11 +7,14 @@ device where there is no GPU (how the tests run it); `multi_worker` reads the cl
 `TF_CONFIG` (https://www.tensorflow.org/guide/distributed_training#TF_CONFIG).
 """
 
+import dataclasses
 import json
 import os
 
+import keras
 import tensorflow as tf
 
+from cnnlab.data import Datasets
 from cnnlab.errors import ConfigError
 
 
@@ -49,9 +52,48 @@ def is_chief() -> bool:
     return task[0] == "chief" or (task == ("worker", 0) and "chief" not in cluster)
 
 
-def shard_by_data(dataset: tf.data.Dataset) -> tf.data.Dataset:
-    """Multi-worker input: every worker reads the same files and keeps its share of the batches
-    (the default shards by file, and a small dataset has fewer files than workers)."""
+def shard_by_data(data: Datasets) -> Datasets:
+    """Multi-worker input: every worker reads the same files and keeps its share of each split's
+    batches (the default shards by file, and a small dataset has fewer files than workers)."""
     options = tf.data.Options()
     options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
-    return dataset.with_options(options)
+    return dataclasses.replace(
+        data,
+        train=data.train.with_options(options),
+        val=data.val and data.val.with_options(options),
+        test=data.test.with_options(options),
+    )
+
+
+def cluster_workers() -> int:
+    """How many processes train in the `TF_CONFIG` cluster (chief and workers); 1 outside one."""
+    cluster = json.loads(os.environ.get("TF_CONFIG", "{}")).get("cluster", {})
+    return max(1, len(cluster.get("chief", [])) + len(cluster.get("worker", [])))
+
+
+def work_around_keras_multi_worker(model: keras.Model) -> None:
+    """Let Keras 3.15's `fit`/`evaluate` run under MultiWorkerMirroredStrategy, which its
+    TensorFlow trainer (keras/src/backend/tensorflow/trainer.py) breaks in two places:
+
+    - `_maybe_symbolic_build` (line 731) hands the whole `(images, labels)` batch to
+      `strategy.reduce`, which takes one value, not a nest ("Attempt to convert a value
+      (PerReplica...) to a Tensor"). Keras skips that eager build, and builds when the step is
+      traced, for a model without a strategy of its own: the model forgets its strategy and
+      the caller runs fit and evaluate inside `strategy.scope()` instead.
+    - `reduce_per_replica` (line 841) averages a step's metrics over the workers with
+      `strategy.reduce("MEAN", value, axis=0)`, which needs a batch axis that a scalar loss
+      lacks ("Invalid reduction dimension 0"): each step returns its metrics as shape [1].
+    """
+    model._distribute_strategy = None  # Keras then takes tf.distribute.get_strategy()
+    if cluster_workers() > 1:
+        model.train_step = metrics_with_an_axis(model.train_step)
+        model.test_step = metrics_with_an_axis(model.test_step)
+
+
+def metrics_with_an_axis(step):
+    """A train/test step whose scalar metrics have shape [1] (see above)."""
+
+    def step_with_axis(data):
+        return keras.tree.map_structure(lambda value: tf.reshape(value, [1]), step(data))
+
+    return step_with_axis
