@@ -9,6 +9,7 @@ import pytest
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 
+from _pytest.nodeid import coerce_node_id
 from hydra import compose, initialize_config_dir
 from omegaconf import DictConfig
 
@@ -16,6 +17,24 @@ import cnnlab.config.sweep  # noqa: F401  (registers the sweep/base schema that 
 
 ROOT = Path(__file__).resolve().parents[1]
 CONF_DIR = ROOT / "conf"
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_collection_modifyitems(config, items):
+    """`--dist loadgroup` keeps an `xdist_group` on one worker by suffixing its tests' ids with
+    `@group`. pytest-xdist 3.8 writes the suffix to `item._nodeid`, which pytest 9 no longer
+    reads: the groups were split over both workers, and their module fixtures (trained runs,
+    servers) ran twice. This writes it where pytest 9 reads the id."""
+    if not getattr(config.option, "loadgroup", False):  # set on xdist's workers
+        return
+    for item in items:
+        groups = {
+            str(mark.args[0] if mark.args else mark.kwargs.get("name", "default"))
+            for mark in item.iter_markers("xdist_group")
+        }
+        suffix = "@" + "_".join(sorted(groups))
+        if groups and not item.nodeid.endswith(suffix):
+            item._id = coerce_node_id(item.nodeid + suffix)
 
 
 @pytest.fixture(autouse=True)
