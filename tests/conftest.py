@@ -9,11 +9,15 @@ import pytest
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 
-from _pytest.nodeid import coerce_node_id
 from hydra import compose, initialize_config_dir
 from omegaconf import DictConfig
 
 import cnnlab.config.sweep  # noqa: F401  (registers the sweep/base schema that conf/ builds on)
+
+try:
+    from _pytest.nodeid import coerce_node_id  # pytest 9.2's structured test ids
+except ImportError:  # older pytest reads the id that pytest-xdist writes
+    coerce_node_id = None
 
 ROOT = Path(__file__).resolve().parents[1]
 CONF_DIR = ROOT / "conf"
@@ -22,10 +26,10 @@ CONF_DIR = ROOT / "conf"
 @pytest.hookimpl(trylast=True)
 def pytest_collection_modifyitems(config, items):
     """`--dist loadgroup` keeps an `xdist_group` on one worker by suffixing its tests' ids with
-    `@group`. pytest-xdist 3.8 writes the suffix to `item._nodeid`, which pytest 9 no longer
+    `@group`. pytest-xdist 3.8 writes the suffix to `item._nodeid`, which pytest 9.2 no longer
     reads: the groups were split over both workers, and their module fixtures (trained runs,
-    servers) ran twice. This writes it where pytest 9 reads the id."""
-    if not getattr(config.option, "loadgroup", False):  # set on xdist's workers
+    servers) ran twice (pytest-xdist issue #1386). This writes it where pytest 9.2 reads the id."""
+    if coerce_node_id is None or not getattr(config.option, "loadgroup", False):  # xdist workers
         return
     for item in items:
         groups = {
