@@ -14,8 +14,31 @@ from omegaconf import DictConfig
 
 import cnnlab.config.sweep  # noqa: F401  (registers the sweep/base schema that conf/ builds on)
 
+try:
+    from _pytest.nodeid import coerce_node_id  # pytest 9.2's structured test ids
+except ImportError:  # older pytest reads the id that pytest-xdist writes
+    coerce_node_id = None
+
 ROOT = Path(__file__).resolve().parents[1]
 CONF_DIR = ROOT / "conf"
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_collection_modifyitems(config, items):
+    """`--dist loadgroup` keeps an `xdist_group` on one worker by suffixing its tests' ids with
+    `@group`. pytest-xdist 3.8 writes the suffix to `item._nodeid`, which pytest 9.2 no longer
+    reads: the groups were split over both workers, and their module fixtures (trained runs,
+    servers) ran twice (pytest-xdist issue #1386). This writes it where pytest 9.2 reads the id."""
+    if coerce_node_id is None or not getattr(config.option, "loadgroup", False):  # xdist workers
+        return
+    for item in items:
+        groups = {
+            str(mark.args[0] if mark.args else mark.kwargs.get("name", "default"))
+            for mark in item.iter_markers("xdist_group")
+        }
+        suffix = "@" + "_".join(sorted(groups))
+        if groups and not item.nodeid.endswith(suffix):
+            item._id = coerce_node_id(item.nodeid + suffix)
 
 
 @pytest.fixture(autouse=True)

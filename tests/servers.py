@@ -18,8 +18,13 @@ def free_port() -> int:
 
 def with_env_bin(env: dict[str, str]) -> dict[str, str]:
     """MLflow's servers run `uvicorn` from PATH: this interpreter's bin folder goes first, as
-    when the environment is activated."""
-    return {**env, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"}
+    when the environment is activated. MLflow's job runner (a process and seven huey consumers
+    for GenAI scorers, which cnnlab never queues) stays off: it took CPU from the tests."""
+    return {
+        **env,
+        "PATH": f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}",
+        "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false",
+    }
 
 
 def wait_for(url: str, server: subprocess.Popen, log: Path, seconds: float) -> None:

@@ -15,7 +15,23 @@ from cnnlab.training import train
 
 GROUPS = ("data", "augment", "optimizer", "schedule", "model")
 
-# What an option needs beyond `debug=fast` on the digits to run here, offline and small.
+# Each run below trains one option of each of the data, augment, optimizer and schedule groups
+# at once (each option in at least one run: 10 runs instead of 34); the models run one each.
+# The augment options that need RGB or a larger load size go with a 28x28 source, as on digits.
+PAIRS = [
+    ("digits", "alexnet"),
+    ("mnist", "imagenet"),
+    ("fashion_mnist", "vgg_multiscale"),
+    ("imagenette", "translate"),
+    ("cifar10", "cifar"),
+    ("cifar100", "cutmix"),
+    ("svhn_cropped", "cutout"),
+    ("synthetic", "mixup"),
+    ("folder", "random_erasing"),
+    ("tfds", "none"),
+]
+
+# What an option needs beyond `debug=fast` to run here, offline and small.
 NEEDS = {
     ("data", "tfds"): ["data.name=mnist"],
     ("data", "imagenette"): ["data.image_size=[64,64]", "data.load_size=[72,72]"],
@@ -35,13 +51,41 @@ TFDS_SOURCES = {
 }
 
 
+def combinations() -> list[dict[str, str]]:
+    """Runs that together take every data, augment, optimizer and schedule option (an option
+    added later gets a run of its own pairing)."""
+    data, augment = group_options("data"), group_options("augment")
+    pairs = [*PAIRS]
+    pairs += [(d, "translate") for d in data if d not in {p[0] for p in PAIRS}]
+    pairs += [("digits", a) for a in augment if a not in {p[1] for p in PAIRS}]
+    optimizers, schedules = group_options("optimizer"), group_options("schedule")
+    return [
+        {
+            "data": pairs[i % len(pairs)][0],
+            "augment": pairs[i % len(pairs)][1],
+            "optimizer": optimizers[i % len(optimizers)],
+            "schedule": schedules[i % len(schedules)],
+        }
+        for i in range(max(len(pairs), len(optimizers), len(schedules)))
+    ]
+
+
 def every_option():
-    for group in GROUPS:
-        for option in group_options(group):
-            slow = group == "model" and option not in REPRESENTATIVES
-            yield pytest.param(
-                group, option, id=f"{group}={option}", marks=[pytest.mark.slow] if slow else []
-            )
+    for choice in combinations():
+        yield pytest.param(choice, id=",".join(f"{g}={o}" for g, o in choice.items()))
+    for option in group_options("model"):
+        slow = option not in REPRESENTATIVES
+        yield pytest.param(
+            {"model": option}, id=f"model={option}", marks=[pytest.mark.slow] if slow else []
+        )
+
+
+def test_the_runs_take_every_option_of_every_group():
+    taken = {group: set() for group in GROUPS}
+    for param in every_option():
+        for group, option in param.values[0].items():
+            taken[group].add(option)
+    assert taken == {group: set(group_options(group)) for group in GROUPS}
 
 
 @pytest.fixture(scope="module")
@@ -57,29 +101,25 @@ def image_folder(tmp_path_factory):
     return root
 
 
-@pytest.mark.parametrize(("group", "option"), every_option())
-def test_option_trains_and_its_run_finishes(
-    make_cfg, tmp_path, monkeypatch, image_folder, group, option
-):
+@pytest.mark.parametrize("choice", every_option())
+def test_option_trains_and_its_run_finishes(make_cfg, tmp_path, monkeypatch, image_folder, choice):
     monkeypatch.setattr(tfds_source, "network_reachable", lambda *args: False)
     # Logging the MLflow model is tested once, in test_serving.py; here it would only add time.
-    overrides = [
-        f"{group}={option}",
-        "debug=fast",
-        "trainer.batch_size=8",
-        "tracking.log_model=false",
-    ]
-    overrides += NEEDS.get((group, option), [])
-    if (group, option) == ("data", "folder"):
+    overrides = [f"{group}={option}" for group, option in choice.items()]
+    overrides += ["debug=fast", "trainer.batch_size=8", "tracking.log_model=false"]
+    for group, option in choice.items():
+        overrides += NEEDS.get((group, option), [])
+    if choice.get("data") == "folder":
         overrides.append(f"data.path={image_folder}")
     overrides.append(f"data.stats_cache={tmp_path / 'stats'}")
     cfg = make_cfg(*overrides)
-    if group == "data" and option in TFDS_SOURCES:
+    if choice.get("data") in TFDS_SOURCES:
         with tfds.testing.mock_data(num_examples=24):
             result = train(cfg, output_dir=tmp_path / "run")
     else:
         result = train(cfg, output_dir=tmp_path / "run")
     run = tracking.get_run(result.run_id, cfg.tracking)
     assert run.info.status == "FINISHED"
-    assert run.data.params[f"{group}.name"] == cfg[group].name
+    for group in choice:
+        assert run.data.params[f"{group}.name"] == cfg[group].name
     assert np.isfinite(result.test_metrics["test_loss"])

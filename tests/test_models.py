@@ -79,9 +79,10 @@ def labels_for(model: keras.Model, labels: np.ndarray):
 
 
 def one_worker_for_resnet1202(names):
-    """ResNet-1202 takes a minute to build: its tests share one worker, hence one build."""
-    group = pytest.mark.xdist_group("resnet1202")
-    return [pytest.param(n, marks=group) if n == "resnet1202" else n for n in names]
+    """ResNet-1202 takes a minute to build: its tests share one worker, hence one build, in
+    `make test-all` (the same builder and formula are checked at the smaller depths)."""
+    marks = [pytest.mark.xdist_group("resnet1202"), pytest.mark.slow]
+    return [pytest.param(n, marks=marks) if n == "resnet1202" else n for n in names]
 
 
 @pytest.mark.parametrize("name", per_family(models.available()))

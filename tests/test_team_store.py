@@ -29,7 +29,9 @@ from cnnlab import tracking
 from cnnlab.ensemble import build_ensemble
 from cnnlab.training import train
 
-pytestmark = pytest.mark.xdist_group("team_store")  # one worker: the module's fixtures run once
+# `make test-team-store` (and .ci/run after `make test`): the servers' set-up takes minutes of
+# CPU; one worker, so the module's fixtures run once.
+pytestmark = [pytest.mark.team_store, pytest.mark.xdist_group("team_store")]
 
 
 ADMIN, ALICE, BOB = (
