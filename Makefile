@@ -27,7 +27,7 @@ $(INSTALLED): $(LOCK) pyproject.toml
 	$(PY) -m pip install --quiet --no-deps -e .
 	@touch $@
 
-.PHONY: help install lock train profile test test-all test-team-store lint format ui clean bench bench-data bench-im2col bench-zoo bench-degradation bench-im2col-models visualize bench-viz ensemble evaluate predict bench-train bench-gpu sweep screenshots
+.PHONY: help install lock train profile test test-all test-services lint format ui clean bench bench-data bench-im2col bench-zoo bench-degradation bench-im2col-models visualize bench-viz ensemble evaluate predict bench-train bench-gpu sweep screenshots
 
 help: ## list the targets
 	@grep -hE '^[a-zA-Z0-9_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  \033[36m%-14s\033[0m %s\n", $$1, $$2}'
@@ -66,8 +66,8 @@ test: $(INSTALLED) ## run the fast test suite (offline, CPU, a few minutes)
 test-all: $(INSTALLED) ## run every test, the slow ones and the team store's too
 	$(PY) -m pytest -n 2 --dist loadgroup -q -m "slow or not slow" $(ARGS)
 
-test-team-store: $(INSTALLED) ## the team-store test: a real PostgreSQL and `mlflow server --app-name basic-auth` (needs postgresql)
-	$(PY) -m pytest -n 0 -q -m team_store $(ARGS)
+test-services: $(INSTALLED) ## the tests against real services: PostgreSQL + `mlflow server --app-name basic-auth` (team store), `mlflow ui` in headless Chromium (needs postgresql, chromium)
+	$(PY) -m pytest -n 0 -q -m "team_store or browser" $(ARGS)
 
 lint: $(INSTALLED) ## check style with ruff
 	$(PY) -m ruff check src pipelines tests benchmarks

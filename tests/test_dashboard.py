@@ -63,7 +63,7 @@ def test_served_page_starts_new_browsers_on_the_training_runs_of_cnnlab_experime
     assert "static-files/static/js/main." in page  # MLflow's own page
 
 
-@pytest.mark.slow
+@pytest.mark.browser
 def test_experiment_opens_on_its_runs_table_with_the_accuracy_columns_in_a_real_browser(
     make_cfg, tmp_path
 ):

@@ -29,7 +29,7 @@ from cnnlab import tracking
 from cnnlab.ensemble import build_ensemble
 from cnnlab.training import train
 
-# `make test-team-store` (and .ci/run after `make test`): the servers' set-up takes minutes of
+# `make test-services` (and .ci/run after `make test`): the servers' set-up takes minutes of
 # CPU; one worker, so the module's fixtures run once.
 pytestmark = [pytest.mark.team_store, pytest.mark.xdist_group("team_store")]
 
