@@ -14,7 +14,6 @@ CPU. On the TensorFlow backend each forward and backward op is compiled with XLA
 single loops; on other backends the same `keras.ops` code runs under the backend's own jit.
 """
 
-import dataclasses
 import functools
 import math
 from collections.abc import Callable
@@ -132,19 +131,13 @@ def _conv_chunk_dw(xc, dyc, w, groups: int, g: ConvGeometry):
     return _channels_joined(parts)
 
 
-def _padded_once(x, g: ConvGeometry, bands: Bands | None):
-    """x padded for the whole batch before the chunk loop, and the chunks' geometry without
-    padding: padded inside the loop, XLA copied every chunk into a padded buffer before its
-    unfold (about 9% of a ResNet-20 im2col step). Bands pad their own rows."""
-    if bands is not None or not any(any(p) for p in g.pads):
-        return x, g
-    return pad_input(x, g), dataclasses.replace(g, pads=((0, 0), (0, 0)), input=g.padded)
-
-
 def conv_forward(x, w, spec: OpSpec):
     """x (n, H, W, C), w (kh*kw, C/g, F) -> (n, OH, OW, F)."""
-    x, g = _padded_once(split_bands(x, spec.bands), spec.unit, spec.bands)
-    y = map_batch(lambda xc: _conv_chunk(xc, w, spec.groups, g), (x,), spec.chunk)
+    y = map_batch(
+        lambda xc: _conv_chunk(xc, w, spec.groups, spec.unit),
+        (split_bands(x, spec.bands),),
+        spec.chunk,
+    )
     return rows_of_bands(y, spec.bands, spec.geometry.output[0])
 
 
@@ -185,7 +178,6 @@ def conv_input_gradient(x, w, dy, spec: OpSpec):
     chunk = _transposed_chunk(spec, w)
     if gt is not None and not _one_channel_per_group(w, spec.groups) and chunk != 0:
         wt = _flipped_transposed(w, spec.groups)
-        dy, gt = _padded_once(dy, gt, None)
         return map_batch(lambda dyc: _conv_chunk(dyc, wt, spec.groups, gt), (dy,), chunk)
     dx = map_batch(
         lambda dyc: _conv_chunk_dx(dyc, w, spec.groups, spec.unit),
@@ -197,10 +189,9 @@ def conv_input_gradient(x, w, dy, spec: OpSpec):
 
 def conv_kernel_gradient(x, w, dy, spec: OpSpec):
     """dW = the sum over chunks of cols^T @ dY."""
-    x, g = _padded_once(split_bands(x, spec.bands), spec.unit, spec.bands)
     dw = sum_batch(
-        lambda xc, dyc: _conv_chunk_dw(xc, dyc, w, spec.groups, g),
-        (x, bands_of_rows(dy, spec.bands)),
+        lambda xc, dyc: _conv_chunk_dw(xc, dyc, w, spec.groups, spec.unit),
+        (split_bands(x, spec.bands), bands_of_rows(dy, spec.bands)),
         spec.chunk,
         ops.zeros(w.shape, "float32"),
     )
