@@ -157,6 +157,13 @@ COMPILED_CONVS = [  # (input shape, Conv2D arguments, max_unfold_bytes): the def
     ((4, 13, 13, 2), {"filters": 3, "kernel_size": (5, 3), "strides": (2, 3)}, 1_000),  # 3 bands
     ((3, 10, 10, 4), {"filters": 4, "kernel_size": 3, "dilation_rate": 2, "groups": 2}, 6_000),
     ((6, 8, 8, 8), {"filters": 16, "kernel_size": 1}, 700),  # 4 bands of 2 rows
+    # stride 1 with >= 8 channels per group: dX as the conv of dY with the flipped kernel
+    (
+        (4, 9, 8, 8),
+        {"filters": 5, "kernel_size": 3, "padding": "same", "dilation_rate": (2, 1)},
+        50_000,
+    ),
+    ((3, 7, 7, 16), {"filters": 8, "kernel_size": 3, "groups": 2}, 30_000),
 ]
 
 

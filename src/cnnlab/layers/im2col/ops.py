@@ -36,6 +36,9 @@ from cnnlab.layers.im2col.geometry import ConvGeometry
 from cnnlab.layers.im2col.unfold import crop_padding, fold, pad_input, unfold
 
 BACKWARDS = ("col2im", "autodiff")
+# The stride-1 dX as a conv of dY multiplies by C/groups columns: with fewer than this, col2im
+# was faster (a 28x28x1 input's dX, one column: 2-3x slower as a conv of dY).
+TRANSPOSED_MIN_CHANNELS = 8
 POOL_MODES = ("max", "avg")
 
 
@@ -176,7 +179,7 @@ def conv_input_gradient(x, w, dy, spec: OpSpec):
     transposed kernel (no fold: one unfold and one product with a deep K = kk*F)."""
     gt = _transposed(spec.geometry) if spec.bands is None else None
     chunk = _transposed_chunk(spec, w)
-    if gt is not None and not _one_channel_per_group(w, spec.groups) and chunk != 0:
+    if gt is not None and w.shape[1] >= TRANSPOSED_MIN_CHANNELS and chunk != 0:
         wt = _flipped_transposed(w, spec.groups)
         return map_batch(lambda dyc: _conv_chunk(dyc, wt, spec.groups, gt), (dy,), chunk)
     dx = map_batch(

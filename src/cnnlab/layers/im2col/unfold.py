@@ -9,10 +9,10 @@ from keras import ops
 
 from cnnlab.layers.im2col.geometry import ConvGeometry
 
-# Inputs with fewer channels are unfolded by one gather of whole pixels (`_gathered`): with
-# 1-7 channels the strided slab copies move too little per element (LeNet's C1, 3 channels:
-# forward 10.2 -> 8.3 ms, dW 13.2 -> 10.4 ms); from 16 channels the gather was 3x slower.
-GATHER_BELOW_CHANNELS = 8
+# Inputs with 2-7 channels are unfolded by one gather of whole pixels (`_gathered`): the
+# strided slab copies move too little per element (LeNet's C1, 3 channels: forward 10.2 ->
+# 8.3 ms, dW 13.2 -> 10.4 ms); from 16 channels, and at 1 channel, the gather was slower.
+GATHER_CHANNELS = range(2, 8)
 
 
 def pad_input(x, g: ConvGeometry, value: float = 0.0):
@@ -81,7 +81,7 @@ def unfold(xp, g: ConvGeometry):
     strided slab copies: kw slabs along the width, then kh slabs of those along the height
     (kh + kw copies instead of OH*OW window copies; XLA fuses each pass into one loop).
     """
-    if xp.shape[-1] < GATHER_BELOW_CHANNELS:
+    if xp.shape[-1] in GATHER_CHANNELS:
         return _gathered(xp, g)
     (kh, kw), (sh, sw), (dh, dw), (oh, ow) = g.size, g.stride, g.dilation, g.output
     rows_of_windows = _unfold_axis(xp, 2, kw, sw, dw, ow)  # (n, Hp, OW, kw, C)
