@@ -5,9 +5,9 @@ For each shape both layers get the same weights and inputs; their compiled forwa
 forward+backward steps are timed in turns (so a busy neighbour slows both alike) and the
 medians are compared. Prints time ratios (im2col / native; < 1 is faster), the im2col
 layer's achieved GFLOP/s (multiply-adds x 2) and the unfolded matrix's size: the whole
-batch's, and the largest chunk that the layer actually holds (`max_unfold_bytes`). The load
-average is printed beside each row (BUSY over half the CPU count). Whole models:
-`benchmarks/im2col_models.py`.
+batch's, and the largest chunk that the layer actually holds (`max_unfold_bytes`). Beside each
+row: the CPU that other processes used during its timing, in cores (`_machine.py`; BUSY over
+0.3). Whole models: `benchmarks/im2col_models.py`.
 
     python benchmarks/im2col.py [--repeats 15] [--max-unfold-bytes N] [--backward autodiff]
 """
@@ -23,6 +23,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import keras
 import tensorflow as tf
+from _machine import BUSY_CORES, busy, others_load
 
 from cnnlab.layers import Im2ColConv2D, Im2ColDepthwiseConv2D, Im2ColPool2D
 from cnnlab.layers.im2col.layer import DEFAULT_MAX_UNFOLD_BYTES
@@ -115,10 +116,6 @@ def median_ms(fns: dict, repeats: int) -> dict[str, float]:
     return {key: 1e3 * statistics.median(t) for key, t in times.items()}
 
 
-def busy(load: float) -> str:
-    return " BUSY" if load > 0.5 * os.cpu_count() else ""
-
-
 def multiply_adds(shape: Shape) -> int:
     out = -(-shape.side // shape.stride)
     if shape.is_pool:
@@ -133,11 +130,11 @@ def measure(shape: Shape, args) -> dict:
     x = tf.random.stateless_normal((shape.batch, shape.side, shape.side, shape.channels), (1, 2))
     check = float(tf.reduce_max(tf.abs(native(x) - mine(x))))
     (nf, nfb), (mf, mfb) = steps(native, x), steps(mine, x)
-    ms = median_ms({"nf": nf, "mf": mf, "nfb": nfb, "mfb": mfb}, args.repeats)
+    with others_load() as others:
+        ms = median_ms({"nf": nf, "mf": mf, "nfb": nfb, "mfb": mfb}, args.repeats)
     input_shape = (shape.batch, shape.side, shape.side, shape.channels)
     out_rows = mine.compute_output_shape(input_shape)[1]
     full = shape.batch * out_rows * mine.row_unfold_bytes(input_shape)
-    load = os.getloadavg()[0]
     return {
         **ms,
         "fwd_ratio": ms["mf"] / ms["nf"],
@@ -146,7 +143,7 @@ def measure(shape: Shape, args) -> dict:
         "full_mb": full / 2**20,
         "chunk_mb": mine.unfold_bytes(input_shape) / 2**20,
         "max_abs_diff": check,
-        "load": load,
+        "others": others.cores,
     }
 
 
@@ -165,13 +162,14 @@ def main() -> None:
 
     print(
         f"TensorFlow {tf.__version__}, Keras {keras.__version__}, {os.cpu_count()} CPUs; "
-        f"load average at start {os.getloadavg()[0]:.2f} (rows over {0.5 * os.cpu_count():.1f} "
-        f"are BUSY: not idle ratios); backward={args.backward}, max_unfold_bytes={args.max_unfold_bytes}, "
+        f"load average at start {os.getloadavg()[0]:.2f}; rows where other processes used over "
+        f"{BUSY_CORES} cores are BUSY: not idle ratios; backward={args.backward}, max_unfold_bytes={args.max_unfold_bytes}, "
         f"medians of {args.repeats}"
     )
     header = (
         "| shape | batch | native fwd ms | im2col fwd ms | fwd ratio | native fwd+bwd ms "
-        "| im2col fwd+bwd ms | fwd+bwd ratio | im2col GFLOP/s | unfold MB (batch / chunk) | load |"
+        "| im2col fwd+bwd ms | fwd+bwd ratio | im2col GFLOP/s | unfold MB (batch / chunk) "
+        "| others' load, cores |"
     )
     print(header)
     print("|" + "---|" * header.count(" | ") + "---|")
@@ -187,7 +185,7 @@ def main() -> None:
         print(
             f"| {shape.name} | {shape.batch} | {r['nf']:.2f} | {r['mf']:.2f} | {r['fwd_ratio']:.2f}x "
             f"| {r['nfb']:.2f} | {r['mfb']:.2f} | {r['fb_ratio']:.2f}x | {gflops} "
-            f"| {r['full_mb']:.1f} / {r['chunk_mb']:.1f} | {r['load']:.1f}{busy(r['load'])} |",
+            f"| {r['full_mb']:.1f} / {r['chunk_mb']:.1f} | {r['others']:.2f}{busy(r['others'])} |",
             flush=True,
         )
     if conv_ratios:

@@ -11,8 +11,9 @@ images/s and the im2col / native time ratio (< 1: im2col is faster).
 conv_impl, each in a fresh process: TensorFlow's CPU allocator peak over the step (after a
 first, compiling step) and the process's peak resident memory.
 
-The machine's load average is printed at the start and beside every row; a row measured with
-the load average over half the CPU count is flagged BUSY: its ratio is not an idle ratio.
+Beside every row: the CPU that OTHER processes used while it was measured, in cores
+(`_machine.py`; the load average would count this benchmark's own threads). A row where others
+used more than 0.3 cores is flagged BUSY: its ratio is not an idle ratio.
 
     python benchmarks/im2col_models.py [--models lenet5 resnet20] [--precisions float32
         mixed_bfloat16] [--repeats 3] [--memory]
@@ -33,6 +34,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import keras
 import numpy as np
 import tensorflow as tf
+from _machine import BUSY_CORES, busy, others_load
 
 from cnnlab import models
 
@@ -57,14 +59,6 @@ CASES = (
     Case("mobilenet (depthwise)", "mobilenet", 128, 8, 3, 1000),
 )
 PRIMARY = ("lenet5", "resnet20", "vgg11")  # the issue's targets: geomean <= 1.3x, none over 2x
-
-
-def load() -> float:
-    return os.getloadavg()[0]
-
-
-def busy_flag(load_average: float) -> str:
-    return " BUSY" if load_average > 0.5 * os.cpu_count() else ""
 
 
 def build_pair(case: Case) -> tuple[keras.Model, keras.Model]:
@@ -126,7 +120,7 @@ def geomean(values) -> float:
 def models_table(args) -> None:
     header = (
         "| model | input, batch | precision | native img/s | im2col img/s | im2col / native time "
-        "| compile s (native / im2col) | load |"
+        "| compile s (native / im2col) | others' load, cores |"
     )
     print(header)
     print("|" + "---|" * header.count(" | ") + "---|")
@@ -136,15 +130,14 @@ def models_table(args) -> None:
         for case in CASES:
             if args.models and case.model not in args.models and case.name not in args.models:
                 continue
-            before = load()
-            r = measure(case, args.repeats)
-            after = load()
+            with others_load() as others:
+                r = measure(case, args.repeats)
             ratios.setdefault(precision, {})[case.name] = r["ratio"]
             print(
                 f"| {case.name} | {case.side}x{case.side}x3, {case.batch} | {precision} "
                 f"| {r['native_ips']:.1f} | {r['im2col_ips']:.1f} | {r['ratio']:.2f}x "
                 f"| {r['native_compile_s']:.1f} / {r['im2col_compile_s']:.1f} "
-                f"| {before:.1f}-{after:.1f}{busy_flag(max(before, after))} |",
+                f"| {others.cores:.2f}{busy(others.cores)} |",
                 flush=True,
             )
     keras.mixed_precision.set_global_policy("float32")
@@ -187,23 +180,23 @@ def step_memory(impl: str) -> dict:
 def memory_table(args) -> None:
     print(
         "\n| VGG-16 224x224x3, batch 8, one training step | weights + optimizer MiB "
-        "| step peak over that MiB | process peak RSS MiB | step s | load |"
+        "| step peak over that MiB | process peak RSS MiB | step s | others' load, cores |"
     )
     print("|---|---:|---:|---:|---:|---|")
     peaks = {}
     for impl in ("native", "im2col"):
-        before = load()
-        done = subprocess.run(
-            [sys.executable, __file__, "--memory-child", impl],
-            capture_output=True,
-            text=True,
-            check=True,
-        )
+        with others_load() as others:
+            done = subprocess.run(
+                [sys.executable, __file__, "--memory-child", impl],
+                capture_output=True,
+                text=True,
+                check=True,
+            )
         r = json.loads(done.stdout.strip().splitlines()[-1])
         peaks[impl] = r["step_peak_mib"]
         print(
             f"| conv_impl={impl} | {r['resting_mib']:.0f} | {r['step_peak_mib']:.0f} "
-            f"| {r['process_peak_mib']:.0f} | {r['step_s']:.1f} | {before:.1f}{busy_flag(before)} |",
+            f"| {r['process_peak_mib']:.0f} | {r['step_s']:.1f} | {others.cores:.2f}{busy(others.cores)} |",
             flush=True,
         )
     print(f"\nstep peak memory im2col / native: {peaks['im2col'] / peaks['native']:.2f}x")
@@ -225,7 +218,8 @@ def main() -> None:
         return
     print(
         f"TensorFlow {tf.__version__}, Keras {keras.__version__}, {os.cpu_count()} CPUs; "
-        f"load average at start {load():.2f} (rows over {0.5 * os.cpu_count():.1f} are BUSY); "
+        f"load average at start {os.getloadavg()[0]:.2f}; rows where other processes used over "
+        f"{BUSY_CORES} cores are BUSY; "
         f"medians of {args.repeats} epochs in turns"
     )
     if not args.no_models:

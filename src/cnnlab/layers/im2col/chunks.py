@@ -49,11 +49,23 @@ class Bands:
         return (self.count - 1) * self.step + self.height
 
 
-def images_per_chunk(image_bytes: int, max_unfold_bytes: int | None) -> int | None:
-    """The most images (or bands) whose unfolded matrices fit in `max_unfold_bytes`, at least one."""
-    if max_unfold_bytes is None:
+def images_per_chunk(
+    image_bytes: int, target_bytes: int | None, max_bytes: int | None
+) -> int | None:
+    """Images (or bands) per chunk: the power of two nearest to `target_bytes` of unfolded
+    matrix, at most `max_bytes` (at least one).
+
+    A power of two divides the usual batch sizes, so the batch splits into whole chunks: a
+    last partial chunk costs zero-padding copies of the whole input and output (about 6% of
+    a ResNet-20 training step with 3-image chunks, benchmarks/RESULTS.md).
+    """
+    if target_bytes is None or max_bytes is None:
         return None
-    return max(1, max_unfold_bytes // image_bytes)
+    fit = max(1, target_bytes // image_bytes)
+    below = 1 << (fit.bit_length() - 1)
+    above = 2 * below
+    nearer = above if above * below < fit * fit else below  # nearer in log scale: < 1.42 fit
+    return nearer if nearer * image_bytes <= max_bytes else below
 
 
 def _split_batch(tensors, chunk: int):

@@ -24,7 +24,8 @@ class Im2ColLayer(keras.layers.Layer):
     exact_fit: raise GeometryError when (N + 2P - F) is not divisible by S (else floor like Keras).
     backward: 'col2im' (the explicit gradient) or 'autodiff' (differentiate the unfold).
     max_unfold_bytes: the most bytes of unfolded matrix held at once. The batch goes in chunks
-        of whole images of about min(max_unfold_bytes, CACHE_CHUNK_BYTES); an image whose
+        of a power of two of whole images, of about min(max_unfold_bytes, CACHE_CHUNK_BYTES)
+        (up to 1.42x that, within max_unfold_bytes); an image whose
         matrix alone is over the bound is cut into bands of output rows. None: no bound, the
         whole batch at once.
     jit_compile: 'auto' compiles the op with XLA on the TensorFlow backend; True or False.
@@ -91,7 +92,9 @@ class Im2ColLayer(keras.layers.Layer):
         geometry = self.geometry(input_shape)
         rows = self.band_rows(input_shape)
         bands = Bands.of(geometry, rows) if rows < geometry.output[0] else None
-        chunk = images_per_chunk(rows * self.row_unfold_bytes(input_shape), self.chunk_bytes)
+        chunk = images_per_chunk(
+            rows * self.row_unfold_bytes(input_shape), self.chunk_bytes, self.max_unfold_bytes
+        )
         if self.jit_compile == "auto":
             jit = keras.backend.backend() == "tensorflow"
         else:

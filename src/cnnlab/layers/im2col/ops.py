@@ -36,6 +36,9 @@ from cnnlab.layers.im2col.geometry import ConvGeometry
 from cnnlab.layers.im2col.unfold import crop_padding, fold, pad_input, unfold
 
 BACKWARDS = ("col2im", "autodiff")
+# The stride-1 dX as a conv of dY multiplies by C/groups columns: with fewer than this, col2im
+# was faster (a 28x28x1 input's dX, one column: 2-3x slower as a conv of dY).
+TRANSPOSED_MIN_CHANNELS = 8
 POOL_MODES = ("max", "avg")
 
 
@@ -141,8 +144,44 @@ def conv_forward(x, w, spec: OpSpec):
     return rows_of_bands(y, spec.bands, spec.geometry.output[0])
 
 
+def _transposed(g: ConvGeometry) -> ConvGeometry | None:
+    """For a stride-1 conv, dX's geometry as a conv of dY: dY padded by (k-1)*d - P per side,
+    giving the input's size. None for strides, or a pad over (k-1)*d (col2im then)."""
+    if g.stride != (1, 1):
+        return None
+    pads = tuple(
+        ((k - 1) * d - lo, (k - 1) * d - hi)
+        for k, d, (lo, hi) in zip(g.size, g.dilation, g.pads, strict=True)
+    )
+    if min(min(pair) for pair in pads) < 0:
+        return None
+    return ConvGeometry(g.size, g.stride, g.dilation, pads, g.output, g.input)
+
+
+def _flipped_transposed(w, groups: int):
+    """(kk, C/g, F) -> (kk, F/g, C): the window reversed, each group's in and out swapped."""
+    w = ops.flip(w, axis=0)
+    return _channels_joined([ops.transpose(wg, (0, 2, 1)) for wg in _groups_of(w, groups)])
+
+
+def _transposed_chunk(spec: OpSpec, w) -> int | None:
+    """Images per chunk of dY's unfolded matrix (H*W*kk*F per image) within the forward's
+    budget (OH*OW*kk*C per image), rounded down to a power of two; 0 if one image is over."""
+    if spec.chunk is None:
+        return None
+    (oh, ow), (h, wd) = spec.geometry.output, spec.geometry.input
+    fit = spec.chunk * oh * ow * w.shape[1] // (h * wd * w.shape[2] // spec.groups)
+    return 1 << (fit.bit_length() - 1) if fit else 0
+
+
 def conv_input_gradient(x, w, dy, spec: OpSpec):
-    """dX = col2im(dY @ W^T)."""
+    """dX = col2im(dY @ W^T); for stride 1, the same im2col conv of dY with the flipped,
+    transposed kernel (no fold: one unfold and one product with a deep K = kk*F)."""
+    gt = _transposed(spec.geometry) if spec.bands is None else None
+    chunk = _transposed_chunk(spec, w)
+    if gt is not None and w.shape[1] >= TRANSPOSED_MIN_CHANNELS and chunk != 0:
+        wt = _flipped_transposed(w, spec.groups)
+        return map_batch(lambda dyc: _conv_chunk(dyc, wt, spec.groups, gt), (dy,), chunk)
     dx = map_batch(
         lambda dyc: _conv_chunk_dx(dyc, w, spec.groups, spec.unit),
         (bands_of_rows(dy, spec.bands),),

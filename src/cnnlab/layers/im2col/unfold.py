@@ -4,9 +4,15 @@
 `fold` is its exact adjoint, so overlapping receptive fields add up in the backward pass.
 """
 
+import numpy as np
 from keras import ops
 
 from cnnlab.layers.im2col.geometry import ConvGeometry
+
+# Inputs with 2-7 channels are unfolded by one gather of whole pixels (`_gathered`): the
+# strided slab copies move too little per element (LeNet's C1, 3 channels: forward 10.2 ->
+# 8.3 ms, dW 13.2 -> 10.4 ms); from 16 channels, and at 1 channel, the gather was slower.
+GATHER_CHANNELS = range(2, 8)
 
 
 def pad_input(x, g: ConvGeometry, value: float = 0.0):
@@ -58,6 +64,16 @@ def _fold_axis(cols, axis: int, k: int, s: int, d: int, out: int, padded: int):
     return merged[_along(axis, slice(0, padded))]
 
 
+def _gathered(xp, g: ConvGeometry):
+    """im2col as one gather of pixels (C values each) from the flattened padded image."""
+    (kh, kw), (sh, sw), (dh, dw), (oh, ow) = g.size, g.stride, g.dilation, g.output
+    _, hp, wp, c = xp.shape
+    rows = np.arange(oh)[:, None, None, None] * sh + np.arange(kh)[None, None, :, None] * dh
+    cols = np.arange(ow)[None, :, None, None] * sw + np.arange(kw)[None, None, None, :] * dw
+    pixels = ops.take(ops.reshape(xp, (-1, hp * wp, c)), (rows * wp + cols).reshape(-1), axis=1)
+    return ops.reshape(pixels, (-1, oh, ow, kh * kw, c))
+
+
 def unfold(xp, g: ConvGeometry):
     """im2col: padded (n, Hp, Wp, C) -> (n, OH, OW, kh*kw, C).
 
@@ -65,6 +81,8 @@ def unfold(xp, g: ConvGeometry):
     strided slab copies: kw slabs along the width, then kh slabs of those along the height
     (kh + kw copies instead of OH*OW window copies; XLA fuses each pass into one loop).
     """
+    if xp.shape[-1] in GATHER_CHANNELS:
+        return _gathered(xp, g)
     (kh, kw), (sh, sw), (dh, dw), (oh, ow) = g.size, g.stride, g.dilation, g.output
     rows_of_windows = _unfold_axis(xp, 2, kw, sw, dw, ow)  # (n, Hp, OW, kw, C)
     cols = _unfold_axis(rows_of_windows, 1, kh, sh, dh, oh)  # (n, OH, OW, kh, kw, C)
