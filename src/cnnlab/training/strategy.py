@@ -37,9 +37,14 @@ def build_strategy(name: str) -> tf.distribute.Strategy:
     return tf.distribute.MirroredStrategy([d.name for d in devices])
 
 
+def tf_config() -> dict:
+    """The `TF_CONFIG` environment variable's cluster and task ({} outside a cluster)."""
+    return json.loads(os.environ.get("TF_CONFIG", "{}"))
+
+
 def worker_task() -> tuple[str, int] | None:
     """This process's (task type, index) in a `TF_CONFIG` cluster, or None outside one."""
-    task = json.loads(os.environ.get("TF_CONFIG", "{}")).get("task")
+    task = tf_config().get("task")
     return (task["type"], int(task["index"])) if task else None
 
 
@@ -48,7 +53,7 @@ def is_chief() -> bool:
     task = worker_task()
     if task is None:
         return True
-    cluster = json.loads(os.environ["TF_CONFIG"]).get("cluster", {})
+    cluster = tf_config().get("cluster", {})
     return task[0] == "chief" or (task == ("worker", 0) and "chief" not in cluster)
 
 
@@ -67,7 +72,7 @@ def shard_by_data(data: Datasets) -> Datasets:
 
 def cluster_workers() -> int:
     """How many processes train in the `TF_CONFIG` cluster (chief and workers); 1 outside one."""
-    cluster = json.loads(os.environ.get("TF_CONFIG", "{}")).get("cluster", {})
+    cluster = tf_config().get("cluster", {})
     return max(1, len(cluster.get("chief", [])) + len(cluster.get("worker", [])))
 
 
