@@ -27,7 +27,8 @@ def import_tensorflow() -> None:
     """Import TensorFlow (and initialize its devices) without its start-up notices."""
     if "tensorflow" in sys.modules:
         return
-    level = int(os.environ.get("TF_CPP_MIN_LOG_LEVEL") or 0)
+    setting = os.environ.get("TF_CPP_MIN_LOG_LEVEL", "0")
+    level = int(setting) if setting.isdigit() else 0  # as TensorFlow reads it: else show all
     with tempfile.TemporaryFile() as captured:
         with stderr_to(captured):
             import tensorflow as tf
