@@ -29,6 +29,14 @@ EXAMPLES = settings(  # the policy fixture holds for every example of a test
 RNG = np.random.default_rng(1)
 
 
+@pytest.fixture(autouse=True)
+def _same_draws_in_any_order():
+    """Each test draws the same inputs and initial weights whichever tests ran before it on its
+    xdist worker (a float16 bias gradient drawn after other tests missed its tolerance)."""
+    RNG.bit_generator.state = np.random.default_rng(1).bit_generator.state
+    keras.utils.set_random_seed(1)
+
+
 @pytest.fixture
 def policy(request):
     keras.mixed_precision.set_global_policy(request.param)
