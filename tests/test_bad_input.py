@@ -1,21 +1,17 @@
 """Bad input: one clear line naming the key, the value and what is allowed; no run left behind."""
 
 import re
-import subprocess
-import sys
-from pathlib import Path
 
 import mlflow
 import pytest
 from conftest import compose_train
 from hydra.errors import MissingConfigException
+from in_process import run_pipeline
 
 from cnnlab import tracking
 from cnnlab.cli import user_error_message
 from cnnlab.errors import ConfigError, GeometryError
 from cnnlab.training import train
-
-ROOT = Path(__file__).resolve().parents[1]
 
 
 @pytest.mark.parametrize(
@@ -101,16 +97,6 @@ def assert_no_runs(cfg):
         )
 
 
-def run_train_cli(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "pipelines/train.py", *args],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-
-
 @pytest.mark.parametrize(
     ("args", "line"),
     [
@@ -120,11 +106,15 @@ def run_train_cli(*args: str) -> subprocess.CompletedProcess:
         (["data=folder"], "error: data.path is required: set data.path=..."),
     ],
 )
-def test_command_line_prints_one_line_and_exits_2(args, line, tmp_path):
-    result = run_train_cli(
-        *args, f"tracking.uri=sqlite:///{tmp_path}/mlflow.db", f"hydra.run.dir={tmp_path}/out"
+def test_command_line_prints_one_line_and_exits_2(args, line, tmp_path, monkeypatch):
+    status, stderr = run_pipeline(
+        monkeypatch,
+        "train",
+        *args,
+        f"tracking.uri=sqlite:///{tmp_path}/mlflow.db",
+        f"hydra.run.dir={tmp_path}/out",
     )
-    assert result.returncode == 2
-    errors = [ln for ln in result.stderr.splitlines() if ln.startswith("error:")]
+    assert status == 2
+    errors = [ln for ln in stderr.splitlines() if ln.startswith("error:")]
     assert len(errors) == 1 and errors[0].startswith(line)
-    assert "Traceback" not in result.stderr
+    assert "Traceback" not in stderr

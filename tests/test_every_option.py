@@ -5,7 +5,6 @@ datasets under `tfds.testing.mock_data`, the folder source on images written her
 import numpy as np
 import pytest
 import tensorflow_datasets as tfds
-from model_builds import REPRESENTATIVES
 from PIL import Image
 
 from cnnlab import tracking
@@ -51,6 +50,12 @@ TFDS_SOURCES = {
 }
 
 
+# Models whose debug run takes a few seconds train in `make test`; the others (10-30 s each on
+# 2 cores, mostly tracing their graphs) in `make test-all`. `make test` still builds every
+# family's representative from its config and trains it a step (test_models.py).
+MODELS_IN_MAKE_TEST = {"lenet5", "simple_convnet", "resnet20"}
+
+
 def combinations() -> list[dict[str, str]]:
     """Runs that together take every data, augment, optimizer and schedule option (an option
     added later gets a run of its own pairing)."""
@@ -74,7 +79,7 @@ def every_option():
     for choice in combinations():
         yield pytest.param(choice, id=",".join(f"{g}={o}" for g, o in choice.items()))
     for option in group_options("model"):
-        slow = option not in REPRESENTATIVES
+        slow = option not in MODELS_IN_MAKE_TEST
         yield pytest.param(
             {"model": option}, id=f"model={option}", marks=[pytest.mark.slow] if slow else []
         )

@@ -181,8 +181,8 @@ def test_table_lists_every_layer_and_the_totals():
     assert total[1:3] == ["61,706", "416,520"]  # 117,600 + 240,000 + 48,000 + 10,080 + 840
 
 
-def test_profile_pipeline_prints_the_table_and_logs_it_to_mlflow(tmp_path):
-    uri = f"sqlite:///{tmp_path}/mlflow.db"
+def test_profile_pipeline_prints_the_table_and_logs_it_to_mlflow(tmp_path, mlflow_dir):
+    uri = f"sqlite:///{mlflow_dir}/mlflow.db"  # the worker's store: its migrations ran once
     command = [
         sys.executable,
         "pipelines/profile.py",

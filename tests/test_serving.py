@@ -11,8 +11,9 @@ import keras
 import mlflow
 import numpy as np
 import pytest
-from conftest import CONF_DIR, ROOT
+from conftest import CONF_DIR
 from hydra import compose, initialize_config_dir
+from in_process import run_pipeline
 from PIL import Image
 from servers import free_port, stop, wait_for, with_env_bin
 
@@ -241,17 +242,16 @@ def test_a_run_without_a_model_is_one_clear_error(store):
         tracking.load_model(run_id, cfg.tracking)
 
 
-def test_predict_with_an_unknown_run_exits_with_one_line(store, tmp_path):
-    completed = subprocess.run(
-        [
-            *(sys.executable, str(ROOT / "pipelines" / "predict.py"), "run_id=feedfacefeedface"),
-            *(f"images={tmp_path}", *store["overrides"], f"hydra.run.dir={tmp_path / 'out'}"),
-        ],
-        capture_output=True,
-        text=True,
-        env={**os.environ, "PYTHONPATH": str(ROOT / "src")},
+def test_predict_with_an_unknown_run_exits_with_one_line(store, tmp_path, monkeypatch):
+    status, stderr = run_pipeline(
+        monkeypatch,
+        "predict",
+        "run_id=feedfacefeedface",
+        f"images={tmp_path}",
+        *store["overrides"],
+        f"hydra.run.dir={tmp_path / 'out'}",
     )
-    assert completed.returncode == 2
-    assert completed.stderr.strip().splitlines()[-1] == (
+    assert status == 2
+    assert stderr.strip().splitlines()[-1] == (
         f"error: run 'feedfacefeedface' is unknown in the tracking store {store['uri']}"
     )

@@ -90,7 +90,7 @@ def test_network_probe_gives_up_quickly():
     assert time.perf_counter() - start < tfds_source.PROBE_SECONDS + 1
 
 
-def test_command_line_without_data_is_one_line_and_exit_2(tmp_path):
+def test_command_line_without_data_is_one_line_and_exit_2(tmp_path, mlflow_dir):
     start = time.perf_counter()
     result = subprocess.run(
         [
@@ -99,7 +99,7 @@ def test_command_line_without_data_is_one_line_and_exit_2(tmp_path):
             "data=cifar10",
             "data.download=false",  # the same path as no network, on any machine
             f"data.data_dir={tmp_path}",
-            f"tracking.uri=sqlite:///{tmp_path}/mlflow.db",
+            f"tracking.uri=sqlite:///{mlflow_dir}/mlflow.db",  # migrated once per worker
             f"hydra.run.dir={tmp_path}/out",
         ],
         cwd=ROOT,

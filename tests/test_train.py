@@ -55,6 +55,23 @@ def test_logged_config_is_the_composed_config(make_cfg, tmp_path):
     assert OmegaConf.create(text) == OmegaConf.create(OmegaConf.to_container(cfg, resolve=True))
 
 
+def test_eval_steps_scores_the_first_batches_of_the_test_split(make_cfg, tmp_path):
+    """`debug=fast` scores 3 batches, as PyTorch Lightning's fast_dev_run; 1 here."""
+    import keras
+
+    from cnnlab.data import build_datasets
+
+    cfg = make_cfg("debug=fast", "trainer.eval_steps=1", "trainer.batch_size=7")
+    assert make_cfg("debug=fast").trainer.eval_steps == 3
+    result = train(cfg, output_dir=tmp_path)
+    model = keras.saving.load_model(result.model_path)
+    model.compile(loss="categorical_crossentropy", metrics=["accuracy"])
+    first = build_datasets(cfg).test.take(1)
+    loss, accuracy = model.evaluate(first, verbose=0)
+    assert result.test_metrics["test_accuracy"] == pytest.approx(accuracy)
+    assert result.test_metrics["test_loss"] == pytest.approx(loss, rel=1e-5)
+
+
 def test_saved_model_loads_back_and_predicts_the_same(make_cfg, tmp_path):
     import keras
     import numpy as np

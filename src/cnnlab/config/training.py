@@ -61,6 +61,7 @@ class TrainerConfig(Checked):
     jit_compile: bool = False  # XLA; measured 2x slower than oneDNN on the 2-core CPU (FACTS.md)
     label_smoothing: float = 0.0
     steps_per_epoch: int | None = None  # None: one pass over the train split
+    eval_steps: int | None = None  # batches of the val and test splits to score; None: all
     verbose: str = "auto"  # auto: a progress bar on a terminal, one line per epoch otherwise
     strategy: Strategy = Strategy.auto  # batch_size is the global batch, split over replicas
     deterministic: bool = False  # bit-identical weights for the same config on the same machine
@@ -74,6 +75,11 @@ class TrainerConfig(Checked):
         self.require(
             "steps_per_epoch",
             self.steps_per_epoch is None or self.steps_per_epoch >= 1,
+            "an integer >= 1 or null",
+        )
+        self.require(
+            "eval_steps",
+            self.eval_steps is None or self.eval_steps >= 1,
             "an integer >= 1 or null",
         )
         self.require("verbose", self.verbose in VERBOSITY, "one of " + ", ".join(VERBOSITY))

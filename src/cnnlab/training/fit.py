@@ -111,6 +111,11 @@ def compile_model(
     return schedule
 
 
+def first_batches(dataset, steps: int | None):
+    """The first `steps` batches of an evaluation split (`trainer.eval_steps`), or all of it."""
+    return dataset if dataset is None or steps is None else dataset.take(steps)
+
+
 def label_every_output(dataset, model: keras.Model):
     """(images, labels) -> (images, {output: labels}) for a model with auxiliary classifiers."""
     outputs = list(models.loss_weights(model))
@@ -228,10 +233,14 @@ def train(
         test_metrics = {
             f"test_{k}": float(v)
             for k, v in main_output_names(
-                model.evaluate(label_every_output(data.test, model), verbose=0, return_dict=True)
+                model.evaluate(
+                    label_every_output(first_batches(data.test, cfg.trainer.eval_steps), model),
+                    verbose=0,
+                    return_dict=True,
+                )
             ).items()
         }
-        test_metrics |= tta_metrics(model, data.test_views)
+        test_metrics |= tta_metrics(model, first_batches(data.test_views, cfg.trainer.eval_steps))
         tracking.log_metrics({**test_metrics, "train_seconds": seconds})
         model_path = save_model(models.inference_model(model), output_dir, cfg.tracking, data)
         tracking.log_figure(plot_history(history, title=name), "curves.png")
@@ -353,7 +362,8 @@ def fit(
         *extra_callbacks,
     ]
     train_data = training_batches(data, model, cfg, steps_per_epoch, initial_epoch)
-    val_data = label_every_output(data.val, model)
+    val_data = label_every_output(first_batches(data.val, cfg.trainer.eval_steps), model)
+    build_compiled_state(model, train_data.element_spec)
     start = time.perf_counter()
     try:
         model.fit(
@@ -376,6 +386,17 @@ def fit(
     seconds = time.perf_counter() - start
     model.save(checkpoint)
     return history, seconds
+
+
+def build_compiled_state(model: keras.Model, batch) -> None:
+    """Create the compiled loss's and metrics' variables before `fit` traces its step.
+
+    Without a distribution strategy, Keras creates them inside the first trace of the train
+    step, and a `tf.function` whose first trace creates variables is traced again: a second
+    trace of the whole model (0.5 s for LeNet-5, seconds for GoogLeNet) at every run's start.
+    Keras builds them this way itself, from the data's shapes, when a strategy is set. `batch`:
+    an (inputs, targets) batch or its `tf.TensorSpec`s (a dataset's `element_spec`)."""
+    model._symbolic_build(data_batch=batch)
 
 
 def training_batches(data: Datasets, model: keras.Model, cfg: DictConfig, steps: int, skip: int):
