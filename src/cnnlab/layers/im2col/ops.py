@@ -191,7 +191,8 @@ def conv_input_gradient(x, w, dy, spec: OpSpec):
 
 
 def conv_kernel_gradient(x, w, dy, spec: OpSpec):
-    """dW = the sum over chunks of cols^T @ dY."""
+    """dW = the sum over chunks of cols^T @ dY (all in one compiled op: the reference, and the
+    path of other backends and of depthwise convs)."""
     dw = sum_batch(
         lambda xc, dyc: _conv_chunk_dw(xc, dyc, w, spec.groups, spec.unit),
         (split_bands(x, spec.bands), bands_of_rows(dy, spec.bands)),
@@ -199,6 +200,53 @@ def conv_kernel_gradient(x, w, dy, spec: OpSpec):
         ops.zeros(w.shape, "float32"),
     )
     return ops.cast(dw, w.dtype)
+
+
+def _chunk_matrices(xc, groups: int, g: ConvGeometry) -> list:
+    """One chunk's unfolded matrix per group, (rows, kk*C/g) in float32 (compiled with XLA)."""
+    matrices = []
+    for xg in _groups_of(ops.cast(xc, "float32"), groups):
+        cols = _unfold_chunk(xg, g)
+        matrices.append(ops.reshape(cols, (-1, cols.shape[3] * cols.shape[4])))
+    return matrices
+
+
+def _gemm_kernel_gradient(spec: OpSpec) -> Callable:
+    """dW on TensorFlow: each chunk unfolded by a compiled op, cols^T @ dY by TensorFlow's own
+    matrix product (oneDNN), outside XLA, whose CPU dot with a transposed operand ran these
+    products at half the speed (ResNet 3x3 32x32x16's dW: 46 -> 28 ms, benchmarks/RESULTS.md)."""
+    import tensorflow as tf
+
+    matrices = tf.function(
+        functools.partial(_chunk_matrices, groups=spec.groups, g=spec.unit),
+        jit_compile=True,
+        autograph=False,
+    )
+    depthwise = _compiled(functools.partial(conv_kernel_gradient, spec=spec), True)
+
+    def kernel_gradient(x, w, dy):
+        if _one_channel_per_group(w, spec.groups):
+            return depthwise(x, w, dy)
+        kk, c, _ = w.shape
+
+        def chunk(xc, dyc):
+            dy2 = ops.reshape(ops.cast(dyc, "float32"), (-1, dyc.shape[-1]))
+            parts = [
+                ops.reshape(tf.linalg.matmul(cols, dyg, transpose_a=True), (kk, c, -1))
+                for cols, dyg in zip(matrices(xc), _groups_of(dy2, spec.groups), strict=True)
+            ]
+            return _channels_joined(parts)
+
+        dw = sum_batch(
+            chunk,
+            (split_bands(x, spec.bands), bands_of_rows(dy, spec.bands)),
+            spec.chunk,
+            ops.zeros(w.shape, "float32"),
+        )
+        return ops.cast(dw, w.dtype)
+
+    kernel_gradient.compiles_itself = True
+    return kernel_gradient
 
 
 # ---------------------------------------------------------------- pooling
@@ -331,18 +379,22 @@ def _differentiable(
             return forward  # the backend differentiates the keras.ops code itself
         backwards = tuple(_tf_autodiff(forward, i) for i in range(len(backwards)))
     return _with_gradient(
-        _compiled(forward, jit), tuple(_compiled(backward, jit) for backward in backwards)
+        _compiled(forward, jit),
+        tuple(b if getattr(b, "compiles_itself", False) else _compiled(b, jit) for b in backwards),
     )
 
 
 @functools.cache
 def conv_op(spec: OpSpec, backward: str = "col2im") -> Callable:
     """op(x, w) -> y for kernels shaped (kh*kw, C/groups, F); shared by every layer with `spec`."""
+    gemm = spec.jit and backward == "col2im" and keras.backend.backend() == "tensorflow"
     return _differentiable(
         functools.partial(conv_forward, spec=spec),
         (
             functools.partial(conv_input_gradient, spec=spec),
-            functools.partial(conv_kernel_gradient, spec=spec),
+            _gemm_kernel_gradient(spec)
+            if gemm
+            else functools.partial(conv_kernel_gradient, spec=spec),
         ),
         spec.jit,
         backward,
