@@ -191,6 +191,7 @@ def test_compiled_chunked_conv_equals_keras_conv2d(shape, arguments, max_unfold_
     ("native", "layer"),
     [
         (keras.layers.MaxPooling2D(3, 2, "same"), Im2ColPool2D(3, 2, "same", max_unfold_bytes=900)),
+        (keras.layers.MaxPooling2D(2, 2, "same"), Im2ColPool2D(2, 2, "same")),  # tiled, padded
         (
             keras.layers.AveragePooling2D(2),
             Im2ColPool2D(2, mode="avg", exact_fit=False, max_unfold_bytes=900),

@@ -267,9 +267,51 @@ def _fill(spec: OpSpec) -> float:
     return -math.inf if spec.mode == "max" else 0.0
 
 
+def _tiled(g: ConvGeometry) -> bool:
+    """Windows that tile the padded input (stride = window, no dilation), as in 2x2 pooling."""
+    return g.stride == g.size and g.dilation == (1, 1)
+
+
+def _tiles(x, spec: OpSpec):
+    """The unfold of tiling windows, a reshape: (n, OH, kh, OW, kw, C), no copy and no chunks
+    (the matrix is the input itself; max pool 2x2 32x32x64, benchmarks/RESULTS.md)."""
+    g = spec.geometry
+    (kh, kw), (oh, ow) = g.size, g.output
+    xp = pad_input(x, g, _fill(spec))[:, : oh * kh, : ow * kw]  # exact_fit=False drops the rest
+    return ops.reshape(xp, (-1, oh, kh, ow, kw, x.shape[-1]))
+
+
+def _untiled(dt, spec: OpSpec):
+    """The adjoint of `_tiles`: (n, OH, kh, OW, kw, C) -> (n, H, W, C)."""
+    g = spec.geometry
+    (kh, kw), (oh, ow), (hp, wp) = g.size, g.output, g.padded
+    dxp = ops.reshape(dt, (-1, oh * kh, ow * kw, dt.shape[-1]))
+    if (hp, wp) != (oh * kh, ow * kw):
+        dxp = ops.pad(dxp, ((0, 0), (0, hp - oh * kh), (0, wp - ow * kw), (0, 0)))
+    return crop_padding(dxp, g)
+
+
+def _first_maxima(tiles):
+    """True at each window's first maximum in row-major order (`tf.nn.max_pool2d`'s tie rule)."""
+    hit = tiles == ops.max(tiles, axis=(2, 4), keepdims=True)
+    found, rows = None, []
+    for i in range(tiles.shape[2]):
+        row = []
+        for j in range(tiles.shape[4]):
+            h = hit[:, :, i : i + 1, :, j : j + 1, :]
+            row.append(h if found is None else ops.logical_and(h, ops.logical_not(found)))
+            found = h if found is None else ops.logical_or(found, h)
+        rows.append(ops.concatenate(row, axis=4))
+    return ops.concatenate(rows, axis=2)
+
+
 def pool_forward(x, spec: OpSpec):
     """Max, or sum / real inputs, of each window row, per channel."""
     g = spec.unit
+    if _tiled(spec.geometry):
+        reduce = ops.max if spec.mode == "max" else ops.sum
+        y = reduce(_tiles(x, spec), axis=(2, 4))
+        return y if spec.mode == "max" else y / ops.cast(_pool_counts(spec.geometry), y.dtype)
 
     def chunk_forward(xc):
         windows = unfold(pad_input(xc, g, _fill(spec)), g)
@@ -290,6 +332,11 @@ def pool_backward(x, dy, spec: OpSpec):
     g = spec.unit
     if spec.mode == "avg":
         dy = dy / ops.cast(_pool_counts(spec.geometry), dy.dtype)
+    if _tiled(spec.geometry):
+        (kh, kw), dyt = g.size, dy[:, :, None, :, None, :]
+        if spec.mode == "avg":
+            return _untiled(ops.tile(dyt, (1, 1, kh, 1, kw, 1)), spec)
+        return _untiled(ops.where(_first_maxima(_tiles(x, spec)), dyt, 0), spec)
 
     def chunk_backward(xc, dyc):
         if spec.mode == "max":
