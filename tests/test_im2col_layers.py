@@ -203,8 +203,15 @@ def test_compiled_chunked_pool_equals_keras_pooling(native, layer):
     assert_close(forward_and_gradients(tf.function(layer), x), forward_and_gradients(native, x))
 
 
-def test_depthwise_conv_equals_keras_depthwise_conv():
-    arguments = {"kernel_size": 3, "strides": 2, "padding": "same", "depth_multiplier": 2}
+@pytest.mark.parametrize(
+    "arguments",
+    [
+        {"kernel_size": 3, "strides": 2, "padding": "same", "depth_multiplier": 2},
+        # stride 1, multiplier 1: dX as a depthwise conv of dY with the flipped kernel
+        {"kernel_size": (3, 2), "padding": "same", "dilation_rate": 2},
+    ],
+)
+def test_depthwise_conv_equals_keras_depthwise_conv(arguments):
     native = keras.layers.DepthwiseConv2D(**arguments, bias_initializer="random_normal")
     layer = Im2ColDepthwiseConv2D(**arguments)
     shape = (3, 9, 10, 4)

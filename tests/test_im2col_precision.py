@@ -130,15 +130,20 @@ def test_compiled_chunked_conv_matches_tf_nn_conv2d_in_the_policy_dtype(
     )
 
 
+@pytest.mark.parametrize("stride, multiplier", [(2, 2), (1, 1)])
 @pytest.mark.parametrize("policy", POLICIES, indirect=True)
-def test_depthwise_conv_matches_tf_depthwise_conv2d_in_the_policy_dtype(policy):
+def test_depthwise_conv_matches_tf_depthwise_conv2d_in_the_policy_dtype(policy, stride, multiplier):
     layer = Im2ColDepthwiseConv2D(
-        3, strides=2, padding="same", depth_multiplier=2, bias_initializer="random_normal"
+        3,
+        strides=stride,
+        padding="same",
+        depth_multiplier=multiplier,
+        bias_initializer="random_normal",
     )
     layer.build((3, 9, 10, 4))
     check_against(
         layer,
-        lambda v, k, b: tf.nn.depthwise_conv2d(v, k, (1, 2, 2, 1), "SAME") + b,
+        lambda v, k, b: tf.nn.depthwise_conv2d(v, k, (1, stride, stride, 1), "SAME") + b,
         (3, 9, 10, 4),
         policy,
     )

@@ -179,8 +179,10 @@ def conv_input_gradient(x, w, dy, spec: OpSpec):
     transposed kernel (no fold: one unfold and one product with a deep K = kk*F)."""
     gt = _transposed(spec.geometry) if spec.bands is None else None
     chunk = _transposed_chunk(spec, w)
-    if gt is not None and w.shape[1] >= TRANSPOSED_MIN_CHANNELS and chunk != 0:
-        wt = _flipped_transposed(w, spec.groups)
+    depthwise = _one_channel_per_group(w, spec.groups) and w.shape[2] == spec.groups
+    if gt is not None and (w.shape[1] >= TRANSPOSED_MIN_CHANNELS or depthwise) and chunk != 0:
+        # A depthwise conv's (multiplier 1) is a depthwise conv of dY with the flipped kernel.
+        wt = ops.flip(w, axis=0) if depthwise else _flipped_transposed(w, spec.groups)
         return map_batch(lambda dyc: _conv_chunk(dyc, wt, spec.groups, gt), (dy,), chunk)
     dx = map_batch(
         lambda dyc: _conv_chunk_dx(dyc, w, spec.groups, spec.unit),
