@@ -40,6 +40,9 @@ BACKWARDS = ("col2im", "autodiff")
 # was faster (a 28x28x1 input's dX, one column: 2-3x slower as a conv of dY).
 TRANSPOSED_MIN_CHANNELS = 8
 POOL_MODES = ("max", "avg")
+# dW by TensorFlow's matrix product outside XLA (`_gemm_kernel_gradient`) from this depth
+# kh*kw*C/g on: it won 1.2-1.8x for depths 256-1200, but LeNet-5 (75 and 150) trained slower.
+GEMM_MIN_DEPTH = 256
 
 
 @dataclass(frozen=True)
@@ -224,12 +227,12 @@ def _gemm_kernel_gradient(spec: OpSpec) -> Callable:
         jit_compile=True,
         autograph=False,
     )
-    depthwise = _compiled(functools.partial(conv_kernel_gradient, spec=spec), True)
+    in_xla = _compiled(functools.partial(conv_kernel_gradient, spec=spec), True)
 
     def kernel_gradient(x, w, dy):
-        if _one_channel_per_group(w, spec.groups):
-            return depthwise(x, w, dy)
         kk, c, _ = w.shape
+        if _one_channel_per_group(w, spec.groups) or kk * c < GEMM_MIN_DEPTH:
+            return in_xla(x, w, dy)
 
         def chunk(xc, dyc):
             dy2 = ops.reshape(ops.cast(dyc, "float32"), (-1, dyc.shape[-1]))
