@@ -164,6 +164,10 @@ COMPILED_CONVS = [  # (input shape, Conv2D arguments, max_unfold_bytes): the def
         50_000,
     ),
     ((3, 7, 7, 16), {"filters": 8, "kernel_size": 3, "groups": 2}, 30_000),
+    # depth kh*kw*C/g >= 256: dW by TensorFlow's matmul outside XLA; 2 chunks, 2 groups, 2 bands
+    ((4, 6, 6, 32), {"filters": 8, "kernel_size": 3, "padding": "same"}, 90_000),
+    ((3, 6, 6, 64), {"filters": 8, "kernel_size": 3, "padding": "same", "groups": 2}, 100_000),
+    ((2, 9, 9, 32), {"filters": 4, "kernel_size": 3, "strides": 2}, 10_000),
 ]
 
 
@@ -191,7 +195,6 @@ def test_compiled_chunked_conv_equals_keras_conv2d(shape, arguments, max_unfold_
     ("native", "layer"),
     [
         (keras.layers.MaxPooling2D(3, 2, "same"), Im2ColPool2D(3, 2, "same", max_unfold_bytes=900)),
-        (keras.layers.MaxPooling2D(2, 2, "same"), Im2ColPool2D(2, 2, "same")),  # tiled, padded
         (
             keras.layers.AveragePooling2D(2),
             Im2ColPool2D(2, mode="avg", exact_fit=False, max_unfold_bytes=900),
@@ -201,6 +204,18 @@ def test_compiled_chunked_conv_equals_keras_conv2d(shape, arguments, max_unfold_
 def test_compiled_chunked_pool_equals_keras_pooling(native, layer):
     x = random((5, 9, 9, 3))
     assert_close(forward_and_gradients(tf.function(layer), x), forward_and_gradients(native, x))
+
+
+@pytest.mark.parametrize(("mode", "padding"), [("max", "same"), ("avg", "valid")])
+def test_tiling_pool_windows_on_many_channels_equal_keras_pooling(mode, padding):
+    # stride = window on >= 16 channels: unfolded by a reshape; padded, or floored (7 = 3*2 + 1)
+    native = {"max": keras.layers.MaxPooling2D, "avg": keras.layers.AveragePooling2D}[mode]
+    layer = Im2ColPool2D(2, padding=padding, mode=mode, exact_fit=False)
+    x = tf.nn.relu(random((2, 7, 7, 16)))  # ties at zero go to the first maximum
+    assert_close(
+        forward_and_gradients(tf.function(layer), x),
+        forward_and_gradients(native(2, padding=padding), x),
+    )
 
 
 @pytest.mark.parametrize(

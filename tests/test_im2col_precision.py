@@ -158,3 +158,9 @@ def test_pool_matches_tf_nn_pools_in_the_policy_dtype(policy, case):
     layer = Im2ColPool2D(pool, strides, padding, mode, exact_fit=False, jit_compile=False)
     tf_pool = tf.nn.max_pool2d if mode == "max" else tf.nn.avg_pool2d
     check_against(layer, lambda v: tf_pool(v, pool, strides, padding.upper()), shape, policy)
+
+
+@pytest.mark.parametrize("policy", POLICIES, indirect=True)
+def test_tiling_max_pool_on_many_channels_matches_tf_in_the_policy_dtype(policy):
+    layer = Im2ColPool2D(2, padding="same")  # stride = window, 16 channels: the reshape unfold
+    check_against(layer, lambda v: tf.nn.max_pool2d(v, 2, 2, "SAME"), (2, 7, 7, 16), policy)
