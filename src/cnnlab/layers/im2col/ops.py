@@ -12,6 +12,9 @@ the matrix in cache between the unfold and the product, which is what makes this
 CPU. On the TensorFlow backend each forward and backward op is compiled with XLA
 (`jit_compile`), which fuses the strided copies of the unfold and the sums of the fold into
 single loops; on other backends the same `keras.ops` code runs under the backend's own jit.
+Two exceptions on TensorFlow: dW of deep matrices (kh*kw*C/g >= 256) multiplies each compiled
+chunk with TensorFlow's own matmul (`_gemm_kernel_gradient`), and pools whose windows tile the
+input unfold by a reshape (`_tiles`).
 """
 
 import functools
