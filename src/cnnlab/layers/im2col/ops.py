@@ -46,7 +46,7 @@ BACKWARDS = ("col2im", "autodiff")
 TRANSPOSED_MIN_CHANNELS = 8
 POOL_MODES = ("max", "avg")
 # dW by TensorFlow's matrix product outside XLA (`_gemm_kernel_gradient`) from this depth
-# kh*kw*C/g on: it won 1.2-1.8x for depths 256-1200, but LeNet-5 (75 and 150) trained slower.
+# kh*kw*C/g on: it won 1.25-1.9x for depths 256-1200, but LeNet-5 (75 and 150) trained slower.
 GEMM_MIN_DEPTH = 256
 # Pools whose windows tile the input unfold by a reshape from this many channels on (`_tiled`).
 TILED_MIN_CHANNELS = 16
@@ -226,7 +226,7 @@ def _chunk_matrices(xc, groups: int, g: ConvGeometry) -> list:
 def _gemm_kernel_gradient(spec: OpSpec) -> Callable:
     """dW on TensorFlow: each chunk unfolded by a compiled op, cols^T @ dY by TensorFlow's own
     matrix product (oneDNN), outside XLA, whose CPU dot with a transposed operand ran these
-    products at half the speed (ResNet 3x3 32x32x16's dW: 46 -> 28 ms, benchmarks/RESULTS.md)."""
+    products at half the speed (VGG 3x3 56x56x64's dW: 172 -> 90 ms, benchmarks/RESULTS.md)."""
     import tensorflow as tf
 
     matrices = tf.function(
@@ -254,7 +254,7 @@ def _gemm_kernel_gradient(spec: OpSpec) -> Callable:
             return ops.cast(chunk(*tensors), w.dtype)
         (xs, dys), _ = split_batch(tensors, spec.chunk)
         # One chunk at a time: TensorFlow's loop would run 10 at once, each with its own matrix
-        # (VGG-16 224x224's step peak memory 2x native instead of 1x).
+        # (VGG-16 224x224's step peak memory 2.00x native instead of 1.12x).
         _, dw = tf.while_loop(
             lambda i, _: i < ops.shape(xs)[0],
             lambda i, acc: (i + 1, acc + chunk(xs[i], dys[i])),
