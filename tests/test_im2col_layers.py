@@ -164,6 +164,10 @@ COMPILED_CONVS = [  # (input shape, Conv2D arguments, max_unfold_bytes): the def
         50_000,
     ),
     ((3, 7, 7, 16), {"filters": 8, "kernel_size": 3, "groups": 2}, 30_000),
+    # depth kh*kw*C/g >= 256: dW by TensorFlow's matmul outside XLA; 2 chunks, 2 groups, 2 bands
+    ((4, 6, 6, 32), {"filters": 8, "kernel_size": 3, "padding": "same"}, 90_000),
+    ((3, 6, 6, 64), {"filters": 8, "kernel_size": 3, "padding": "same", "groups": 2}, 100_000),
+    ((2, 9, 9, 32), {"filters": 4, "kernel_size": 3, "strides": 2}, 10_000),
 ]
 
 
@@ -202,8 +206,27 @@ def test_compiled_chunked_pool_equals_keras_pooling(native, layer):
     assert_close(forward_and_gradients(tf.function(layer), x), forward_and_gradients(native, x))
 
 
-def test_depthwise_conv_equals_keras_depthwise_conv():
-    arguments = {"kernel_size": 3, "strides": 2, "padding": "same", "depth_multiplier": 2}
+@pytest.mark.parametrize(("mode", "padding"), [("max", "same"), ("avg", "valid")])
+def test_tiling_pool_windows_on_many_channels_equal_keras_pooling(mode, padding):
+    # stride = window on >= 16 channels: unfolded by a reshape; padded, or floored (7 = 3*2 + 1)
+    native = {"max": keras.layers.MaxPooling2D, "avg": keras.layers.AveragePooling2D}[mode]
+    layer = Im2ColPool2D(2, padding=padding, mode=mode, exact_fit=False)
+    x = tf.nn.relu(random((2, 7, 7, 16)))  # ties at zero go to the first maximum
+    assert_close(
+        forward_and_gradients(tf.function(layer), x),
+        forward_and_gradients(native(2, padding=padding), x),
+    )
+
+
+@pytest.mark.parametrize(
+    "arguments",
+    [
+        {"kernel_size": 3, "strides": 2, "padding": "same", "depth_multiplier": 2},
+        # stride 1, multiplier 1: dX as a depthwise conv of dY with the flipped kernel
+        {"kernel_size": (3, 2), "padding": "same", "dilation_rate": 2},
+    ],
+)
+def test_depthwise_conv_equals_keras_depthwise_conv(arguments):
     native = keras.layers.DepthwiseConv2D(**arguments, bias_initializer="random_normal")
     layer = Im2ColDepthwiseConv2D(**arguments)
     shape = (3, 9, 10, 4)

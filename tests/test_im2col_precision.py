@@ -130,15 +130,20 @@ def test_compiled_chunked_conv_matches_tf_nn_conv2d_in_the_policy_dtype(
     )
 
 
+@pytest.mark.parametrize("stride, multiplier", [(2, 2), (1, 1)])
 @pytest.mark.parametrize("policy", POLICIES, indirect=True)
-def test_depthwise_conv_matches_tf_depthwise_conv2d_in_the_policy_dtype(policy):
+def test_depthwise_conv_matches_tf_depthwise_conv2d_in_the_policy_dtype(policy, stride, multiplier):
     layer = Im2ColDepthwiseConv2D(
-        3, strides=2, padding="same", depth_multiplier=2, bias_initializer="random_normal"
+        3,
+        strides=stride,
+        padding="same",
+        depth_multiplier=multiplier,
+        bias_initializer="random_normal",
     )
     layer.build((3, 9, 10, 4))
     check_against(
         layer,
-        lambda v, k, b: tf.nn.depthwise_conv2d(v, k, (1, 2, 2, 1), "SAME") + b,
+        lambda v, k, b: tf.nn.depthwise_conv2d(v, k, (1, stride, stride, 1), "SAME") + b,
         (3, 9, 10, 4),
         policy,
     )
@@ -153,3 +158,9 @@ def test_pool_matches_tf_nn_pools_in_the_policy_dtype(policy, case):
     layer = Im2ColPool2D(pool, strides, padding, mode, exact_fit=False, jit_compile=False)
     tf_pool = tf.nn.max_pool2d if mode == "max" else tf.nn.avg_pool2d
     check_against(layer, lambda v: tf_pool(v, pool, strides, padding.upper()), shape, policy)
+
+
+@pytest.mark.parametrize("policy", POLICIES, indirect=True)
+def test_tiling_max_pool_on_many_channels_matches_tf_in_the_policy_dtype(policy):
+    layer = Im2ColPool2D(2, padding="same")  # stride = window, 16 channels: the reshape unfold
+    check_against(layer, lambda v: tf.nn.max_pool2d(v, 2, 2, "SAME"), (2, 7, 7, 16), policy)

@@ -68,7 +68,7 @@ def images_per_chunk(
     return nearer if nearer * image_bytes <= max_bytes else below
 
 
-def _split_batch(tensors, chunk: int):
+def split_batch(tensors, chunk: int):
     """Pad the batch to whole chunks and reshape each tensor to (chunks, per_chunk, ...)."""
     n = tensors[0].shape[0]
     if n is not None:  # static: chunks as even as possible
@@ -86,25 +86,25 @@ def _split_batch(tensors, chunk: int):
     return split, n
 
 
-def _single_chunk(tensors, chunk: int | None) -> bool:
+def single_chunk(tensors, chunk: int | None) -> bool:
     n = tensors[0].shape[0]
     return chunk is None or (n is not None and n <= chunk)
 
 
 def map_batch(fn: Callable, tensors: tuple, chunk: int | None):
     """fn(*tensors) computed `chunk` images at a time; outputs joined along the batch."""
-    if _single_chunk(tensors, chunk):
+    if single_chunk(tensors, chunk):
         return fn(*tensors)
-    split, n = _split_batch(tensors, chunk)
+    split, n = split_batch(tensors, chunk)
     out = ops.map(lambda parts: fn(*parts), tuple(split))
     return ops.reshape(out, (-1, *out.shape[2:]))[:n]
 
 
 def sum_batch(fn: Callable, tensors: tuple, chunk: int | None, init):
     """init + the sum of fn(*tensors) over chunks of the batch (a loop-carried accumulator)."""
-    if _single_chunk(tensors, chunk):
+    if single_chunk(tensors, chunk):
         return init + fn(*tensors)
-    split, _ = _split_batch(tensors, chunk)
+    split, _ = split_batch(tensors, chunk)
     return ops.fori_loop(
         0, ops.shape(split[0])[0], lambda i, acc: acc + fn(*(t[i] for t in split)), init
     )

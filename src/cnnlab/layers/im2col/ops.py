@@ -12,6 +12,9 @@ the matrix in cache between the unfold and the product, which is what makes this
 CPU. On the TensorFlow backend each forward and backward op is compiled with XLA
 (`jit_compile`), which fuses the strided copies of the unfold and the sums of the fold into
 single loops; on other backends the same `keras.ops` code runs under the backend's own jit.
+Two exceptions on TensorFlow: dW of deep matrices (kh*kw*C/g >= 256) multiplies each compiled
+chunk with TensorFlow's own matmul (`_gemm_kernel_gradient`), and pools whose windows tile the
+input unfold by a reshape (`_tiles`).
 """
 
 import functools
@@ -29,7 +32,9 @@ from cnnlab.layers.im2col.chunks import (
     join_bands,
     map_batch,
     rows_of_bands,
+    single_chunk,
     split_bands,
+    split_batch,
     sum_batch,
 )
 from cnnlab.layers.im2col.geometry import ConvGeometry
@@ -40,6 +45,11 @@ BACKWARDS = ("col2im", "autodiff")
 # was faster (a 28x28x1 input's dX, one column: 2-3x slower as a conv of dY).
 TRANSPOSED_MIN_CHANNELS = 8
 POOL_MODES = ("max", "avg")
+# dW by TensorFlow's matrix product outside XLA (`_gemm_kernel_gradient`) from this depth
+# kh*kw*C/g on: it won 1.25-1.9x for depths 256-1200, but LeNet-5 (75 and 150) trained slower.
+GEMM_MIN_DEPTH = 256
+# Pools whose windows tile the input unfold by a reshape from this many channels on (`_tiled`).
+TILED_MIN_CHANNELS = 16
 
 
 @dataclass(frozen=True)
@@ -179,8 +189,10 @@ def conv_input_gradient(x, w, dy, spec: OpSpec):
     transposed kernel (no fold: one unfold and one product with a deep K = kk*F)."""
     gt = _transposed(spec.geometry) if spec.bands is None else None
     chunk = _transposed_chunk(spec, w)
-    if gt is not None and w.shape[1] >= TRANSPOSED_MIN_CHANNELS and chunk != 0:
-        wt = _flipped_transposed(w, spec.groups)
+    depthwise = _one_channel_per_group(w, spec.groups) and w.shape[2] == spec.groups
+    if gt is not None and (w.shape[1] >= TRANSPOSED_MIN_CHANNELS or depthwise) and chunk != 0:
+        # A depthwise conv's (multiplier 1) is a depthwise conv of dY with the flipped kernel.
+        wt = ops.flip(w, axis=0) if depthwise else _flipped_transposed(w, spec.groups)
         return map_batch(lambda dyc: _conv_chunk(dyc, wt, spec.groups, gt), (dy,), chunk)
     dx = map_batch(
         lambda dyc: _conv_chunk_dx(dyc, w, spec.groups, spec.unit),
@@ -191,7 +203,8 @@ def conv_input_gradient(x, w, dy, spec: OpSpec):
 
 
 def conv_kernel_gradient(x, w, dy, spec: OpSpec):
-    """dW = the sum over chunks of cols^T @ dY."""
+    """dW = the sum over chunks of cols^T @ dY (all in one compiled op: the reference, and the
+    path of other backends and of depthwise convs)."""
     dw = sum_batch(
         lambda xc, dyc: _conv_chunk_dw(xc, dyc, w, spec.groups, spec.unit),
         (split_bands(x, spec.bands), bands_of_rows(dy, spec.bands)),
@@ -199,6 +212,59 @@ def conv_kernel_gradient(x, w, dy, spec: OpSpec):
         ops.zeros(w.shape, "float32"),
     )
     return ops.cast(dw, w.dtype)
+
+
+def _chunk_matrices(xc, groups: int, g: ConvGeometry) -> list:
+    """One chunk's unfolded matrix per group, (rows, kk*C/g) in float32 (compiled with XLA)."""
+    matrices = []
+    for xg in _groups_of(ops.cast(xc, "float32"), groups):
+        cols = _unfold_chunk(xg, g)
+        matrices.append(ops.reshape(cols, (-1, cols.shape[3] * cols.shape[4])))
+    return matrices
+
+
+def _gemm_kernel_gradient(spec: OpSpec) -> Callable:
+    """dW on TensorFlow: each chunk unfolded by a compiled op, cols^T @ dY by TensorFlow's own
+    matrix product (oneDNN), outside XLA, whose CPU dot with a transposed operand ran these
+    products at half the speed (VGG 3x3 56x56x64's dW: 172 -> 90 ms, benchmarks/RESULTS.md)."""
+    import tensorflow as tf
+
+    matrices = tf.function(
+        functools.partial(_chunk_matrices, groups=spec.groups, g=spec.unit),
+        jit_compile=True,
+        autograph=False,
+    )
+    in_xla = _compiled(functools.partial(conv_kernel_gradient, spec=spec), True)
+
+    def kernel_gradient(x, w, dy):
+        kk, c, _ = w.shape
+        if _one_channel_per_group(w, spec.groups) or kk * c < GEMM_MIN_DEPTH:
+            return in_xla(x, w, dy)
+
+        def chunk(xc, dyc):
+            dy2 = ops.reshape(ops.cast(dyc, "float32"), (-1, dyc.shape[-1]))
+            parts = [
+                ops.reshape(tf.linalg.matmul(cols, dyg, transpose_a=True), (kk, c, -1))
+                for cols, dyg in zip(matrices(xc), _groups_of(dy2, spec.groups), strict=True)
+            ]
+            return _channels_joined(parts)
+
+        tensors = (split_bands(x, spec.bands), bands_of_rows(dy, spec.bands))
+        if single_chunk(tensors, spec.chunk):
+            return ops.cast(chunk(*tensors), w.dtype)
+        (xs, dys), _ = split_batch(tensors, spec.chunk)
+        # One chunk at a time: TensorFlow's loop would run 10 at once, each with its own matrix
+        # (VGG-16 224x224's step peak memory 2.00x native instead of 1.12x).
+        _, dw = tf.while_loop(
+            lambda i, _: i < ops.shape(xs)[0],
+            lambda i, acc: (i + 1, acc + chunk(xs[i], dys[i])),
+            (0, ops.zeros(w.shape, "float32")),
+            parallel_iterations=1,
+        )
+        return ops.cast(dw, w.dtype)
+
+    kernel_gradient.compiles_itself = True
+    return kernel_gradient
 
 
 # ---------------------------------------------------------------- pooling
@@ -219,9 +285,52 @@ def _fill(spec: OpSpec) -> float:
     return -math.inf if spec.mode == "max" else 0.0
 
 
+def _tiled(x, g: ConvGeometry) -> bool:
+    """Windows that tile the padded input (stride = window, no dilation), as in 2x2 pooling,
+    on enough channels: with 6 the strided unfold was faster (LeNet-5's pool: 1.2x)."""
+    return g.stride == g.size and g.dilation == (1, 1) and x.shape[-1] >= TILED_MIN_CHANNELS
+
+
+def _tiles(x, spec: OpSpec):
+    """The unfold of tiling windows, a reshape: (n, OH, kh, OW, kw, C), no copy and no chunks
+    (the matrix is the input itself; max pool 2x2 32x32x64, benchmarks/RESULTS.md)."""
+    g = spec.geometry
+    (kh, kw), (oh, ow) = g.size, g.output
+    xp = pad_input(x, g, _fill(spec))[:, : oh * kh, : ow * kw]  # exact_fit=False drops the rest
+    return ops.reshape(xp, (-1, oh, kh, ow, kw, x.shape[-1]))
+
+
+def _untiled(dt, spec: OpSpec):
+    """The adjoint of `_tiles`: (n, OH, kh, OW, kw, C) -> (n, H, W, C)."""
+    g = spec.geometry
+    (kh, kw), (oh, ow), (hp, wp) = g.size, g.output, g.padded
+    dxp = ops.reshape(dt, (-1, oh * kh, ow * kw, dt.shape[-1]))
+    if (hp, wp) != (oh * kh, ow * kw):
+        dxp = ops.pad(dxp, ((0, 0), (0, hp - oh * kh), (0, wp - ow * kw), (0, 0)))
+    return crop_padding(dxp, g)
+
+
+def _first_maxima(tiles):
+    """True at each window's first maximum in row-major order (`tf.nn.max_pool2d`'s tie rule)."""
+    hit = tiles == ops.max(tiles, axis=(2, 4), keepdims=True)
+    found, rows = None, []
+    for i in range(tiles.shape[2]):
+        row = []
+        for j in range(tiles.shape[4]):
+            h = hit[:, :, i : i + 1, :, j : j + 1, :]
+            row.append(h if found is None else ops.logical_and(h, ops.logical_not(found)))
+            found = h if found is None else ops.logical_or(found, h)
+        rows.append(ops.concatenate(row, axis=4))
+    return ops.concatenate(rows, axis=2)
+
+
 def pool_forward(x, spec: OpSpec):
     """Max, or sum / real inputs, of each window row, per channel."""
     g = spec.unit
+    if _tiled(x, spec.geometry):
+        reduce = ops.max if spec.mode == "max" else ops.sum
+        y = reduce(_tiles(x, spec), axis=(2, 4))
+        return y if spec.mode == "max" else y / ops.cast(_pool_counts(spec.geometry), y.dtype)
 
     def chunk_forward(xc):
         windows = unfold(pad_input(xc, g, _fill(spec)), g)
@@ -242,6 +351,11 @@ def pool_backward(x, dy, spec: OpSpec):
     g = spec.unit
     if spec.mode == "avg":
         dy = dy / ops.cast(_pool_counts(spec.geometry), dy.dtype)
+    if _tiled(x, spec.geometry):
+        (kh, kw), dyt = g.size, dy[:, :, None, :, None, :]
+        if spec.mode == "avg":
+            return _untiled(ops.tile(dyt, (1, 1, kh, 1, kw, 1)), spec)
+        return _untiled(ops.where(_first_maxima(_tiles(x, spec)), dyt, 0), spec)
 
     def chunk_backward(xc, dyc):
         if spec.mode == "max":
@@ -331,18 +445,22 @@ def _differentiable(
             return forward  # the backend differentiates the keras.ops code itself
         backwards = tuple(_tf_autodiff(forward, i) for i in range(len(backwards)))
     return _with_gradient(
-        _compiled(forward, jit), tuple(_compiled(backward, jit) for backward in backwards)
+        _compiled(forward, jit),
+        tuple(b if getattr(b, "compiles_itself", False) else _compiled(b, jit) for b in backwards),
     )
 
 
 @functools.cache
 def conv_op(spec: OpSpec, backward: str = "col2im") -> Callable:
     """op(x, w) -> y for kernels shaped (kh*kw, C/groups, F); shared by every layer with `spec`."""
+    gemm = spec.jit and backward == "col2im" and keras.backend.backend() == "tensorflow"
     return _differentiable(
         functools.partial(conv_forward, spec=spec),
         (
             functools.partial(conv_input_gradient, spec=spec),
-            functools.partial(conv_kernel_gradient, spec=spec),
+            _gemm_kernel_gradient(spec)
+            if gemm
+            else functools.partial(conv_kernel_gradient, spec=spec),
         ),
         spec.jit,
         backward,
