@@ -169,10 +169,21 @@ COMPILED_CONVS = [  # (input shape, Conv2D arguments, max_unfold_bytes): the def
     ((3, 6, 6, 64), {"filters": 8, "kernel_size": 3, "padding": "same", "groups": 2}, 100_000),
     ((2, 9, 9, 32), {"filters": 4, "kernel_size": 3, "strides": 2}, 10_000),
 ]
+# `backward="autodiff"` differentiates the unfold itself: the first four cases take each of its
+# geometries (padding, strides with bands, dilation with groups, 1x1 bands); the later ones test
+# branches of the explicit backward that autodiff never reaches.
+AUTODIFF_CASES = 4
 
 
-@pytest.mark.parametrize("backward", ["col2im", "autodiff"])
-@pytest.mark.parametrize(("shape", "arguments", "max_unfold_bytes"), COMPILED_CONVS)
+def compiled_conv_cases():
+    for index, case in enumerate(COMPILED_CONVS):
+        for backward in ("col2im", "autodiff")[: 2 if index < AUTODIFF_CASES else 1]:
+            yield pytest.param(*case, backward, id=f"case{index}-{backward}")
+
+
+@pytest.mark.parametrize(
+    ("shape", "arguments", "max_unfold_bytes", "backward"), compiled_conv_cases()
+)
 def test_compiled_chunked_conv_equals_keras_conv2d(shape, arguments, max_unfold_bytes, backward):
     native = keras.layers.Conv2D(**arguments, bias_initializer="random_normal")
     layer = Im2ColConv2D(
