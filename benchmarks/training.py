@@ -219,6 +219,12 @@ def own_convs_gflops(model: keras.Model, batch: int) -> float:
     return flops / seconds
 
 
+def conv_yardsticks(batch: int) -> tuple[float, float]:
+    """GFLOP/s of ResNet-20's own convolutions and of the 64-channel 3x3 conv at 32x32."""
+    own = own_convs_gflops(models.build("resnet20", (32, 32, 3), 10), batch)
+    return own, conv_gflops(batch, (32, 32, 64), (3, 3, 64, 64))[1]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--cases", default="lenet5,resnet20,alexnet")
@@ -237,7 +243,7 @@ def main() -> None:
         f"{'case':<9} {'batch':>5} {'cnnlab img/s':>12} {'plain img/s':>11} {'overhead':>8} "
         f"{'cpu ratio':>9} {'cnnlab s/epoch':>14} {'plain s/epoch':>13} {'others':>6}"
     )
-    rates = {}
+    yardsticks = []  # resnet20's: (own convolutions, 64-channel conv) GFLOP/s, in its turns
     for name in args.cases.split(","):
         case = CASES[name]
         cfg = compose_case(case, args, workdir)
@@ -247,20 +253,22 @@ def main() -> None:
             for _ in range(args.repeats):  # in turns: a busy neighbour slows both alike
                 ours.append(cnnlab_rate(cfg, workdir))
                 theirs.append(plain_rate(cfg, dataset, info))
+                if name == "resnet20":
+                    yardsticks.append(conv_yardsticks(cfg.trainer.batch_size))
         rate, fixed, cpu = (statistics.median(v) for v in zip(*ours, strict=True))
         plain, plain_fixed, plain_cpu = (statistics.median(v) for v in zip(*theirs, strict=True))
-        rates[name] = rate
+        if name == "resnet20":
+            resnet20 = rate, cfg.trainer.batch_size
         print(
             f"{name:<9} {cfg.trainer.batch_size:>5} {rate:>12.1f} {plain:>11.1f} "
             f"{plain / rate:>8.3f} {cpu / plain_cpu:>9.3f} {fixed:>14.3f} {plain_fixed:>13.3f} "
             f"{others.cores:>6.2f}{busy(others.cores)}"
         )
-    if "resnet20" in rates:
-        batch = args.batch or CASES["resnet20"].batch_size
-        model = models.build("resnet20", (32, 32, 3), 10)
-        achieved = 3 * 2 * analysis.profile(model).macs * rates["resnet20"] / 1e9
-        _, peak = conv_gflops(batch, (32, 32, 64), (3, 3, 64, 64))
-        own = own_convs_gflops(model, batch)
+    if yardsticks:
+        rate, batch = resnet20
+        macs = analysis.profile(models.build("resnet20", (32, 32, 3), 10)).macs
+        achieved = 3 * 2 * macs * rate / 1e9
+        own, peak = (statistics.median(v) for v in zip(*yardsticks, strict=True))
         print(
             f"resnet20: {achieved:.1f} GFLOP/s of training work (batch {batch}): "
             f"{100 * achieved / own:.0f}% of the {own:.1f} GFLOP/s of its own convolutions "
