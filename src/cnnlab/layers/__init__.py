@@ -1,4 +1,4 @@
-"""cnnlab's own layers: the im2col convolution and pooling, LRN, RReLU, Maxout and a fused batch norm."""
+"""cnnlab's own layers: im2col convolution and pooling, LRN, RReLU, Maxout, fused batch norm."""
 
 from cnnlab.layers.activations import Maxout, RReLU  # noqa: F401
 from cnnlab.layers.batch_norm import FusedBatchNormalization  # noqa: F401

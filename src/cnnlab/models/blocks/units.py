@@ -20,7 +20,7 @@ class ConvUnit:
     The moving statistics use momentum 0.9 (PyTorch's default): with Keras's 0.99 they still
     remember their initial values after the ~100 steps of a short run, and evaluation suffers.
     Batch norm is `FusedBatchNormalization`: Keras's layer, trained on TensorFlow's fused kernel
-    (ResNet-20's CPU step took 0.69 of its CPU time with it, `benchmarks/RESULTS.md`).
+    (ResNet-20's step took about 0.7 of its CPU time with it, `benchmarks/RESULTS.md`).
     """
 
     layers: ConvLayers
