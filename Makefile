@@ -27,7 +27,7 @@ $(INSTALLED): $(LOCK) pyproject.toml
 	$(PY) -m pip install --quiet --no-deps -e .
 	@touch $@
 
-.PHONY: help install lock train profile test test-all test-services lint format ui clean bench bench-data bench-im2col bench-zoo bench-degradation bench-im2col-models visualize bench-viz ensemble evaluate predict bench-train bench-gpu sweep screenshots
+.PHONY: help install lock train profile test test-all test-services lint format ui clean bench bench-data bench-im2col bench-zoo bench-degradation bench-im2col-models visualize bench-viz ensemble evaluate predict bench-train bench-step bench-gpu sweep screenshots
 
 help: ## list the targets
 	@grep -hE '^[a-zA-Z0-9_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  \033[36m%-14s\033[0m %s\n", $$1, $$2}'
@@ -96,6 +96,9 @@ bench-viz: $(INSTALLED) ## time each visualization on a short LeNet-5 run and a 
 	$(PY) benchmarks/visualize.py $(ARGS)
 bench-train: $(INSTALLED) ## cnnlab train() vs a plain model.fit: images/s, overhead, ResNet-20 share of conv2d peak
 	$(PY) benchmarks/training.py $(ARGS)
+
+bench-step: $(INSTALLED) ## ResNet-20's train step: Keras's vs the fused batch norm, with and without XLA
+	$(PY) benchmarks/train_step.py $(ARGS)
 
 bench-gpu: $(INSTALLED) ## training step on a GPU, float32 vs mixed_float16 (KERAS_BACKEND=jax works too)
 	$(PY) benchmarks/gpu.py $(ARGS)

@@ -51,3 +51,16 @@ def test_training_benchmark_prints_its_table(tmp_path):
     assert done.returncode == 0, done.stderr[-3000:]
     assert "overhead" in done.stdout and "resnet20:" in done.stdout
     assert "s/epoch" in done.stdout
+
+
+def test_train_step_benchmark_swaps_every_fused_batch_norm_for_keras(monkeypatch):
+    from cnnlab import models
+    from cnnlab.layers import FusedBatchNormalization
+
+    monkeypatch.syspath_prepend(str(BENCHMARKS))  # its `_machine` import
+    model = models.build("resnet20", (32, 32, 3), 10)
+    swapped = load("train_step").with_keras_batch_norm(model)
+    kinds = [type(layer) for layer in swapped.layers]
+    assert FusedBatchNormalization not in kinds
+    assert kinds.count(keras.layers.BatchNormalization) == 19
+    assert swapped.count_params() == model.count_params()

@@ -1,6 +1,7 @@
 """build_datasets: one tf.data pipeline from a composed config."""
 
 import numpy as np
+import pytest
 
 from cnnlab.data import build_datasets
 
@@ -38,3 +39,23 @@ def test_same_seed_gives_the_same_first_batch(make_cfg):
     other = next(iter(build_datasets(make_cfg("seed=8")).train))[1]
     np.testing.assert_array_equal(first, again)
     assert not np.array_equal(first, other)
+
+
+def epoch_batches(data) -> list[np.ndarray]:
+    return [np.concatenate([x.numpy().ravel(), y.numpy().ravel()]) for x, y in data]
+
+
+@pytest.mark.parametrize("augment", ["none", "translate"])
+def test_splits_kept_in_memory_give_the_batches_prepared_per_step(make_cfg, augment):
+    """`data.cache` keeps the prepared splits (`PREPARED_CACHE_BYTES`); without it every batch
+    is converted, resized and one-hot encoded per step. Both give the same batches."""
+    options = (f"augment={augment}", "data.val_fraction=0.2", "trainer.batch_size=256")
+    kept = build_datasets(make_cfg(*options))
+    per_step = build_datasets(make_cfg(*options, "data.cache=false"))
+    for split in ("train", "val"):
+        for a, b in zip(
+            epoch_batches(getattr(kept, split)),
+            epoch_batches(getattr(per_step, split)),
+            strict=True,
+        ):
+            np.testing.assert_array_equal(a, b)

@@ -4,6 +4,12 @@ Per example (parallel): images of varying size are resized to `data.load_size` (
 uint8). Then cache, shuffle and batch. Per batch (parallel, vectorized): convert to float32
 in [0, 1] with `data.channels` (and resize fixed-size sources), augment (train) or crop the
 centre (evaluation) to `data.image_size`, normalize, prefetch.
+
+What is the same every epoch is done once when the split fits in memory
+(`PREPARED_CACHE_BYTES`, with `data.cache` on and no `data.cache_path`): the train split is
+kept as float32 at load size (with augmentation) or as the model takes it (without), the
+validation split as the model takes it. A step then only shuffles and batches what is kept,
+as a hand-written in-memory pipeline does (`benchmarks/RESULTS.md`, training engine).
 """
 
 import functools
@@ -35,6 +41,9 @@ log = logging.getLogger(__name__)
 
 AUTOTUNE = tf.data.AUTOTUNE
 STATS_BATCH = 256
+# The most a split may take in memory once prepared (float32: 4 bytes per value). CIFAR-10's
+# 45,000 train images at 32x32x3 take 0.55 GiB; ImageNet-sized splits stay as they are stored.
+PREPARED_CACHE_BYTES = 1 << 30
 
 
 @dataclass
@@ -146,6 +155,10 @@ class BatchTransforms:
             images, labels = self.augment(images, labels, seed)
         return self.normalize(self.crop_to_image_size(images)), labels
 
+    def load(self, images: tf.Tensor, labels: tf.Tensor):
+        """What `train` does first, done once for a split kept in memory before augmentation."""
+        return self.geometry.load_batch(images), labels
+
     def evaluate(self, images: tf.Tensor, labels: tf.Tensor):
         images = self.crop_to_image_size(self.geometry.load_batch(images))
         return self.normalize(images), tf.one_hot(labels, self.num_classes)
@@ -191,9 +204,32 @@ def build_datasets(cfg: DictConfig) -> Datasets:
     def preview(count: int = 8) -> AugmentationSample:
         return transforms.preview(*next(iter(loaded["train"].take(count).batch(count))))
 
+    in_memory = data.cache and not data.cache_path
+
+    def kept(split: str, transform: Callable, image_size: tuple[int, int]):
+        """`split` prepared by `transform` and kept in memory, or None when it does not fit."""
+        example_bytes = 4 * (image_size[0] * image_size[1] * geometry.channels + source.num_classes)
+        fits = example_bytes * source.split_sizes[split] <= PREPARED_CACHE_BYTES
+        return prepared_in_memory(loaded[split], transform) if in_memory and fits else None
+
+    if transforms.augment is None:  # train batches are then what evaluation sees
+        train = kept("train", transforms.evaluate, geometry.image_size)
+    else:
+        train = kept("train", transforms.load, geometry.load_size)
+    val = kept("val", transforms.evaluate, geometry.image_size) if "val" in stored else None
     return Datasets(
-        train=train_batches(stored["train"], transforms, size, data.shuffle_buffer),
-        val=batched(stored["val"], transforms.evaluate, size) if "val" in stored else None,
+        train=train_batches(
+            stored["train"] if train is None else train,
+            transforms,
+            size,
+            data.shuffle_buffer,
+            ready=train is not None and transforms.augment is None,
+        ),
+        val=None
+        if "val" not in stored
+        else batched(stored["val"], transforms.evaluate, size)
+        if val is None
+        else batched(val, None, size),
         test=batched(stored["test"], transforms.evaluate, size),
         info=DataInfo(
             name=source.name,
@@ -232,23 +268,38 @@ def tta_mode(augment: AugmentConfig, geometry: ImageSizes) -> str:
 
 
 def train_batches(
-    ds: tf.data.Dataset, transforms: BatchTransforms, size: int, shuffle_buffer: int
+    ds: tf.data.Dataset,
+    transforms: BatchTransforms,
+    size: int,
+    shuffle_buffer: int,
+    ready: bool = False,
 ) -> tf.data.Dataset:
     """Shuffled every epoch; augmented batches get one seed each from a seeded stream that
-    changes every epoch, so the same config seed gives the same batches."""
+    changes every epoch, so the same config seed gives the same batches. `ready`: the examples
+    are already what the model takes (kept in memory, no augmentation)."""
     seed = transforms.seed
     ds = ds.shuffle(shuffle_buffer, seed=seed, reshuffle_each_iteration=True)
     if transforms.augment is None:
-        return batched(ds, transforms.train, size)
+        return batched(ds, None if ready else transforms.train, size)
     batch_seeds = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True)
     ds = tf.data.Dataset.zip(ds.batch(size), batch_seeds)
     augment = traced_as_written(lambda batch, batch_seed: transforms.train(*batch, batch_seed))
     return ds.map(augment, num_parallel_calls=AUTOTUNE).prefetch(AUTOTUNE)
 
 
-def batched(ds: tf.data.Dataset, transform: Callable, size: int) -> tf.data.Dataset:
+def batched(ds: tf.data.Dataset, transform: Callable | None, size: int) -> tf.data.Dataset:
     ds = ds.batch(size, drop_remainder=False)
-    return ds.map(traced_as_written(transform), num_parallel_calls=AUTOTUNE).prefetch(AUTOTUNE)
+    if transform is not None:
+        ds = ds.map(traced_as_written(transform), num_parallel_calls=AUTOTUNE)
+    return ds.prefetch(AUTOTUNE)
+
+
+def prepared_in_memory(ds: tf.data.Dataset, transform: Callable) -> tf.data.Dataset:
+    """The examples of `ds` after `transform` (a per-image batch transform: the same image
+    gives the same result in any batch), in their order, computed on the first pass and kept
+    in memory."""
+    ds = ds.batch(STATS_BATCH).map(traced_as_written(transform), num_parallel_calls=AUTOTUNE)
+    return ds.unbatch().cache()
 
 
 def traced_as_written(function):
