@@ -67,3 +67,22 @@ def test_a_model_with_it_saves_and_loads_back(tmp_path):
     assert type(loaded.get_layer("bn")) is FusedBatchNormalization
     assert loaded.get_layer("bn").get_config() == model.get_layer("bn").get_config()
     np.testing.assert_allclose(loaded(x), model(x), rtol=1e-6)
+
+
+def test_exported_copy_has_keras_batch_norm_and_predicts_the_same():
+    from cnnlab import models
+    from cnnlab.layers import with_keras_batch_norm
+    from cnnlab.tracking.models import uses_custom_layers
+
+    model = models.build("mobilenet", (32, 32, 3), 10, alpha=0.25)
+    rng = np.random.default_rng(0)
+    for layer in model.layers:  # statistics and scales away from their initial 0 and 1
+        if isinstance(layer, FusedBatchNormalization):
+            for variable in layer.weights:
+                variable.assign(rng.uniform(0.5, 1.5, variable.shape).astype("float32"))
+    exported = with_keras_batch_norm(model)
+    assert uses_custom_layers(model) and not uses_custom_layers(exported)
+    x = rng.random((4, 32, 32, 3), dtype=np.float32)
+    np.testing.assert_allclose(
+        exported.predict(x, verbose=0), model.predict(x, verbose=0), atol=1e-6
+    )
