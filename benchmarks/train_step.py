@@ -22,7 +22,7 @@ import tensorflow as tf
 from _machine import busy, others_load
 
 from cnnlab import models
-from cnnlab.layers import FusedBatchNormalization
+from cnnlab.models import with_keras_batch_norm
 
 VARIANTS = {  # name: (fused batch norm, jit_compile)
     "keras BN": (False, False),
@@ -51,17 +51,6 @@ class StepClock(keras.callbacks.Callback):
         if epoch:
             self.wall.append((self.last[0] - self.start[0]) / self.steps)
             self.cpu.append((self.last[1] - self.start[1]) / self.steps)
-
-
-def with_keras_batch_norm(model: keras.Model) -> keras.Model:
-    """The same model with Keras's own BatchNormalization in place of the fused layer."""
-
-    def clone(layer: keras.layers.Layer) -> keras.layers.Layer:
-        if isinstance(layer, FusedBatchNormalization):
-            return keras.layers.BatchNormalization.from_config(layer.get_config())
-        return layer.__class__.from_config(layer.get_config())
-
-    return keras.models.clone_model(model, clone_function=clone)
 
 
 def step_seconds(name: str, fused: bool, xla: bool, dataset, args) -> StepClock:

@@ -71,7 +71,6 @@ def test_a_model_with_it_saves_and_loads_back(tmp_path):
 
 def test_exported_copy_has_keras_batch_norm_and_predicts_the_same():
     from cnnlab import models
-    from cnnlab.layers import with_keras_batch_norm
     from cnnlab.tracking.models import uses_custom_layers
 
     model = models.build("mobilenet", (32, 32, 3), 10, alpha=0.25)
@@ -80,7 +79,7 @@ def test_exported_copy_has_keras_batch_norm_and_predicts_the_same():
         if isinstance(layer, FusedBatchNormalization):
             for variable in layer.weights:
                 variable.assign(rng.uniform(0.5, 1.5, variable.shape).astype("float32"))
-    exported = with_keras_batch_norm(model)
+    exported = models.with_keras_batch_norm(model)
     assert uses_custom_layers(model) and not uses_custom_layers(exported)
     x = rng.random((4, 32, 32, 3), dtype=np.float32)
     np.testing.assert_allclose(

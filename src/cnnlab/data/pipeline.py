@@ -216,7 +216,14 @@ def build_datasets(cfg: DictConfig) -> Datasets:
         train = kept("train", transforms.evaluate, geometry.image_size)
     else:
         train = kept("train", transforms.load, geometry.load_size)
-    val = kept("val", transforms.evaluate, geometry.image_size) if "val" in stored else None
+    val = None
+    if "val" in stored:
+        val_kept = kept("val", transforms.evaluate, geometry.image_size)
+        val = (
+            batched(stored["val"], transforms.evaluate, size)
+            if val_kept is None
+            else batched(val_kept, None, size)
+        )
     return Datasets(
         train=train_batches(
             stored["train"] if train is None else train,
@@ -225,11 +232,7 @@ def build_datasets(cfg: DictConfig) -> Datasets:
             data.shuffle_buffer,
             ready=train is not None and transforms.augment is None,
         ),
-        val=None
-        if "val" not in stored
-        else batched(stored["val"], transforms.evaluate, size)
-        if val is None
-        else batched(val, None, size),
+        val=val,
         test=batched(stored["test"], transforms.evaluate, size),
         info=DataInfo(
             name=source.name,

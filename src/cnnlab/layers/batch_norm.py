@@ -52,20 +52,3 @@ class FusedBatchNormalization(keras.layers.BatchNormalization):
             and self.axis in (-1, 3)
             and keras.backend.standardize_dtype(inputs.dtype) in ("float32", "float16", "bfloat16")
         )
-
-
-def with_keras_batch_norm(model: keras.Model) -> keras.Model:
-    """A copy of `model` with Keras's `BatchNormalization` where it has the fused one (same
-    config and weights; they compute the same at inference), so that an exported model needs
-    no cnnlab to load or serve. A model without the fused layer comes back as it is."""
-    if not any(isinstance(layer, FusedBatchNormalization) for layer in model.layers):
-        return model
-
-    def clone(layer: keras.layers.Layer) -> keras.layers.Layer:
-        if isinstance(layer, FusedBatchNormalization):
-            return keras.layers.BatchNormalization.from_config(layer.get_config())
-        return layer.__class__.from_config(layer.get_config())
-
-    copy = keras.models.clone_model(model, clone_function=clone)
-    copy.set_weights(model.get_weights())
-    return copy

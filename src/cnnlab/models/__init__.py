@@ -21,7 +21,12 @@ from cnnlab.models._registry import (
     paper_input,
     register,
 )
-from cnnlab.models.blocks.auxiliary import MAIN_OUTPUT, inference_model, loss_weights
+from cnnlab.models.blocks.auxiliary import (
+    MAIN_OUTPUT,
+    inference_model,
+    loss_weights,
+    with_keras_batch_norm,
+)
 from cnnlab.models.blocks.conv import CONV_IMPLS, ConvLayers
 
 __all__ = [
@@ -36,4 +41,5 @@ __all__ = [
     "minimum_input_side",
     "paper_input",
     "register",
+    "with_keras_batch_norm",
 ]

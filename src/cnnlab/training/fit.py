@@ -15,7 +15,6 @@ from cnnlab import models, tracking
 from cnnlab.config import require, validate
 from cnnlab.data import Datasets, build_datasets, describe, to_pixels
 from cnnlab.errors import ConfigError
-from cnnlab.layers import with_keras_batch_norm
 from cnnlab.training.callbacks import (
     EarlyStoppingToBest,
     LearningRateToLogs,
@@ -425,7 +424,7 @@ def save_model(
 ) -> Path:
     """`model.keras` in the output folder; in MLflow, an MLflow model that takes raw images.
     Both have Keras's batch norm: they load and serve without cnnlab's fused training layer."""
-    model = with_keras_batch_norm(model)
+    model = models.with_keras_batch_norm(model)
     path = output_dir / "model.keras"
     model.save(path)
     if tracking_cfg.log_model:
