@@ -1,5 +1,8 @@
-"""The command line as a user meets it: cnnlab's own help, answered without TensorFlow."""
+"""The command line as a user meets it: cnnlab's own help, answered without TensorFlow, and a
+training run's console."""
 
+import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -50,3 +53,30 @@ def test_tensorflow_start_up_lines_are_filtered_by_their_severity():
     ]
     assert all(is_shown(line, 0) for line in (info, error, no_driver, python_warning))
     assert not is_shown(PREAMBLE + " are written to STDERR\n", 2)
+
+
+def test_default_training_prints_its_progress_and_no_warning(tmp_path):
+    """`make train`'s console on a machine where nothing is prepared yet: the embedded digits
+    (TFDS) and matplotlib's font cache are built in this run."""
+    env = {**os.environ, "MPLCONFIGDIR": str(tmp_path / "matplotlib"), "TF_CPP_MIN_LOG_LEVEL": "2"}
+    done = subprocess.run(
+        [
+            sys.executable,
+            "pipelines/train.py",
+            "debug=fast",
+            f"data.data_dir={tmp_path / 'tfds'}",
+            f"tracking.uri=sqlite:///{tmp_path}/mlflow.db",
+            f"hydra.run.dir={tmp_path / 'run'}",
+        ],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    output = done.stdout + done.stderr
+    assert done.returncode == 0, output
+    assert re.search(r"run lenet5-digits-\w+: digits: \(28, 28, 1\) images", output)
+    assert re.search(r"test_accuracy \d\.\d+", output)
+    noise = re.compile(r"warn|traceback|error|downloading|fontManager|\d+%\||━", re.IGNORECASE)
+    assert [line for line in output.splitlines() if noise.search(line)] == []

@@ -300,9 +300,12 @@ def batched(ds: tf.data.Dataset, transform: Callable | None, size: int) -> tf.da
 def prepared_in_memory(ds: tf.data.Dataset, transform: Callable) -> tf.data.Dataset:
     """The examples of `ds` after `transform` (a per-image batch transform: the same image
     gives the same result in any batch), in their order, computed on the first pass and kept
-    in memory."""
-    ds = ds.batch(STATS_BATCH).map(traced_as_written(transform), num_parallel_calls=AUTOTUNE)
-    return ds.unbatch().cache()
+    in memory. Keeps the split's known length, which `unbatch` forgets: Keras would otherwise
+    learn the validation split's length by running out of it, with a warning."""
+    count = int(ds.cardinality())
+    prepared = ds.batch(STATS_BATCH).map(traced_as_written(transform), num_parallel_calls=AUTOTUNE)
+    prepared = prepared.unbatch().cache()
+    return prepared.apply(tf.data.experimental.assert_cardinality(count)) if count >= 0 else prepared
 
 
 def traced_as_written(function):

@@ -31,8 +31,8 @@ if TYPE_CHECKING:  # Keras loads TensorFlow: imported where a model is built or 
 log = logging.getLogger(__name__)
 
 MODEL_NAME = "model"  # runs:/<run id>/model
-PIXEL_RANGE = 255.0
-FLOAT32 = "float32"  # preprocessing stays in float32 under a mixed precision policy  # the exported model's input: pixel values as decoded image files give them
+PIXEL_RANGE = 255.0  # the exported model's input: pixel values as decoded image files give them
+FLOAT32 = "float32"  # preprocessing stays in float32 under a mixed precision policy
 # Importing these registers every custom layer cnnlab models use (im2col, LRN, RReLU, Maxout,
 # ResNet's shortcut padding); Keras needs them to rebuild such a model from its `.keras` file.
 CUSTOM_OBJECT_MODULES = ("cnnlab.models",)
@@ -126,33 +126,50 @@ def log_model(
     channels = model.inputs[0].shape[-1]
     num_classes = model.outputs[0].shape[-1]
     signature = ModelSignature(
-        inputs=Schema([TensorSpec(np.dtype(np.float32), (-1, -1, -1, channels), "pixels")]),
+        # unnamed: MLflow then gives the model the array itself (a named input arrives as a
+        # one-key dict, which a single-input Keras model takes with a structure warning)
+        inputs=Schema([TensorSpec(np.dtype(np.float32), (-1, -1, -1, channels))]),
         outputs=Schema([TensorSpec(np.dtype(np.float32), (-1, num_classes), "probabilities")]),
     )
     custom = uses_custom_layers(model)
-    info = mlflow.models.Model.log(
-        artifact_path=None,
-        name=MODEL_NAME,
-        flavor=KerasFlavor,
-        flavor_name="mlflow.keras",
-        model=model,
-        signature=signature,
-        input_example=np.asarray(input_example, np.float32),
-        pip_requirements=pip_requirements(model),
-        metadata={
-            **metadata,
-            "input": f"float32 pixel values in [0, {PIXEL_RANGE:g}], any height and width, "
-            f"{channels} channel(s)",
-            "output": f"probabilities of the {num_classes} classes",
-            "import_before_loading": list(CUSTOM_OBJECT_MODULES) if custom else [],
-        },
-        registered_model_name=register_as,
-    )
+    with no_progress_bars():  # MLflow predicts the input example to check that it serves
+        info = mlflow.models.Model.log(
+            artifact_path=None,
+            name=MODEL_NAME,
+            flavor=KerasFlavor,
+            flavor_name="mlflow.keras",
+            model=model,
+            signature=signature,
+            input_example=np.asarray(input_example, np.float32),
+            pip_requirements=pip_requirements(model),
+            metadata={
+                **metadata,
+                "input": f"float32 pixel values in [0, {PIXEL_RANGE:g}], any height and width, "
+                f"{channels} channel(s)",
+                "output": f"probabilities of the {num_classes} classes",
+                "import_before_loading": list(CUSTOM_OBJECT_MODULES) if custom else [],
+            },
+            registered_model_name=register_as,
+        )
     if register_as:
         log.info(
             "registered the model as %r (version %s)", register_as, info.registered_model_version
         )
     return info.model_uri
+
+
+@contextlib.contextmanager
+def no_progress_bars() -> Iterator[None]:
+    """Keras's `predict` without its progress bar (MLflow calls it with the default verbosity)."""
+    import keras
+
+    interactive = keras.config.is_interactive_logging_enabled()
+    keras.config.disable_interactive_logging()
+    try:
+        yield
+    finally:
+        if interactive:
+            keras.config.enable_interactive_logging()
 
 
 def log_network(
