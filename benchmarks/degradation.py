@@ -24,6 +24,7 @@ from pathlib import Path
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import keras
+from _machine import machine
 from hydra import compose, initialize_config_dir
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
@@ -126,7 +127,7 @@ def main() -> None:
     table = "\n".join([header, *rows])
     title = (
         f"digits 28x28, default recipe, {args.epochs} epochs, seed {args.seed} "
-        f"(load average {load:.1f} at start)"
+        f"(load average {load:.1f} at start; {machine()})"
     )
     figure = plot(curves, title)
     figure.savefig(args.png, dpi=100)

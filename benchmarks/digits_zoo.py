@@ -21,6 +21,7 @@ from pathlib import Path
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import keras
+from _machine import machine
 from hydra import compose, initialize_config_dir
 
 from cnnlab import models
@@ -79,6 +80,7 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=42)
     args = parser.parse_args()
 
+    print(f"{machine()}; load average at start {os.getloadavg()[0]:.2f}\n")
     print("| model | input, classes | parameters | multiply-adds | digits test acc. | recipe |")
     print("| --- | --- | ---: | ---: | ---: | --- |")
     for name in args.models:

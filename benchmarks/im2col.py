@@ -23,7 +23,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import keras
 import tensorflow as tf
-from _machine import BUSY_CORES, busy, others_load
+from _machine import BUSY_CORES, busy, machine, others_load
 
 from cnnlab.layers import Im2ColConv2D, Im2ColDepthwiseConv2D, Im2ColPool2D
 from cnnlab.layers.im2col.layer import DEFAULT_MAX_UNFOLD_BYTES
@@ -161,7 +161,7 @@ def main() -> None:
     args = parser.parse_args()
 
     print(
-        f"TensorFlow {tf.__version__}, Keras {keras.__version__}, {os.cpu_count()} CPUs; "
+        f"{machine()}, Keras {keras.__version__}; "
         f"load average at start {os.getloadavg()[0]:.2f}; rows where other processes used over "
         f"{BUSY_CORES} cores are BUSY: not idle ratios; backward={args.backward}, max_unfold_bytes={args.max_unfold_bytes}, "
         f"medians of {args.repeats}"

@@ -32,6 +32,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import keras
 import numpy as np
 import tensorflow as tf
+from _machine import machine
 from hydra import compose, initialize_config_dir
 from PIL import Image
 
@@ -207,8 +208,8 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as stats_dir:
         selected = groups(folder, Path(stats_dir))
         print(
-            f"{os.cpu_count()} CPUs, TensorFlow {tf.__version__}, medians of {args.repeats}, "
-            f"{args.images} JPEGs\n"
+            f"{machine()}; load average at start {os.getloadavg()[0]:.2f}; "
+            f"medians of {args.repeats}, {args.images} JPEGs\n"
         )
         print(
             "| data | model, batch | recipe | pipeline img/s | training img/s "

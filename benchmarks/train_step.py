@@ -19,7 +19,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import keras
 import tensorflow as tf
-from _machine import busy, others_load
+from _machine import busy, machine, others_load
 
 from cnnlab import models
 from cnnlab.models import with_keras_batch_norm
@@ -87,6 +87,7 @@ def main() -> None:
     names = args.variants.split(",")
     wall: dict[str, list[float]] = {name: [] for name in names}
     cpu: dict[str, list[float]] = {name: [] for name in names}
+    print(machine())
     print(f"load average at start: {', '.join(f'{v:.2f}' for v in os.getloadavg())}")
     with others_load() as others:
         for _ in range(args.repeats):

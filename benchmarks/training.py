@@ -35,7 +35,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import keras
 import tensorflow as tf
-from _machine import busy, others_load
+from _machine import busy, machine, others_load
 from hydra import compose, initialize_config_dir
 
 from cnnlab import analysis, models
@@ -238,6 +238,7 @@ def main() -> None:
         parser.error("--epochs must be at least 2 (the first epoch is not timed)")
     logging.basicConfig(level=logging.WARNING)
     workdir = Path(tempfile.mkdtemp(prefix="bench-train-"))
+    print(machine())
     print(f"load average at start: {', '.join(f'{v:.2f}' for v in os.getloadavg())}")
     print(
         f"{'case':<9} {'batch':>5} {'cnnlab img/s':>12} {'plain img/s':>11} {'overhead':>8} "

@@ -16,6 +16,7 @@ from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
+from _machine import machine
 from hydra import compose, initialize_config_dir
 from PIL import Image
 
@@ -98,7 +99,7 @@ def main() -> None:
     load = os.getloadavg()
     print(
         f"\nLeNet-5 trained {args.epochs} epochs (test accuracy {run.test_metrics['test_accuracy']:.3f}); "
-        f"load average {load[0]:.1f} {load[1]:.1f} {load[2]:.1f}"
+        f"load average {load[0]:.1f} {load[1]:.1f} {load[2]:.1f}; {machine()}"
     )
     print(
         f"| visualization | LeNet-5 28x28x1 (s) | random VGG-11 {args.vgg_size}x{args.vgg_size}x3 (s) |"

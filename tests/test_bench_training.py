@@ -1,6 +1,7 @@
 """The training benchmarks run with tiny settings (their numbers come from `make bench-*`)."""
 
 import importlib.util
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -64,3 +65,14 @@ def test_train_step_benchmark_swaps_every_fused_batch_norm_for_keras(monkeypatch
     assert FusedBatchNormalization not in kinds
     assert kinds.count(keras.layers.BatchNormalization) == 19
     assert swapped.count_params() == model.count_params()
+
+
+def test_machine_line_names_the_cpu_its_avx512_and_whether_onednn_is_on():
+    with open("/proc/cpuinfo") as info:
+        cpuinfo = info.read()
+    model = next(line for line in cpuinfo.splitlines() if line.startswith("model name"))
+    line = load("_machine").machine()
+    assert line.startswith(model.split(":", 1)[1].strip())
+    assert ("no AVX-512" in line) == (" avx512f " not in cpuinfo)
+    onednn = {"0": "oneDNN off", "1": "oneDNN on"}.get(os.environ.get("TF_ENABLE_ONEDNN_OPTS"))
+    assert onednn is None or line.endswith(onednn)
