@@ -27,7 +27,7 @@ $(INSTALLED): $(LOCK) pyproject.toml
 	$(PY) -m pip install --quiet --no-deps -e .
 	@touch $@
 
-.PHONY: help install lock train profile test test-all test-services lint format ui clean bench bench-data bench-im2col bench-zoo bench-degradation bench-im2col-models visualize bench-viz ensemble evaluate predict bench-train bench-step bench-gpu sweep screenshots
+.PHONY: help install lock train profile test test-without-onednn test-all test-services lint format ui clean bench bench-data bench-im2col bench-zoo bench-degradation bench-im2col-models visualize bench-viz ensemble evaluate predict bench-train bench-step bench-gpu sweep screenshots
 
 help: ## list the targets
 	@grep -hE '^[a-zA-Z0-9_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  \033[36m%-14s\033[0m %s\n", $$1, $$2}'
@@ -62,6 +62,15 @@ visualize: $(INSTALLED) ## pictures of what a run learned: RUN=<run id> ARGS="vi
 
 test: $(INSTALLED) ## run the fast test suite (offline, CPU, a few minutes)
 	$(PY) -m pytest -n 2 --dist loadgroup -q $(ARGS)
+
+# The tests that run convolution and pooling kernels: im2col against tf.nn and Keras, layers, and
+# one model of each family trained one step, native and im2col.
+KERNEL_TESTS := tests/test_im2col_layers.py tests/test_im2col_precision.py tests/test_layers_activations.py \
+  tests/test_layers_batch_norm.py tests/test_conv_impl.py \
+  tests/test_models.py::test_every_model_builds_at_32x32x3_from_its_config_and_trains_one_step
+
+test-without-onednn: $(INSTALLED) ## the kernel tests on TensorFlow's own CPU kernels, as CPUs without AVX-512 run them
+	TF_ENABLE_ONEDNN_OPTS=0 $(PY) -m pytest -n 2 --dist loadgroup -q $(KERNEL_TESTS) $(ARGS)
 
 test-all: $(INSTALLED) ## run every test, the slow ones and the team store's too
 	$(PY) -m pytest -n 2 --dist loadgroup -q -m "slow or not slow" $(ARGS)
