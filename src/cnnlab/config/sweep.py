@@ -5,6 +5,7 @@ Registered as `sweep/schema`; `conf/sweep/default.yaml` starts from it. Hydra's 
 `sweep.storage`, and it sets `sweep.trial` in each job it launches.
 """
 
+import time
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -19,6 +20,11 @@ DIRECTIONS = tuple(Direction)
 SWEEPER_KEYS = ("sweep.trial", "sweep.study_name", "sweep.storage")
 
 
+def new_study_name(job_name: str) -> str:
+    """The name of a study that a sweep starts without `sweep.study_name`, e.g. train-20261205-103844."""
+    return f"{job_name}-{time.strftime('%Y%m%d-%H%M%S')}"
+
+
 @dataclass
 class SweepConfig:
     # A validation metric logged per epoch (never a test metric: tuning on test overfits it).
@@ -29,5 +35,6 @@ class SweepConfig:
     # Optuna storage: an SQLAlchemy URL (relative SQLite paths are made absolute) or a
     # journal file `journal:<path>` (for file systems without SQLite locking, e.g. NFS).
     storage: str = "sqlite:///optuna.db"
-    # Set by the cnnlab Optuna sweeper in each job: the Optuna trial its epochs report to.
+    # Set by the cnnlab Optuna sweeper in each job: the number of the Optuna trial that its
+    # epochs report to (the number the sweep's log and the trial's run tag `optuna.trial` show).
     trial: int | None = None
