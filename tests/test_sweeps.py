@@ -3,6 +3,7 @@ sweeper (pruning, a failing trial, resumption from storage) and the joblib launc
 sweep is one MLflow parent run (kind=sweep) with a nested child run per trial, and a resumed
 study keeps its parent."""
 
+import contextlib
 import importlib.util
 import io
 import logging
@@ -24,7 +25,7 @@ from omegaconf import OmegaConf
 
 from cnnlab.errors import ConfigError
 from cnnlab.tracking import get_run
-from cnnlab.tracking.sweeps import end_abandoned_sweeps
+from cnnlab.tracking.sweeps import end_abandoned_sweeps, require_study_idle
 from cnnlab.training import train
 from cnnlab.training.objective import require_validation_split, sweep_objective
 from hydra_plugins.cnnlab_optuna_sweeper._impl import open_study, search_space
@@ -364,7 +365,10 @@ def test_a_reopened_study_samples_points_it_has_not_drawn(tmp_path, storage, sam
 def test_a_sweep_left_running_by_a_dead_process_is_killed_and_a_live_one_left_alone(
     mlflow_dir, tmp_path
 ):
-    mlflow.set_tracking_uri(f"sqlite:///{mlflow_dir}/mlflow.db")
+    tracking = OmegaConf.create(
+        {"uri": f"sqlite:///{mlflow_dir}/mlflow.db", "experiment": "abandoned"}
+    )
+    mlflow.set_tracking_uri(tracking.uri)
     experiment_id = mlflow.create_experiment("abandoned", f"{tmp_path.as_uri()}/artifacts")
     client = mlflow.MlflowClient()
     gone = subprocess.Popen(["true"])
@@ -377,6 +381,7 @@ def test_a_sweep_left_running_by_a_dead_process_is_killed_and_a_live_one_left_al
             "sweep.pid": str(pid),
             "sweep.metric": "val_accuracy",
             "sweep.direction": "maximize",
+            "optuna.study": f"study-of-{pid}",
         }
         return client.create_run(experiment_id, tags=tags).info.run_id
 
@@ -389,6 +394,9 @@ def test_a_sweep_left_running_by_a_dead_process_is_killed_and_a_live_one_left_al
     assert client.get_run(trial).info.status == "KILLED"
     assert client.get_run(trial).data.tags["trial_state"] == "FAIL"
     assert client.get_run(live).info.status == "RUNNING"
+    with pytest.raises(ConfigError, match=r"sweep.study_name=study-of-\d+ is invalid: its sweep"):
+        require_study_idle(tracking, f"study-of-{os.getppid()}")  # a resume now would fail it
+    require_study_idle(tracking, f"study-of-{gone.pid}")
 
 
 def trial_runs(args: list[str], status: str) -> list:
@@ -423,15 +431,16 @@ def test_a_sweep_killed_during_trials_resumes_as_one_study(
         *TPE_ON_LR,
         *launcher,
         "trainer.steps_per_epoch=40",
-        "sweep.study_name=killed",
     ]
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT / "src"), *sys.path])}
     command = [sys.executable, str(PIPELINE), "--multirun", *args, "hydra.sweeper.n_trials=3"]
+    trial_runs(args, "RUNNING")  # create the MLflow store here, not racing the sweep to it
     sweep = subprocess.Popen(
         [*command, f"hydra.sweep.dir={tmp_path}/a"],
         env=env,
         stdout=subprocess.DEVNULL,
         stderr=(tmp_path / "killed.err").open("w"),
+        start_new_session=True,  # its own process group, with the workers it leaves behind
     )
     deadline = time.monotonic() + 300
     while not {r.data.tags["optuna.trial"] for r in trial_runs(args, "RUNNING")} >= killed_during:
@@ -440,17 +449,23 @@ def test_a_sweep_killed_during_trials_resumes_as_one_study(
         time.sleep(0.1)
     sweep.send_signal(signal.SIGKILL)
     sweep.wait()
+    (killed_sweep,) = sweep_runs(args)  # tagged with the study it named, as a user reads it
+    name = killed_sweep.data.tags["optuna.study"]
 
-    resumed = subprocess.run(
-        [*command, f"hydra.sweep.dir={tmp_path}/b"],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
+    try:  # joblib's workers outlive the sweep and may finish their trials' runs meanwhile
+        resumed = subprocess.run(
+            [*command, f"hydra.sweep.dir={tmp_path}/b", f"sweep.study_name={name}"],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=600,
+        )
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(sweep.pid, signal.SIGKILL)
     assert resumed.returncode == 0, resumed.stderr[-3000:]
 
-    study = optuna.load_study(study_name="killed", storage=f"sqlite:///{tmp_path}/optuna.db")
+    study = optuna.load_study(study_name=name, storage=f"sqlite:///{tmp_path}/optuna.db")
     complete = [t for t in study.trials if t.state.name == "COMPLETE"]
     interrupted = [t for t in study.trials if t.user_attrs.get("interrupted")]
     assert len(complete) == 3 and len({t.params["optimizer.lr"] for t in complete}) == 3

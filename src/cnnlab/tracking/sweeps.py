@@ -20,7 +20,7 @@ import math
 import os
 import socket
 import time
-from collections.abc import Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -118,8 +118,6 @@ def study_name(config: DictConfig) -> str | None:
         name = new_study_name(config.hydra.job.name)
         with read_write(config.sweep):
             config.sweep.study_name = name
-    if "'" in name or not name.strip():
-        raise ConfigError(f"sweep.study_name={name!r} is invalid: expected a name without quotes")
     return name
 
 
@@ -155,20 +153,39 @@ def study_parent(experiment_id: str, study: str) -> Run | None:
     return runs[0] if runs else None
 
 
+def mark_interrupted(runs: Iterable[Run]) -> None:
+    """Trial runs that a stopped sweep never recorded: trial_state FAIL (the Optuna sweeper
+    marks their trials FAIL and runs their values again); a run still RUNNING ends KILLED."""
+    client = mlflow.MlflowClient()
+    for run in runs:
+        client.set_tag(run.info.run_id, "trial_state", FAIL)
+        client.set_tag(run.info.run_id, "error", INTERRUPTED)
+        if run.info.status == RUNNING:
+            client.set_terminated(run.info.run_id, RunStatus.to_string(RunStatus.KILLED))
+
+
 def end_interrupted_trials(parent_run_id: str) -> None:
-    """Child runs left RUNNING by a sweep that was killed: KILLED, with trial_state FAIL (the
-    Optuna sweeper marks their trials FAIL and runs their values again)."""
+    """The child runs that a killed sweep left RUNNING."""
     client = mlflow.MlflowClient()
     parent = client.get_run(parent_run_id)
-    for child in client.search_runs(
+    running = client.search_runs(
         [parent.info.experiment_id],
         filter_string=f"tags.`{PARENT_RUN_TAG}` = '{parent_run_id}' and "
         f"attributes.status = '{RUNNING}'",
         max_results=10000,
-    ):
-        client.set_tag(child.info.run_id, "trial_state", FAIL)
-        client.set_tag(child.info.run_id, "error", INTERRUPTED)
-        client.set_terminated(child.info.run_id, RunStatus.to_string(RunStatus.KILLED))
+    )
+    mark_interrupted(running)
+
+
+def mark_trials_interrupted(tracking_cfg: DictConfig, study: str, numbers: Collection[int]) -> None:
+    """The runs of the trials `numbers` of `study`, which the study marked FAIL: the workers of
+    a parallel launcher outlive a killed sweep and may finish runs that no sweeper recorded."""
+    experiment_id = use_experiment(tracking_cfg)
+    runs = mlflow.MlflowClient().search_runs(
+        [experiment_id], filter_string=f"tags.`{STUDY_TAG}` = '{study}'", max_results=10000
+    )
+    wanted = {str(n) for n in numbers}
+    mark_interrupted(r for r in runs if r.data.tags.get(TRIAL_TAG) in wanted)
 
 
 def end_abandoned_sweeps(experiment_id: str, keep: str | None) -> None:
@@ -192,13 +209,25 @@ def end_abandoned_sweeps(experiment_id: str, keep: str | None) -> None:
         )
 
 
-def continue_parent(parent: Run, study: str) -> None:
-    """Take over the parent run of `study` for this sweep (refused while its sweep runs)."""
-    if parent.info.status == RUNNING and owner_alive(parent):
+def still_running(parent: Run) -> bool:
+    """Whether the sweep of parent run `parent` runs in another live process of this host."""
+    return parent.info.status == RUNNING and bool(owner_alive(parent))
+
+
+def require_study_idle(tracking_cfg: DictConfig, study: str) -> None:
+    """Refuse to run `study` while another sweep runs it: it would fail that sweep's trials.
+    (Raised by the sweeper: Hydra turns a callback's errors into warnings.)"""
+    parent = study_parent(use_experiment(tracking_cfg), study)
+    if parent is not None and still_running(parent):
         raise ConfigError(
             f"sweep.study_name={study} is invalid: its sweep run {parent.info.run_name} is "
             f"still running (process {parent.data.tags[PID_TAG]}); wait for it or stop it"
         )
+
+
+def continue_parent(parent: Run) -> None:
+    """Take over the parent run of a study for this sweep: its runs that a killed sweep left
+    RUNNING end KILLED, and it runs again."""
     end_interrupted_trials(parent.info.run_id)
     mlflow.MlflowClient().update_run(parent.info.run_id, status=RUNNING)
 
@@ -249,8 +278,10 @@ class SweepParentRun(Callback):
         experiment_id = use_experiment(config.tracking)
         study = study_name(config)
         parent = study_parent(experiment_id, study) if study else None
+        if parent is not None and still_running(parent):
+            return  # the sweeper refuses to start (`require_study_idle`)
         if parent is not None:
-            continue_parent(parent, study)
+            continue_parent(parent)
         end_abandoned_sweeps(experiment_id, keep=parent and parent.info.run_id)
         choices = config.hydra.runtime.choices
         sweeper = str(config.hydra.sweeper._target_).rsplit(".", 1)[-1]

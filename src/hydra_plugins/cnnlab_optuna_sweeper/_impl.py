@@ -35,6 +35,7 @@ from optuna.trial import TrialState
 from cnnlab.config import require_choice
 from cnnlab.config.sweep import DIRECTIONS, SWEEPER_KEYS, new_study_name
 from cnnlab.errors import ConfigError
+from cnnlab.tracking.sweeps import mark_trials_interrupted, require_study_idle
 
 log = logging.getLogger(__name__)
 
@@ -161,9 +162,11 @@ def counted_trials(study: optuna.Study) -> int:
     return sum(not t.user_attrs.get("interrupted", False) for t in trials)
 
 
-def retry_interrupted(study: optuna.Study) -> None:
-    """Trials left RUNNING by a sweep that was stopped: marked FAIL, their values run again."""
-    for stale in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
+def retry_interrupted(study: optuna.Study) -> list[int]:
+    """Trials left RUNNING by a sweep that was stopped: marked FAIL, their values run again.
+    Returns their numbers."""
+    stale_trials = study.get_trials(deepcopy=False, states=(TrialState.RUNNING,))
+    for stale in stale_trials:
         optuna.trial.Trial(study, stale._trial_id).set_user_attr("interrupted", True)
         study.tell(stale.number, state=TrialState.FAIL)
         study.enqueue_trial(stale.params)
@@ -171,6 +174,7 @@ def retry_interrupted(study: optuna.Study) -> None:
             "trial %d was left running by an interrupted sweep: marked FAIL, retried first",
             stale.number,
         )
+    return [stale.number for stale in stale_trials]
 
 
 def record(study: optuna.Study, trial: optuna.Trial, job: JobReturn) -> None:
@@ -232,8 +236,13 @@ class OptunaSweep(Sweeper):
         # The sweep's MLflow callback names a new study before the sweeper starts (it tags the
         # sweep's parent run with the name); without that callback the sweeper names it.
         name = self.study_name or new_study_name(self.config.hydra.job.name)
+        if "'" in name:
+            raise ConfigError(f"sweep.study_name={name} is invalid: expected a name without quotes")
+        require_study_idle(self.config.tracking, name)
         study = open_study(name, self.storage, self.direction, self.sampler, self.pruner)
-        retry_interrupted(study)
+        interrupted = retry_interrupted(study)
+        if interrupted:  # and their runs, which a parallel launcher's workers may have ended
+            mark_trials_interrupted(self.config.tracking, name, interrupted)
         log.info(
             "Optuna study %s in %s (%d trials already); rerun with sweep.study_name=%s to continue it",
             name,
