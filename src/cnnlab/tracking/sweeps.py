@@ -225,11 +225,51 @@ def require_study_idle(tracking_cfg: DictConfig, study: str) -> None:
         )
 
 
-def continue_parent(parent: Run) -> None:
+def continue_parent(parent: Run, tags: dict[str, str]) -> None:
     """Take over the parent run of a study for this sweep: its runs that a killed sweep left
-    RUNNING end KILLED, and it runs again."""
+    RUNNING end KILLED, and it runs again with this sweep's tags."""
     end_interrupted_trials(parent.info.run_id)
-    mlflow.MlflowClient().update_run(parent.info.run_id, status=RUNNING)
+    client = mlflow.MlflowClient()
+    client.update_run(parent.info.run_id, status=RUNNING)
+    client.log_batch(parent.info.run_id, tags=[RunTag(k, v) for k, v in tags.items()])
+
+
+def sweep_tags(config: DictConfig, study: str | None) -> dict[str, str]:
+    """The parent run's tags: what the sweep searches, how, and the process that runs it."""
+    choices = config.hydra.runtime.choices
+    overrides = OmegaConf.to_container(config.hydra.overrides.task, resolve=False)
+    return {
+        "kind": "sweep",
+        "sweeper": str(config.hydra.sweeper._target_).rsplit(".", 1)[-1],
+        "launcher": str(config.hydra.launcher._target_).rsplit(".", 1)[-1],
+        "overrides": " ".join(overrides),
+        "sweep_dir": str(Path(config.hydra.sweep.dir).resolve()),
+        "sweep.metric": config.sweep.metric,
+        "sweep.direction": config.sweep.direction,
+        "git_commit": git_commit(),
+        "model": str(choices.get("model")),
+        "data": str(choices.get("data")),
+        **owner_tags(),
+        **({STUDY_TAG: study} if study else {}),
+    }
+
+
+def log_invocation(parent: Run, config: DictConfig, resumed: bool) -> None:
+    """The sweeper's settings as params (search space, n_trials, sampler, pruner; a resumed
+    study keeps its first sweep's: MLflow params never change value), and the command line,
+    Hydra's overrides included, as one more block of `overrides.txt`."""
+    logged = parent.data.params
+    params = [
+        Param(f"sweeper.{k}", str(v)[:MAX_PARAM_LENGTH])
+        for k, v in flatten(config.hydra.sweeper).items()
+        if k not in ("_target_", "_recursive_") and f"sweeper.{k}" not in logged
+    ]
+    client = mlflow.MlflowClient()
+    client.log_batch(parent.info.run_id, params=params)
+    lines = [*config.hydra.overrides.hydra, *config.hydra.overrides.task]
+    earlier = quiet_load_text(f"{parent.info.artifact_uri}/overrides.txt") if resumed else ""
+    text = "\n".join(filter(None, [earlier, "\n".join(lines) + "\n"]))
+    client.log_text(parent.info.run_id, text, "overrides.txt")
 
 
 def quiet_load_text(artifact_uri: str) -> str:
@@ -280,59 +320,22 @@ class SweepParentRun(Callback):
         parent = study_parent(experiment_id, study) if study else None
         if parent is not None and still_running(parent):
             return  # the sweeper refuses to start (`require_study_idle`)
-        if parent is not None:
-            continue_parent(parent)
         end_abandoned_sweeps(experiment_id, keep=parent and parent.info.run_id)
-        choices = config.hydra.runtime.choices
-        sweeper = str(config.hydra.sweeper._target_).rsplit(".", 1)[-1]
-        overrides = OmegaConf.to_container(config.hydra.overrides.task, resolve=False)
-        tags = {
-            "kind": "sweep",
-            "sweeper": sweeper,
-            "launcher": str(config.hydra.launcher._target_).rsplit(".", 1)[-1],
-            "overrides": " ".join(overrides),
-            "sweep_dir": str(Path(config.hydra.sweep.dir).resolve()),
-            "sweep.metric": config.sweep.metric,
-            "sweep.direction": config.sweep.direction,
-            "git_commit": git_commit(),
-            "model": str(choices.get("model")),
-            "data": str(choices.get("data")),
-            **owner_tags(),
-            **({STUDY_TAG: study} if study else {}),
-        }
-        client = mlflow.MlflowClient()
-        if parent is None:
-            search = choices.get("hparams_search") or choices.get("hydra/sweeper")
-            parent = client.create_run(experiment_id, run_name=run_name("sweep", search), tags=tags)
-            earlier_overrides = ""
+        tags = sweep_tags(config, study)
+        resumed = parent is not None
+        if not resumed:
+            search = config.hydra.runtime.choices.get("hparams_search")
+            search = search or config.hydra.runtime.choices.get("hydra/sweeper")
+            parent = mlflow.MlflowClient().create_run(
+                experiment_id, run_name=run_name("sweep", search), tags=tags
+            )
         else:
-            client.log_batch(parent.info.run_id, tags=[RunTag(k, v) for k, v in tags.items()])
-            earlier_overrides = quiet_load_text(f"{parent.info.artifact_uri}/overrides.txt")
+            continue_parent(parent, tags)
+            log.info("continuing study %s in its MLflow sweep run", study)
         self.parent_run_id = parent.info.run_id
-        self.fixed_keys = fixed_keys(overrides)
-        logged = parent.data.params
-        params = [  # the sweeper's settings: search space, n_trials, sampler, pruner; a
-            # resumed study keeps its first sweep's (MLflow params never change value)
-            Param(f"sweeper.{k}", str(v)[:MAX_PARAM_LENGTH])
-            for k, v in flatten(config.hydra.sweeper).items()
-            if k not in ("_target_", "_recursive_") and f"sweeper.{k}" not in logged
-        ]
-        client.log_batch(self.parent_run_id, params=params)
-        # The command line, Hydra's own overrides (n_trials, launcher) included: one block per
-        # invocation of the sweep.
-        hydra_overrides = OmegaConf.to_container(config.hydra.overrides.hydra, resolve=False)
-        invocation = "\n".join([*hydra_overrides, *overrides]) + "\n"
-        client.log_text(
-            self.parent_run_id,
-            "\n".join(filter(None, [earlier_overrides, invocation])),
-            "overrides.txt",
-        )
-        log.info(
-            "MLflow sweep run %s%s (%s)",
-            parent.info.run_name,
-            f", continued for study {study}" if earlier_overrides else "",
-            tracking_uri(config.tracking),
-        )
+        self.fixed_keys = fixed_keys(list(config.hydra.overrides.task))
+        log_invocation(parent, config, resumed)
+        log.info("MLflow sweep run %s (%s)", parent.info.run_name, tracking_uri(config.tracking))
         # Hydra skips on_multirun_end when the sweep raises (its basic sweeper re-raises a
         # failed job's error after the batch): close the parent at exit then.
         atexit.register(self._end, config, RunStatus.to_string(RunStatus.FAILED))
