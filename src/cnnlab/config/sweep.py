@@ -21,7 +21,7 @@ SWEEPER_KEYS = ("sweep.trial", "sweep.study_name", "sweep.storage")
 
 
 def new_study_name(job_name: str) -> str:
-    """The name of a study that a sweep starts without `sweep.study_name`, e.g. train-20261205-103844."""
+    """A new study's name when `sweep.study_name` is null, e.g. train-20261205-103844."""
     return f"{job_name}-{time.strftime('%Y%m%d-%H%M%S')}"
 
 
@@ -30,7 +30,8 @@ class SweepConfig:
     # A validation metric logged per epoch (never a test metric: tuning on test overfits it).
     metric: str = "val_accuracy"
     direction: Direction = Direction.maximize
-    # An Optuna study; null = a new one per sweep. Rerun with the same name to continue it.
+    # An Optuna study; null = a new one per sweep (its name is logged and tagged `optuna.study`
+    # on the sweep's MLflow run). Rerun with the same name to continue it, under the same run.
     study_name: str | None = None
     # Optuna storage: an SQLAlchemy URL (relative SQLite paths are made absolute) or a
     # journal file `journal:<path>` (for file systems without SQLite locking, e.g. NFS).
