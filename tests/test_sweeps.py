@@ -1,11 +1,19 @@
 """Sweeps end to end: `pipelines/train.py --multirun` with Hydra's basic sweeper, cnnlab's Optuna
 sweeper (pruning, a failing trial, resumption from storage) and the joblib launcher; each
-sweep is one MLflow parent run (kind=sweep) with a nested child run per trial."""
+sweep is one MLflow parent run (kind=sweep) with a nested child run per trial, and a resumed
+study keeps its parent."""
 
+import contextlib
 import importlib.util
+import io
+import logging
 import os
+import re
+import signal
+import socket
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import mlflow
@@ -13,12 +21,14 @@ import optuna
 import pytest
 from hydra.core.global_hydra import GlobalHydra
 from hydra.core.hydra_config import HydraConfig
+from omegaconf import OmegaConf
 
 from cnnlab.errors import ConfigError
 from cnnlab.tracking import get_run
+from cnnlab.tracking.sweeps import end_abandoned_sweeps, require_study_idle
 from cnnlab.training import train
 from cnnlab.training.objective import require_validation_split, sweep_objective
-from hydra_plugins.cnnlab_optuna_sweeper._impl import search_space
+from hydra_plugins.cnnlab_optuna_sweeper._impl import open_study, search_space
 
 ROOT = Path(__file__).resolve().parents[1]
 PIPELINE = ROOT / "pipelines" / "train.py"
@@ -39,7 +49,7 @@ def prepared_digits(tfds_dir) -> None:
 @pytest.fixture
 def sweep_args(tfds_dir, mlflow_dir, request, tmp_path, prepared_digits):
     """Overrides for tiny trials (one epoch of three batches) into this test's own experiment."""
-    experiment = request.node.name
+    experiment = re.sub(r"[^\w.-]", "_", request.node.name)  # plain characters for Hydra
     return [
         f"data.data_dir={tfds_dir}",
         f"tracking.uri=sqlite:///{mlflow_dir}/mlflow.db",
@@ -151,7 +161,7 @@ def test_optuna_sweep_prunes_fails_and_resumes_from_storage(monkeypatch, sweep_a
     assert "optimizer.lr=-1.0 is invalid" in children[3].data.tags["error"]
     # The value each trial returned to the sweeper is its run's logged validation accuracy.
     for trial, child in zip(study.trials[1:3], children[1:3], strict=True):
-        assert child.data.tags["optuna.trial_id"] == str(trial._trial_id)
+        assert child.data.tags["optuna.trial"] == str(trial.number)
         assert trial.value == child.data.metrics["val_accuracy"]
     assert parent.data.metrics["best_val_accuracy"] == study.best_value
 
@@ -168,7 +178,14 @@ def test_optuna_sweep_prunes_fails_and_resumes_from_storage(monkeypatch, sweep_a
     assert len(trials) == 7  # 4 + the interrupted one + its retry + one new
     assert trials[4].state.name == "FAIL" and trials[4].user_attrs["interrupted"]
     assert trials[5].params == interrupted.params and trials[5].state.name == "COMPLETE"
-    assert len(sweep_runs(args)) == 2  # each invocation is its own parent run
+    ((same_parent, children),) = sweep_runs(args).items()  # the study's one parent, continued
+    assert same_parent.info.run_id == parent.info.run_id and same_parent.info.status == "FINISHED"
+    assert [c.data.tags["optuna.trial"] for c in children] == ["0", "1", "2", "3", "5", "6"]
+    assert same_parent.data.metrics["trials"] == 6
+    # Trials 1, 2 and 5 ran the same value: of equal values, both name the lowest number.
+    results = OmegaConf.load(tmp_path / "b" / "optimization_results.yaml")
+    assert same_parent.data.tags["best_trial"].startswith(f"{results.best_trial} (")
+    assert same_parent.data.metrics["best_val_accuracy"] == results.best_value
 
 
 @pytest.mark.slow  # 30 s idle: two processes each start TensorFlow (`make test-all`)
@@ -268,3 +285,198 @@ def test_ray_launcher_runs_a_sweep_on_a_local_ray_instance(sweep_args, tmp_path)
     assert parent.info.status == "FINISHED" and parent.data.tags["launcher"] == "RayLauncher"
     assert sorted(c.info.run_name for c in children) == ["optimizer.lr=0.001", "optimizer.lr=0.003"]
     assert all(c.info.status == "FINISHED" for c in children)
+
+
+@pytest.fixture
+def summary_log():
+    """What the sweep summary logs (to Hydra's console); caplog's handler does not survive
+    the logging configuration that Hydra applies when the sweep starts."""
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    logger = logging.getLogger("cnnlab.tracking.sweeps")
+    logger.addHandler(handler)
+    yield stream
+    logger.removeHandler(handler)
+
+
+def printed_best(log_text: str) -> tuple[int, float]:
+    """(number, value) of the summary's line `best trial 3 (...): val_accuracy=0.9861`."""
+    number, value = re.findall(r"best trial (\d+) \(.*\): val_accuracy=([\d.]+)", log_text)[-1]
+    return int(number), float(value)
+
+
+TPE_ON_LR = [
+    "hydra/sweeper=cnnlab_optuna",
+    "hydra.sweeper.sampler.seed=0",
+    "optimizer.lr=tag(log,interval(0.0001,0.01))",
+]
+
+
+@pytest.mark.slow  # 4 trials in 2 sweeps: 30 s idle (`make test-all`)
+def test_a_resumed_study_draws_new_points_under_its_one_parent_run(
+    monkeypatch, sweep_args, tmp_path, summary_log
+):
+    args = [*sweep_args, *TPE_ON_LR, "trainer.steps_per_epoch=2", "sweep.study_name=continued"]
+    multirun_in_process(
+        monkeypatch, *args, "hydra.sweeper.n_trials=2", f"hydra.sweep.dir={tmp_path}/a"
+    )
+    multirun_in_process(
+        monkeypatch, *args, "hydra.sweeper.n_trials=4", f"hydra.sweep.dir={tmp_path}/b"
+    )
+
+    study = optuna.load_study(study_name="continued", storage=f"sqlite:///{tmp_path}/optuna.db")
+    lrs = [t.params["optimizer.lr"] for t in study.trials]
+    assert [t.state.name for t in study.trials] == ["COMPLETE"] * 4
+    assert len(set(lrs)) == 4  # the same seed would have replayed trials 0 and 1
+    ((parent, children),) = sweep_runs(args).items()
+    assert parent.info.status == "FINISHED" and parent.data.metrics["trials"] == 4
+    assert [c.data.tags["optuna.trial"] for c in children] == ["0", "1", "2", "3"]
+    overrides = mlflow.artifacts.load_text(f"{parent.info.artifact_uri}/overrides.txt")
+    assert "hydra.sweeper.n_trials=2\n" in overrides and "hydra.sweeper.n_trials=4\n" in overrides
+    # One best trial: the study's, in the console, the parent's tag and the YAML alike.
+    results = OmegaConf.load(tmp_path / "b" / "optimization_results.yaml")
+    assert results.best_trial == study.best_trial.number and results.best_value == study.best_value
+    assert parent.data.tags["best_trial"].startswith(f"{results.best_trial} (")
+    assert parent.data.metrics["best_val_accuracy"] == results.best_value
+    number, value = printed_best(summary_log.getvalue())
+    assert number == results.best_trial and value == round(results.best_value, 4)
+
+
+@pytest.mark.parametrize("storage", ["sqlite:///{}/optuna.db", "journal:{}/optuna.log"])
+@pytest.mark.parametrize("sampler", ["optuna.samplers.TPESampler", "optuna.samplers.RandomSampler"])
+def test_a_reopened_study_samples_points_it_has_not_drawn(tmp_path, storage, sampler):
+    url = storage.format(tmp_path)
+    spec = OmegaConf.create({"_target_": sampler, "seed": 0})
+    nop = OmegaConf.create({"_target_": "optuna.pruners.NopPruner"})
+    lr = {"lr": optuna.distributions.FloatDistribution(1e-4, 1e-1, log=True)}
+
+    def run_three() -> list[float]:
+        study = open_study("s", url, "maximize", spec, nop)
+        trials = [study.ask(lr) for _ in range(3)]
+        for trial in trials:
+            study.tell(trial, trial.params["lr"])
+        return [t.params["lr"] for t in trials]
+
+    first, second = run_three(), run_three()
+    assert not set(first) & set(second)
+    assert len(open_study("s", url, "maximize", spec, nop).trials) == 6
+
+
+def test_a_sweep_left_running_by_a_dead_process_is_killed_and_a_live_one_left_alone(
+    mlflow_dir, tmp_path
+):
+    tracking = OmegaConf.create(
+        {"uri": f"sqlite:///{mlflow_dir}/mlflow.db", "experiment": "abandoned"}
+    )
+    mlflow.set_tracking_uri(tracking.uri)
+    experiment_id = mlflow.create_experiment("abandoned", f"{tmp_path.as_uri()}/artifacts")
+    client = mlflow.MlflowClient()
+    gone = subprocess.Popen(["true"])
+    gone.wait()
+
+    def sweep(pid: int) -> str:
+        tags = {
+            "kind": "sweep",
+            "sweep.host": socket.gethostname(),
+            "sweep.pid": str(pid),
+            "sweep.metric": "val_accuracy",
+            "sweep.direction": "maximize",
+            "optuna.study": f"study-of-{pid}",
+        }
+        return client.create_run(experiment_id, tags=tags).info.run_id
+
+    dead, live = sweep(gone.pid), sweep(os.getppid())
+    trial = client.create_run(experiment_id, tags={"mlflow.parentRunId": dead}).info.run_id
+    end_abandoned_sweeps(experiment_id, keep=None)
+
+    assert client.get_run(dead).info.status == "KILLED"
+    assert client.get_run(dead).data.metrics["failed_trials"] == 1
+    assert client.get_run(trial).info.status == "KILLED"
+    assert client.get_run(trial).data.tags["trial_state"] == "FAIL"
+    assert client.get_run(live).info.status == "RUNNING"
+    with pytest.raises(ConfigError, match=r"sweep.study_name=study-of-\d+ is invalid: its sweep"):
+        require_study_idle(tracking, f"study-of-{os.getppid()}")  # a resume now would fail it
+    require_study_idle(tracking, f"study-of-{gone.pid}")
+
+
+def trial_runs(args: list[str], status: str) -> list:
+    """The experiment's trial runs (tag `optuna.trial`) that have `status`."""
+    values = dict(a.split("=", 1) for a in args if "=" in a)
+    mlflow.set_tracking_uri(values["tracking.uri"])
+    return mlflow.search_runs(
+        experiment_names=[values["tracking.experiment"]],
+        filter_string=f"tags.`optuna.trial` != '' and attributes.status = '{status}'",
+        output_format="list",
+    )
+
+
+@pytest.mark.slow  # two processes start TensorFlow for 4-5 trials: over a minute (`make test-all`)
+@pytest.mark.xdist_group("sweep-subprocess")
+@pytest.mark.parametrize(
+    ("launcher", "killed_during"),
+    [
+        ([], {"1"}),  # the second trial
+        (
+            ["hydra/launcher=joblib", "hydra.launcher.n_jobs=2", "hydra.sweeper.n_jobs=2"],
+            {"0", "1"},
+        ),
+    ],
+    ids=["basic", "joblib"],
+)
+def test_a_sweep_killed_during_trials_resumes_as_one_study(
+    sweep_args, tmp_path, launcher, killed_during
+):
+    args = [
+        *sweep_args,
+        *TPE_ON_LR,
+        *launcher,
+        "trainer.steps_per_epoch=40",
+    ]
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT / "src"), *sys.path])}
+    command = [sys.executable, str(PIPELINE), "--multirun", *args, "hydra.sweeper.n_trials=3"]
+    trial_runs(args, "RUNNING")  # create the MLflow store here, not racing the sweep to it
+    sweep = subprocess.Popen(
+        [*command, f"hydra.sweep.dir={tmp_path}/a"],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=(tmp_path / "killed.err").open("w"),
+        start_new_session=True,  # its own process group, with the workers it leaves behind
+    )
+    deadline = time.monotonic() + 300
+    while not {r.data.tags["optuna.trial"] for r in trial_runs(args, "RUNNING")} >= killed_during:
+        ended = sweep.poll() is not None or time.monotonic() > deadline
+        assert not ended, f"no trial to interrupt: {(tmp_path / 'killed.err').read_text()[-3000:]}"
+        time.sleep(0.1)
+    sweep.send_signal(signal.SIGKILL)
+    sweep.wait()
+    (killed_sweep,) = sweep_runs(args)  # tagged with the study it named, as a user reads it
+    name = killed_sweep.data.tags["optuna.study"]
+
+    try:  # joblib's workers outlive the sweep and may finish their trials' runs meanwhile
+        resumed = subprocess.run(
+            [*command, f"hydra.sweep.dir={tmp_path}/b", f"sweep.study_name={name}"],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=600,
+        )
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(sweep.pid, signal.SIGKILL)
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+
+    study = optuna.load_study(study_name=name, storage=f"sqlite:///{tmp_path}/optuna.db")
+    complete = [t for t in study.trials if t.state.name == "COMPLETE"]
+    interrupted = [t for t in study.trials if t.user_attrs.get("interrupted")]
+    assert len(complete) == 3 and len({t.params["optimizer.lr"] for t in complete}) == 3
+    assert {str(t.number) for t in interrupted} == killed_during
+    assert all(t.state.name == "FAIL" for t in interrupted)
+    ((parent, children),) = sweep_runs(args).items()
+    killed = len(killed_during)
+    assert parent.info.status == "FINISHED" and parent.data.metrics["trials"] == 3 + killed
+    states = sorted(c.data.tags["trial_state"] for c in children)
+    assert states == ["COMPLETE"] * 3 + ["FAIL"] * killed
+    assert not trial_runs(args, "RUNNING")
+    results = OmegaConf.load(tmp_path / "b" / "optimization_results.yaml")
+    printed = printed_best(resumed.stdout + resumed.stderr)
+    assert printed == (results.best_trial, round(results.best_value, 4))

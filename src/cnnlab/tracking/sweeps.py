@@ -6,13 +6,21 @@ job opens (`tracking.run`) its child, named after the job's overrides, and at th
 on the parent the number of trials, the failed and pruned ones, the best trial and plots of the
 objective. The callback object travels to each job's process with the launcher (pickled), so
 the parent run id reaches joblib and Ray workers without environment variables.
+
+A sweep that runs an Optuna study has one parent run per study, found by its tag
+`optuna.study`: rerunning the sweep with `sweep.study_name=<name>` continues that parent, so
+that every trial of the study, from every invocation, is its child and the summary describes
+the whole study. A parent that a killed sweep left RUNNING is taken over by the resume, or
+marked KILLED when another sweep starts on the same host and its process is gone.
 """
 
 import atexit
 import logging
 import math
+import os
+import socket
 import time
-from collections.abc import Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -22,11 +30,12 @@ import mlflow
 from hydra.core.override_parser.overrides_parser import OverridesParser
 from hydra.core.utils import JobReturn, JobStatus
 from hydra.experimental.callback import Callback
-from mlflow.entities import RunStatus
-from omegaconf import DictConfig, OmegaConf
+from mlflow.entities import Param, Run, RunStatus, RunTag
+from omegaconf import DictConfig, OmegaConf, read_write
 
 from cnnlab.config import require_choice
-from cnnlab.config.sweep import DIRECTIONS, SWEEPER_KEYS
+from cnnlab.config.sweep import DIRECTIONS, SWEEPER_KEYS, new_study_name
+from cnnlab.errors import ConfigError
 from cnnlab.tracking.runs import (
     MAX_PARAM_LENGTH,
     PARENT_RUN_TAG,
@@ -45,6 +54,12 @@ log = logging.getLogger(__name__)
 
 # Trial states as Optuna names them; a run's tag `trial_state`.
 COMPLETE, PRUNED, FAIL = "COMPLETE", "PRUNED", "FAIL"
+# The study a parent run or trial belongs to, and a trial's number in it.
+STUDY_TAG, TRIAL_TAG = "optuna.study", "optuna.trial"
+# Where the process that runs a sweep lives, to tell a live sweep from one that was killed.
+HOST_TAG, PID_TAG = "sweep.host", "sweep.pid"
+INTERRUPTED = "interrupted: the sweep stopped while this trial ran; it is retried on resume"
+RUNNING = RunStatus.to_string(RunStatus.RUNNING)
 
 
 def override_key(override: str) -> str:
@@ -90,6 +105,189 @@ def job_state(job_return: JobReturn) -> tuple[str, str | None]:
     return (PRUNED if type(error).__name__ == "TrialPruned" else FAIL), line
 
 
+def study_name(config: DictConfig) -> str | None:
+    """The study that the sweep runs, None for a sweeper without one (Hydra's basic sweeper).
+
+    A new study is named here, before the sweeper is built, and the name is written to
+    `sweep.study_name`: the sweeper reads it from the same config, so the study and the
+    parent run's tag agree."""
+    if "study_name" not in config.hydra.sweeper:
+        return None
+    name = config.sweep.study_name
+    if name is None:
+        name = new_study_name(config.hydra.job.name)
+        with read_write(config.sweep):
+            config.sweep.study_name = name
+    return name
+
+
+def owner_alive(run: Run) -> bool | None:
+    """Whether the process that runs sweep `run` is alive: None when it cannot be told (another
+    host, or a run without the tags)."""
+    host, pid = run.data.tags.get(HOST_TAG), run.data.tags.get(PID_TAG)
+    if host != socket.gethostname() or pid is None:
+        return None
+    if int(pid) == os.getpid():  # an earlier multirun of this process: over
+        return False
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process
+        return True
+    return True
+
+
+def owner_tags() -> dict[str, str]:
+    return {HOST_TAG: socket.gethostname(), PID_TAG: str(os.getpid())}
+
+
+def study_parent(experiment_id: str, study: str) -> Run | None:
+    """The newest parent run of `study` in the experiment, or None for a new study."""
+    runs = mlflow.MlflowClient().search_runs(
+        [experiment_id],
+        filter_string=f"tags.kind = 'sweep' and tags.`{STUDY_TAG}` = '{study}'",
+        order_by=["attributes.start_time DESC"],
+        max_results=1,
+    )
+    return runs[0] if runs else None
+
+
+def mark_interrupted(runs: Iterable[Run]) -> None:
+    """Trial runs that a stopped sweep never recorded: trial_state FAIL (the Optuna sweeper
+    marks their trials FAIL and runs their values again); a run still RUNNING ends KILLED."""
+    client = mlflow.MlflowClient()
+    for run in runs:
+        client.set_tag(run.info.run_id, "trial_state", FAIL)
+        client.set_tag(run.info.run_id, "error", INTERRUPTED)
+        if run.info.status == RUNNING:
+            client.set_terminated(run.info.run_id, RunStatus.to_string(RunStatus.KILLED))
+
+
+def end_interrupted_trials(parent_run_id: str) -> None:
+    """The child runs that a killed sweep left RUNNING."""
+    client = mlflow.MlflowClient()
+    parent = client.get_run(parent_run_id)
+    running = client.search_runs(
+        [parent.info.experiment_id],
+        filter_string=f"tags.`{PARENT_RUN_TAG}` = '{parent_run_id}' and "
+        f"attributes.status = '{RUNNING}'",
+        max_results=10000,
+    )
+    mark_interrupted(running)
+
+
+def mark_trials_interrupted(tracking_cfg: DictConfig, study: str, numbers: Collection[int]) -> None:
+    """The runs of the trials `numbers` of `study`, which the study marked FAIL: the workers of
+    a parallel launcher outlive a killed sweep and may finish runs that no sweeper recorded."""
+    experiment_id = use_experiment(tracking_cfg)
+    runs = mlflow.MlflowClient().search_runs(
+        [experiment_id], filter_string=f"tags.`{STUDY_TAG}` = '{study}'", max_results=10000
+    )
+    wanted = {str(n) for n in numbers}
+    mark_interrupted(r for r in runs if r.data.tags.get(TRIAL_TAG) in wanted)
+
+
+def end_abandoned_sweeps(experiment_id: str, keep: str | None) -> None:
+    """Parent runs (other than `keep`) left RUNNING by a sweep process of this host that no
+    longer exists: summarized and KILLED, with their running trials."""
+    client = mlflow.MlflowClient()
+    for run in client.search_runs(
+        [experiment_id],
+        filter_string=f"tags.kind = 'sweep' and attributes.status = '{RUNNING}'",
+        max_results=10000,
+    ):
+        if run.info.run_id == keep or owner_alive(run) is not False:
+            continue
+        end_interrupted_trials(run.info.run_id)
+        summarize(run.info.run_id, run.data.tags["sweep.metric"], run.data.tags["sweep.direction"])
+        client.set_terminated(run.info.run_id, RunStatus.to_string(RunStatus.KILLED))
+        log.warning(
+            "sweep run %s was left RUNNING by process %s, which is gone: marked KILLED",
+            run.info.run_name,
+            run.data.tags[PID_TAG],
+        )
+
+
+def still_running(parent: Run) -> bool:
+    """Whether the sweep of parent run `parent` runs in another live process of this host."""
+    return parent.info.status == RUNNING and bool(owner_alive(parent))
+
+
+def require_study_idle(tracking_cfg: DictConfig, study: str) -> None:
+    """Refuse to run `study` while another sweep runs it: it would fail that sweep's trials.
+    (Raised by the sweeper: Hydra turns a callback's errors into warnings.)"""
+    parent = study_parent(use_experiment(tracking_cfg), study)
+    if parent is not None and still_running(parent):
+        raise ConfigError(
+            f"sweep.study_name={study} is invalid: its sweep run {parent.info.run_name} is "
+            f"still running (process {parent.data.tags[PID_TAG]}); wait for it or stop it"
+        )
+
+
+def continue_parent(parent: Run, tags: dict[str, str]) -> None:
+    """Take over the parent run of a study for this sweep: its runs that a killed sweep left
+    RUNNING end KILLED, and it runs again with this sweep's tags."""
+    end_interrupted_trials(parent.info.run_id)
+    client = mlflow.MlflowClient()
+    client.update_run(parent.info.run_id, status=RUNNING)
+    client.log_batch(parent.info.run_id, tags=[RunTag(k, v) for k, v in tags.items()])
+
+
+def sweep_tags(config: DictConfig, study: str | None) -> dict[str, str]:
+    """The parent run's tags: what the sweep searches, how, and the process that runs it."""
+    choices = config.hydra.runtime.choices
+    overrides = OmegaConf.to_container(config.hydra.overrides.task, resolve=False)
+    return {
+        "kind": "sweep",
+        "sweeper": str(config.hydra.sweeper._target_).rsplit(".", 1)[-1],
+        "launcher": str(config.hydra.launcher._target_).rsplit(".", 1)[-1],
+        "overrides": " ".join(overrides),
+        "sweep_dir": str(Path(config.hydra.sweep.dir).resolve()),
+        "sweep.metric": config.sweep.metric,
+        "sweep.direction": config.sweep.direction,
+        "git_commit": git_commit(),
+        "model": str(choices.get("model")),
+        "data": str(choices.get("data")),
+        **owner_tags(),
+        **({STUDY_TAG: study} if study else {}),
+    }
+
+
+def log_invocation(parent: Run, config: DictConfig, resumed: bool) -> None:
+    """The sweeper's settings as params (search space, n_trials, sampler, pruner; a resumed
+    study keeps its first sweep's: MLflow params never change value), and the command line,
+    Hydra's overrides included, as one more block of `overrides.txt`."""
+    logged = parent.data.params
+    params = [
+        Param(f"sweeper.{k}", str(v)[:MAX_PARAM_LENGTH])
+        for k, v in flatten(config.hydra.sweeper).items()
+        if k not in ("_target_", "_recursive_") and f"sweeper.{k}" not in logged
+    ]
+    client = mlflow.MlflowClient()
+    client.log_batch(parent.info.run_id, params=params)
+    lines = [*config.hydra.overrides.hydra, *config.hydra.overrides.task]
+    earlier = quiet_load_text(f"{parent.info.artifact_uri}/overrides.txt") if resumed else ""
+    text = "\n".join(filter(None, [earlier, "\n".join(lines) + "\n"]))
+    client.log_text(parent.info.run_id, text, "overrides.txt")
+
+
+def quiet_load_text(artifact_uri: str) -> str:
+    """A small text artifact ("" when there is none), without MLflow's download progress bar."""
+    switch = "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR"
+    previous = os.environ.get(switch)
+    os.environ[switch] = "false"
+    try:
+        return mlflow.artifacts.load_text(artifact_uri)
+    except mlflow.exceptions.MlflowException:
+        return ""
+    finally:
+        if previous is None:
+            del os.environ[switch]
+        else:
+            os.environ[switch] = previous
+
+
 @dataclass
 class Trial:
     """A child run as the summary sees it."""
@@ -99,6 +297,11 @@ class Trial:
     state: str
     value: float | None
     overrides: list[str]
+    number: int | None = None  # the Optuna trial's number; None for other sweepers
+
+    def label(self) -> str:
+        """`3 (optimizer.lr=0.0123)` for an Optuna trial (its number), else the run's name."""
+        return self.name if self.number is None else f"{self.number} ({self.name})"
 
 
 class SweepParentRun(Callback):
@@ -113,37 +316,26 @@ class SweepParentRun(Callback):
     def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
         require_choice("sweep.direction", config.sweep.direction, DIRECTIONS)
         experiment_id = use_experiment(config.tracking)
-        choices = config.hydra.runtime.choices
-        sweeper = str(config.hydra.sweeper._target_).rsplit(".", 1)[-1]
-        overrides = OmegaConf.to_container(config.hydra.overrides.task, resolve=False)
-        tags = {
-            "kind": "sweep",
-            "sweeper": sweeper,
-            "launcher": str(config.hydra.launcher._target_).rsplit(".", 1)[-1],
-            "overrides": " ".join(overrides),
-            "sweep_dir": str(Path(config.hydra.sweep.dir).resolve()),
-            "sweep.metric": config.sweep.metric,
-            "sweep.direction": config.sweep.direction,
-            "git_commit": git_commit(),
-            "model": str(choices.get("model")),
-            "data": str(choices.get("data")),
-        }
-        search = choices.get("hparams_search") or choices.get("hydra/sweeper")
-        run = mlflow.MlflowClient().create_run(
-            experiment_id, run_name=run_name("sweep", search), tags=tags
-        )
-        self.parent_run_id = run.info.run_id
-        self.fixed_keys = fixed_keys(overrides)
-        params = [  # the sweeper's settings: search space, n_trials, sampler, pruner
-            mlflow.entities.Param(f"sweeper.{k}", str(v)[:MAX_PARAM_LENGTH])
-            for k, v in flatten(config.hydra.sweeper).items()
-            if k != "_target_"
-        ]
-        mlflow.MlflowClient().log_batch(self.parent_run_id, params=params)
-        mlflow.MlflowClient().log_text(
-            self.parent_run_id, "\n".join(overrides) + "\n", "overrides.txt"
-        )
-        log.info("MLflow sweep run %s (%s)", run.info.run_name, tracking_uri(config.tracking))
+        study = study_name(config)
+        parent = study_parent(experiment_id, study) if study else None
+        if parent is not None and still_running(parent):
+            return  # the sweeper refuses to start (`require_study_idle`)
+        end_abandoned_sweeps(experiment_id, keep=parent and parent.info.run_id)
+        tags = sweep_tags(config, study)
+        resumed = parent is not None
+        if not resumed:
+            search = config.hydra.runtime.choices.get("hparams_search")
+            search = search or config.hydra.runtime.choices.get("hydra/sweeper")
+            parent = mlflow.MlflowClient().create_run(
+                experiment_id, run_name=run_name("sweep", search), tags=tags
+            )
+        else:
+            continue_parent(parent, tags)
+            log.info("continuing study %s in its MLflow sweep run", study)
+        self.parent_run_id = parent.info.run_id
+        self.fixed_keys = fixed_keys(list(config.hydra.overrides.task))
+        log_invocation(parent, config, resumed)
+        log.info("MLflow sweep run %s (%s)", parent.info.run_name, tracking_uri(config.tracking))
         # Hydra skips on_multirun_end when the sweep raises (its basic sweeper re-raises a
         # failed job's error after the batch): close the parent at exit then.
         atexit.register(self._end, config, RunStatus.to_string(RunStatus.FAILED))
@@ -159,10 +351,7 @@ class SweepParentRun(Callback):
         swept = [o for o in overrides if override_key(o) not in self.fixed_keys]
         tags = {}
         if config.sweep.trial is not None:  # an Optuna sweeper's job: where its trial lives
-            tags = {
-                "optuna.study": config.sweep.study_name,
-                "optuna.trial_id": str(config.sweep.trial),
-            }
+            tags = {STUDY_TAG: config.sweep.study_name, TRIAL_TAG: str(config.sweep.trial)}
         enter_sweep_trial(SweepTrial(self.parent_run_id, trial_name(swept), overrides, tags))
 
     def on_job_end(self, config: DictConfig, job_return: JobReturn, **kwargs: Any) -> None:
@@ -219,16 +408,20 @@ def child_trials(parent_run_id: str, metric: str) -> list[Trial]:
             state=r.data.tags.get("trial_state", FAIL),
             value=r.data.metrics.get(metric),
             overrides=r.data.tags.get("overrides", "").split(),
+            number=int(r.data.tags[TRIAL_TAG]) if TRIAL_TAG in r.data.tags else None,
         )
         for r in runs
     ]
 
 
 def best_trial(trials: Sequence[Trial], direction: str) -> Trial | None:
+    """The complete trial with the best value; of equal values, the lowest trial number (the
+    Optuna sweeper's rule for `optimization_results.yaml`), else the first started."""
     complete = [t for t in trials if t.state == COMPLETE and t.value is not None]
     complete = [t for t in complete if math.isfinite(t.value)]
     if not complete:
         return None
+    complete.sort(key=lambda t: math.inf if t.number is None else t.number)
     pick = max if direction == "maximize" else min
     return pick(complete, key=lambda t: t.value)
 
@@ -261,9 +454,9 @@ def summarize(parent_run_id: str, metric: str, direction: str) -> None:
     best = best_trial(trials, direction)
     if best is not None:
         client.log_metric(parent_run_id, f"best_{metric}", best.value)
-        client.set_tag(parent_run_id, "best_trial", best.name)
+        client.set_tag(parent_run_id, "best_trial", best.label())
         client.set_tag(parent_run_id, "best_run_id", best.run_id)
-        log.info("best trial %s: %s=%.4f", best.name, metric, best.value)
+        log.info("best trial %s: %s=%.4f", best.label(), metric, best.value)
     if not trials:
         return
     figures = {"objective_per_trial.png": plot_objective_per_trial(trials, metric, best)}

@@ -1,17 +1,20 @@
 """An Optuna study driven through a Hydra launcher, batch by batch (ask, launch, tell).
 
-Each job gets its sampled values as Hydra overrides, plus `sweep.trial`, `sweep.study_name`
-and `sweep.storage`, so that its pruning callback can report to its trial from any process
-or machine that reaches the storage.
+Each job gets its sampled values as Hydra overrides, plus `sweep.trial` (the trial's number),
+`sweep.study_name` and `sweep.storage`, so that its pruning callback can report to its trial
+from any process or machine that reaches the storage.
+
+A study outlives a sweep: rerun with its name and the sweep continues it, retrying the trials
+that an interruption cut short and drawing new points (see `resumed_sampler`).
 """
 
 import logging
 import math
-import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import optuna
 from hydra.core.override_parser.overrides_parser import OverridesParser
 from hydra.core.override_parser.types import IntervalSweep, Override, RangeSweep, Transformer
@@ -30,8 +33,9 @@ from optuna.distributions import (
 from optuna.trial import TrialState
 
 from cnnlab.config import require_choice
-from cnnlab.config.sweep import DIRECTIONS, SWEEPER_KEYS
+from cnnlab.config.sweep import DIRECTIONS, SWEEPER_KEYS, new_study_name
 from cnnlab.errors import ConfigError
+from cnnlab.tracking.sweeps import mark_trials_interrupted, require_study_idle
 
 log = logging.getLogger(__name__)
 
@@ -100,9 +104,51 @@ def search_space(
     return space, list(fixed.values())
 
 
-def built(spec: Any) -> Any:
-    """An Optuna sampler or pruner from its `_target_` config (Hydra may have built it already)."""
-    return instantiate(spec) if isinstance(spec, DictConfig | dict) else spec
+def resumed_sampler(spec: DictConfig, trials_so_far: int) -> optuna.samplers.BaseSampler:
+    """The sampler of a study that already holds `trials_so_far` trials.
+
+    A sampler re-created with the configured seed would draw the points of the study's first
+    sweep again (RandomSampler's draws, TPE's random start-up trials) and spend the user's
+    trials twice; a resumed study's sampler is seeded from the configured seed and the number
+    of trials instead: reproducible, and new. TPE and the other model-based samplers read
+    every finished trial from the storage either way.
+    """
+    seed = spec.get("seed")
+    if seed is None or trials_so_far == 0:
+        return instantiate(spec)
+    state = np.random.SeedSequence([int(seed), trials_so_far]).generate_state(1)[0]
+    return instantiate(spec, seed=int(state))
+
+
+def open_study(
+    name: str, storage: str, direction: str, sampler: DictConfig, pruner: DictConfig
+) -> optuna.Study:
+    """The study `name` in `storage`, created or loaded, with its sampler for this sweep."""
+    study = optuna.create_study(
+        study_name=name,
+        storage=open_storage(storage),
+        pruner=instantiate(pruner),
+        direction=direction,
+        load_if_exists=True,
+    )
+    study.sampler = resumed_sampler(sampler, len(study.get_trials(deepcopy=False)))
+    return study
+
+
+def running_trial(study: optuna.Study, number: int) -> optuna.Trial:
+    """Trial `number` of `study`, to report to (jobs are told their trial's number)."""
+    trial_id = study._storage.get_trial_id_from_study_id_trial_number(study._study_id, number)
+    return optuna.trial.Trial(study, trial_id)
+
+
+def best_trial(study: optuna.Study) -> optuna.trial.FrozenTrial | None:
+    """The complete trial with the best value; of equal values, the lowest number (the rule
+    that the sweep's MLflow summary applies too, so both name the same trial)."""
+    complete = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
+    if not complete:
+        return None
+    pick = max if study.direction == optuna.study.StudyDirection.MAXIMIZE else min
+    return pick(sorted(complete, key=lambda t: t.number), key=lambda t: t.value)
 
 
 def override_value(value: Any) -> str:
@@ -116,9 +162,11 @@ def counted_trials(study: optuna.Study) -> int:
     return sum(not t.user_attrs.get("interrupted", False) for t in trials)
 
 
-def retry_interrupted(study: optuna.Study) -> None:
-    """Trials left RUNNING by a sweep that was stopped: marked FAIL, their values run again."""
-    for stale in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
+def retry_interrupted(study: optuna.Study) -> list[int]:
+    """Trials left RUNNING by a sweep that was stopped: marked FAIL, their values run again.
+    Returns their numbers."""
+    stale_trials = study.get_trials(deepcopy=False, states=(TrialState.RUNNING,))
+    for stale in stale_trials:
         optuna.trial.Trial(study, stale._trial_id).set_user_attr("interrupted", True)
         study.tell(stale.number, state=TrialState.FAIL)
         study.enqueue_trial(stale.params)
@@ -126,6 +174,7 @@ def retry_interrupted(study: optuna.Study) -> None:
             "trial %d was left running by an interrupted sweep: marked FAIL, retried first",
             stale.number,
         )
+    return [stale.number for stale in stale_trials]
 
 
 def record(study: optuna.Study, trial: optuna.Trial, job: JobReturn) -> None:
@@ -169,7 +218,7 @@ class OptunaSweep(Sweeper):
         self.storage = absolute_storage(storage)
         self.n_trials = n_trials
         self.n_jobs = n_jobs
-        self.sampler = sampler
+        self.sampler = sampler  # `_target_` configs, built when the study is opened
         self.pruner = pruner
         self.params = OmegaConf.to_container(params, resolve=True) if params else {}
         self.job_idx = 0
@@ -184,16 +233,16 @@ class OptunaSweep(Sweeper):
         )
 
     def study(self) -> optuna.Study:
-        name = self.study_name or f"{self.config.hydra.job.name}-{time.strftime('%Y%m%d-%H%M%S')}"
-        study = optuna.create_study(
-            study_name=name,
-            storage=open_storage(self.storage),
-            sampler=built(self.sampler),
-            pruner=built(self.pruner),
-            direction=self.direction,
-            load_if_exists=True,
-        )
-        retry_interrupted(study)
+        # The sweep's MLflow callback names a new study before the sweeper starts (it tags the
+        # sweep's parent run with the name); without that callback the sweeper names it.
+        name = self.study_name or new_study_name(self.config.hydra.job.name)
+        if "'" in name:
+            raise ConfigError(f"sweep.study_name={name} is invalid: expected a name without quotes")
+        require_study_idle(self.config.tracking, name)
+        study = open_study(name, self.storage, self.direction, self.sampler, self.pruner)
+        interrupted = retry_interrupted(study)
+        if interrupted:  # and their runs, which a parallel launcher's workers may have ended
+            mark_trials_interrupted(self.config.tracking, name, interrupted)
         log.info(
             "Optuna study %s in %s (%d trials already); rerun with sweep.study_name=%s to continue it",
             name,
@@ -219,7 +268,7 @@ class OptunaSweep(Sweeper):
                 (
                     *fixed,
                     *(f"{key}={override_value(value)}" for key, value in trial.params.items()),
-                    f"sweep.trial={trial._trial_id}",
+                    f"sweep.trial={trial.number}",
                     f"sweep.study_name='{study.study_name}'",
                     f"sweep.storage='{self.storage}'",
                 )
@@ -241,10 +290,10 @@ class OptunaSweep(Sweeper):
         return returns
 
     def report(self, study: optuna.Study) -> None:
-        """Log the best trial and write it to `optimization_results.yaml` in the sweep folder."""
-        try:
-            best = study.best_trial
-        except ValueError:
+        """Write the study's best trial to `optimization_results.yaml` in the sweep folder (the
+        sweep's MLflow summary logs the same trial)."""
+        best = best_trial(study)
+        if best is None:
             log.warning("no trial of study %s completed", study.study_name)
             return
         results = {
@@ -254,7 +303,7 @@ class OptunaSweep(Sweeper):
             "best_params": best.params,
             "best_value": best.value,
         }
-        log.info("best trial %d: value %.4f, params %s", best.number, best.value, best.params)
         path = Path(self.config.hydra.sweep.dir) / "optimization_results.yaml"
         path.parent.mkdir(parents=True, exist_ok=True)
         OmegaConf.save(OmegaConf.create(results), path)
+        log.info("study %s: best trial %d written to %s", study.study_name, best.number, path)

@@ -8,7 +8,7 @@ from hydra.utils import instantiate
 from omegaconf import DictConfig
 
 from cnnlab.errors import ConfigError
-from hydra_plugins.cnnlab_optuna_sweeper._impl import open_storage
+from hydra_plugins.cnnlab_optuna_sweeper._impl import open_storage, running_trial
 
 
 class ReportToTrial(keras.callbacks.Callback):
@@ -45,4 +45,4 @@ def trial_callback(sweep_cfg: DictConfig) -> ReportToTrial:
     study = optuna.load_study(
         study_name=sweep_cfg.study_name, storage=open_storage(sweep_cfg.storage), pruner=pruner
     )
-    return ReportToTrial(optuna.trial.Trial(study, sweep_cfg.trial), sweep_cfg.metric)
+    return ReportToTrial(running_trial(study, sweep_cfg.trial), sweep_cfg.metric)

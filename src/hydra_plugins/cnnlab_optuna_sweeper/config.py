@@ -14,6 +14,9 @@ from hydra.core.config_store import ConfigStore
 @dataclass
 class CnnlabOptunaSweeperConf:
     _target_: str = "hydra_plugins.cnnlab_optuna_sweeper.cnnlab_optuna_sweeper.CnnlabOptunaSweeper"
+    # The sampler and pruner reach the sweeper as configs: it builds them for each study
+    # (a resumed study's sampler gets another seed).
+    _recursive_: bool = False
     # What is optimized and where the study lives come from the run config's `sweep` node.
     direction: str = "${sweep.direction}"
     study_name: str | None = "${sweep.study_name}"
