@@ -342,7 +342,9 @@ def test_a_resumed_study_draws_new_points_under_its_one_parent_run(
     assert number == results.best_trial and value == round(results.best_value, 4)
 
 
-@pytest.mark.parametrize("storage", ["sqlite:///{}/optuna.db", "journal:{}/optuna.log"])
+@pytest.mark.parametrize(
+    "storage", ["sqlite:///{}/optuna.db", "journal:{}/optuna.log"], ids=["rdb", "journal"]
+)
 @pytest.mark.parametrize("sampler", ["optuna.samplers.TPESampler", "optuna.samplers.RandomSampler"])
 def test_a_reopened_study_samples_points_it_has_not_drawn(tmp_path, storage, sampler):
     url = storage.format(tmp_path)

@@ -331,11 +331,15 @@ class SweepParentRun(Callback):
             )
         else:
             continue_parent(parent, tags)
-            log.info("continuing study %s in its MLflow sweep run", study)
         self.parent_run_id = parent.info.run_id
         self.fixed_keys = fixed_keys(list(config.hydra.overrides.task))
         log_invocation(parent, config, resumed)
-        log.info("MLflow sweep run %s (%s)", parent.info.run_name, tracking_uri(config.tracking))
+        log.info(
+            "MLflow sweep run %s%s (%s)",
+            parent.info.run_name,
+            f", continued for study {study}" if resumed else "",
+            tracking_uri(config.tracking),
+        )
         # Hydra skips on_multirun_end when the sweep raises (its basic sweeper re-raises a
         # failed job's error after the batch): close the parent at exit then.
         atexit.register(self._end, config, RunStatus.to_string(RunStatus.FAILED))
