@@ -27,7 +27,7 @@ $(INSTALLED): $(LOCK) pyproject.toml
 	$(PY) -m pip install --quiet --no-deps -e .
 	@touch $@
 
-.PHONY: help install lock train profile test test-all test-services lint format ui clean bench bench-data bench-im2col bench-zoo bench-degradation bench-im2col-models visualize bench-viz ensemble evaluate predict bench-train bench-step bench-gpu sweep screenshots
+.PHONY: help install lock train profile notes test test-all test-services lint format ui clean bench bench-data bench-im2col bench-zoo bench-degradation bench-im2col-models visualize bench-viz ensemble evaluate predict bench-train bench-step bench-gpu sweep screenshots
 
 help: ## list the targets
 	@grep -hE '^[a-zA-Z0-9_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  \033[36m%-14s\033[0m %s\n", $$1, $$2}'
@@ -56,6 +56,9 @@ predict: $(INSTALLED) ## class and top-k probabilities of image files: RUN=<run 
 
 profile: $(INSTALLED) ## per-layer parameters, multiply-adds and activation memory, e.g. ARGS="model=vgg16"
 	$(PY) pipelines/profile.py $(ARGS)
+
+notes: $(INSTALLED) ## recompute the lecture notes' worked numbers: match or documented erratum per row (docs/notes.md)
+	$(PY) pipelines/notes.py $(ARGS)
 
 visualize: $(INSTALLED) ## pictures of what a run learned: RUN=<run id> ARGS="viz=saliency" (filters, feature_maps, activation_max, saliency, deepdream, style_transfer, embedding)
 	$(PY) pipelines/visualize.py $(if $(RUN),run=$(RUN)) $(ARGS)
