@@ -54,7 +54,7 @@ evaluate: $(INSTALLED) ## evaluate a run's logged model and log to it: RUN=<run 
 predict: $(INSTALLED) ## class and top-k probabilities of image files: RUN=<run id> IMAGES=<files or folder>
 	$(PY) pipelines/predict.py run_id=$(RUN) 'images=[$(subst $(SPACE),$(COMMA),$(strip $(IMAGES)))]' $(ARGS)
 
-profile: $(INSTALLED) ## per-layer parameters, multiply-adds and activation memory, e.g. ARGS="model=vgg16"
+profile: $(INSTALLED) ## per-layer parameters, multiply-adds, activation memory and receptive field, e.g. ARGS="model=vgg16"
 	$(PY) pipelines/profile.py $(ARGS)
 
 notes: $(INSTALLED) ## recompute the lecture notes' worked numbers: match or documented erratum per row (docs/notes.md)

@@ -1,4 +1,4 @@
-"""Model analysis: per-layer parameters, multiply-adds and activation memory."""
+"""Model analysis: per-layer parameters, multiply-adds, activation memory and receptive fields."""
 
 from cnnlab.analysis.profile import LayerProfile, ModelProfile, profile
 

@@ -357,6 +357,14 @@ def _stacks(rows: Rows) -> None:
         saving([(1, 3), (3, 1)], (3, 3)),
         why="6C^2 vs 9C^2",
     )
+    for depth, side in ((2, 5), (3, 7)):
+        convs = [Im2ColConv2D(1, 3, padding="same", name=f"conv{i}") for i in range(depth)]
+        field = profile(keras.Sequential([keras.Input((32, 32, 1)), *convs])).rows[-1]
+        rows.match(
+            f"{depth} stacked 3x3 convolutions: receptive field",
+            f"{side}x{side}",
+            "x".join(map(str, field.receptive_field.size)),
+        )
 
 
 # Simonyan & Zisserman (2015), Table 2: parameters (millions) of configurations A-E.

@@ -1,4 +1,4 @@
-"""Per-layer parameters, multiply-adds and activation memory of a Keras model.
+"""Per-layer parameters, multiply-adds, activation memory and receptive field of a Keras model.
 
 Multiply-adds (MACs) follow the papers' convention: those of convolutions and fully connected
 layers (what VGG, ResNet and GoogLeNet tabulate; He et al. call them FLOPs), nothing for
@@ -10,6 +10,8 @@ Activation memory is the number of values a layer's output holds per image, time
 of its dtype, as in the notes' VGG-16 walk-through (INPUT 224x224x3 = 150K values, CONV3-64
 224x224x64 = 3.2M, ...). Element-wise activations, dropout and reshapes are counted as in place
 (no new values): the walk-through counts a ReLU with its convolution.
+
+Receptive fields (size, jump, start) follow `cnnlab.analysis.receptive`.
 """
 
 import math
@@ -18,6 +20,7 @@ from dataclasses import dataclass
 import keras
 import numpy as np
 
+from cnnlab.analysis.receptive import Field, receptive_fields
 from cnnlab.layers import RReLU
 
 IN_PLACE = (
@@ -45,6 +48,7 @@ class LayerProfile:
     macs: int
     activations: int  # output values stored per image (0 for in-place layers)
     bytes_per_value: int
+    receptive_field: Field | None = None  # None: a layer the arithmetic does not know
 
     @property
     def activation_bytes(self) -> int:
@@ -88,12 +92,23 @@ class ModelProfile:
 
     def table(self) -> str:
         """The rows as a fixed-width text table, with a totals line."""
-        header = ("layer", "type", "output shape", "params", "mult-adds", "activations/image")
+        header = (
+            "layer",
+            "type",
+            "output shape",
+            "field",
+            "jump",
+            "start",
+            "params",
+            "mult-adds",
+            "activations/image",
+        )
         lines = [
             (
                 row.name,
                 row.kind,
                 "x".join(map(str, row.output_shape)),
+                *_field_cells(row.receptive_field),
                 f"{row.params:,}",
                 f"{row.macs:,}",
                 _bytes(row.activation_bytes) if row.activations else "-",
@@ -102,6 +117,9 @@ class ModelProfile:
         ]
         total = (
             "total",
+            "",
+            "",
+            "",
             "",
             "",
             f"{self.params:,}",
@@ -113,7 +131,7 @@ class ModelProfile:
 
         def fmt(r):
             left = [r[i].ljust(widths[i]) for i in range(3)]
-            right = [r[i].rjust(widths[i]) for i in range(3, len(r))]
+            right = [r[i].rjust(widths[i]) for i in range(3, len(r))]  # numbers
             return "  ".join(left + right).rstrip()
 
         summary = (
@@ -122,6 +140,17 @@ class ModelProfile:
             f"activations per image (forward; about twice that to train)"
         )
         return "\n".join([fmt(header), rule, *map(fmt, lines), rule, fmt(total), summary])
+
+
+def _field_cells(field: Field | None) -> tuple[str, str, str]:
+    """Field size, jump and start as table cells: one number when both axes agree."""
+    if field is None:
+        return ("?", "?", "?")
+
+    def cell(pair: tuple[int, int]) -> str:
+        return str(pair[0]) if pair[0] == pair[1] else f"{pair[0]}x{pair[1]}"
+
+    return cell(field.size), cell(field.jump), cell(field.start)
 
 
 def _count(n: int) -> str:
@@ -151,7 +180,7 @@ def _output_shapes(layer: keras.layers.Layer) -> list[tuple[int, ...]]:
     return [tuple(t.shape[1:]) for t in keras.tree.flatten(layer.output)]
 
 
-def _layer_profile(layer: keras.layers.Layer) -> LayerProfile:
+def _layer_profile(layer: keras.layers.Layer, field: Field | None) -> LayerProfile:
     outputs = keras.tree.flatten(layer.output)
     shapes = _output_shapes(layer)
     values = 0 if isinstance(layer, IN_PLACE) else sum(math.prod(s) for s in shapes)
@@ -164,13 +193,15 @@ def _layer_profile(layer: keras.layers.Layer) -> LayerProfile:
         macs=_layer_macs(layer, shapes[0]),
         activations=values,
         bytes_per_value=dtype.itemsize,
+        receptive_field=field,
     )
 
 
 def profile(model: keras.Model) -> ModelProfile:
     """The per-layer profile of a built functional model, in graph order."""
+    fields = receptive_fields(model)
     return ModelProfile(
         model=model.name,
         input_shape=tuple(model.inputs[0].shape[1:]),
-        rows=tuple(_layer_profile(layer) for layer in model.layers),
+        rows=tuple(_layer_profile(layer, fields[layer.name]) for layer in model.layers),
     )
