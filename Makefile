@@ -60,7 +60,7 @@ profile: $(INSTALLED) ## per-layer parameters, multiply-adds, activation memory 
 notes: $(INSTALLED) ## recompute the lecture notes' worked numbers: match or documented erratum per row (docs/notes.md)
 	$(PY) pipelines/notes.py $(ARGS)
 
-visualize: $(INSTALLED) ## pictures of what a run learned: RUN=<run id> ARGS="viz=saliency" (filters, feature_maps, activation_max, saliency, deepdream, style_transfer, embedding)
+visualize: $(INSTALLED) ## pictures of what a run learned: RUN=<run id> ARGS="viz=saliency" (filters, feature_maps, activation_max, saliency, deepdream, style_transfer, embedding, kernels)
 	$(PY) pipelines/visualize.py $(if $(RUN),run=$(RUN)) $(ARGS)
 
 test: $(INSTALLED) ## run the fast test suite (offline, CPU, a few minutes)

@@ -191,15 +191,6 @@ def _params(input_shape: tuple[int, ...], *layers: keras.layers.Layer) -> int:
     return keras.Sequential([keras.Input(input_shape), *layers]).count_params()
 
 
-def _correlate(image: np.ndarray, kernel: np.ndarray, stride: int = 1) -> np.ndarray:
-    """A 2-D single-channel image and kernel through the reference convolution (which, like
-    Keras's and every framework's, is a cross-correlation: the kernel is not flipped)."""
-    out = reference.conv_forward_naive(
-        image[None, :, :, None], kernel[:, :, None, None], stride=stride
-    )
-    return out[0, :, :, 0]
-
-
 def _output_size(n: int, f: int, p: int, s: int) -> int | str:
     try:
         return reference.output_size(n, f, p, s)
@@ -237,9 +228,9 @@ def _examples(rows: Rows) -> None:
     rows.match(
         "5x5 of 1..25 * [[1,0,1],[0,1,0],[1,0,1]], stride 1: first output",
         35,
-        _correlate(grid, x_kernel)[0, 0],
+        reference.correlate(grid, x_kernel)[0, 0],
     )
-    stride_2 = _correlate(grid, x_kernel, stride=2)
+    stride_2 = reference.correlate(grid, x_kernel, stride=2)
     rows.match(
         "the same at stride 2: second output",
         45,
@@ -260,7 +251,7 @@ def _examples(rows: Rows) -> None:
         ]
     )
     vertical = np.array([[1.0, 0, -1], [1, 0, -1], [1, 0, -1]])
-    ng_output = _correlate(ng_image, vertical)
+    ng_output = reference.correlate(ng_image, vertical)
     rows.match("Ng's 6x6 * vertical edge [[1,0,-1]]x3: first window", -5, ng_output[0, 0])
     rows.match(
         "Ng's 6x6 * vertical edge: the 4x4 output",
@@ -271,7 +262,19 @@ def _examples(rows: Rows) -> None:
     rows.match(
         "Ng's 10|0 image * vertical edge: each output row",
         np.array([0.0, 30, 30, 0]),
-        _correlate(step, vertical)[0],
+        reference.correlate(step, vertical)[0],
+    )
+
+    keras_conv = keras.layers.Conv2D(1, 3, use_bias=False)
+    keras_conv.build((None, 6, 6, 1))
+    keras_conv.kernel.assign(vertical[:, :, None, None])
+    through_keras = keras.ops.convert_to_numpy(keras_conv(step[None, :, :, None]))[0, 0, :, 0]
+    rows.match(
+        "Keras's Conv2D on the 10|0 image: a cross-correlation",
+        np.array([0.0, 30, 30, 0]),
+        through_keras,
+        why="the kernel is not flipped; reference.convolve (flipped) gives "
+        f"{_show(reference.convolve(step, vertical)[0])}",
     )
 
     window = np.array([[1.0, 3], [2, 0]])[None, :, :, None]

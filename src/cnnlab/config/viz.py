@@ -11,6 +11,19 @@ from typing import Any
 from cnnlab.errors import ConfigError
 
 PATTERNS = ("rings", "checks", "stripes")
+# Photographs in scikit-image's wheel (skimage.data), offline: the visualizations' real images.
+PHOTOS = ("astronaut", "camera", "coffee", "chelsea", "rocket", "coins", "moon", "brick", "grass")
+# Hand-designed kernels of viz=kernels (cnnlab.viz.kernels.KERNELS).
+KERNEL_NAMES = (
+    "box",
+    "gaussian",
+    "sobel_x",
+    "sobel_y",
+    "prewitt_x",
+    "prewitt_y",
+    "vertical_edge",
+    "sharpen",
+)
 SALIENCY_METHODS = ("vanilla", "smoothgrad", "gradcam")
 EMBEDDING_METHODS = ("pca", "tsne")
 TARGETS = ("filter", "class")
@@ -235,6 +248,23 @@ class EmbeddingConfig(VizConfig):
         _at_least("neighbors", self.neighbors, 1)
 
 
+@dataclass
+class KernelsConfig(VizConfig):
+    """Classic hand-designed filters (blur, edges, sharpen) on photographs, through cnnlab's
+    convolution layer: input, kernel and output side by side. Needs no run or model."""
+
+    name: str = "kernels"
+    photos: list[str] = field(default_factory=lambda: ["camera", "astronaut", "coffee"])
+    kernels: list[str] = field(default_factory=lambda: list(KERNEL_NAMES))
+    side: int = 256  # the photos are centre-cropped to squares of this side (grey)
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        _subset("photos", self.photos, PHOTOS)
+        _subset("kernels", self.kernels, KERNEL_NAMES)
+        _at_least("side", self.side, 8)
+
+
 VIZ_SCHEMAS: dict[str, type[VizConfig]] = {
     schema.name: schema
     for schema in (
@@ -245,5 +275,6 @@ VIZ_SCHEMAS: dict[str, type[VizConfig]] = {
         DeepDreamConfig,
         StyleTransferConfig,
         EmbeddingConfig,
+        KernelsConfig,
     )
 }

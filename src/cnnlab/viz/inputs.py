@@ -1,4 +1,5 @@
-"""The images a visualization looks at: from a run's dataset (by index or class), files, patterns."""
+"""The images a visualization looks at: from a run's dataset (by index or class), files, patterns,
+and the photographs that ship with scikit-image."""
 
 import logging
 import math
@@ -9,7 +10,7 @@ import keras
 import numpy as np
 from omegaconf import DictConfig
 
-from cnnlab.config.viz import PATTERNS, ImagesConfig
+from cnnlab.config.viz import PATTERNS, PHOTOS, ImagesConfig
 from cnnlab.errors import ConfigError, DataError
 
 log = logging.getLogger(__name__)
@@ -79,6 +80,29 @@ def pattern(name: str, shape: tuple[int, int, int]) -> np.ndarray:
         )
         wave = np.sin(2 * np.pi * 5 * radius[..., None] + phases)
     return (0.5 + 0.5 * wave).astype(np.float32)
+
+
+def photo(name: str, shape: tuple[int, int, int]) -> np.ndarray:
+    """One of scikit-image's photographs (`skimage.data`, in the wheel: offline) in [0, 1]:
+    centre-cropped to the shape's aspect, resized to it, grey (ITU-R 601 luma) for 1 channel."""
+    import skimage.data
+    import skimage.transform
+
+    if name not in PHOTOS:
+        raise ConfigError(f"photo {name!r} is not one of skimage.data's: {', '.join(PHOTOS)}")
+    image = np.asarray(getattr(skimage.data, name)(), dtype=np.float32) / 255.0
+    image = image[..., None] if image.ndim == 2 else image[..., :3]
+    height, width = image.shape[:2]
+    aspect = shape[1] / shape[0]
+    crop_h, crop_w = min(height, round(width / aspect)), min(width, round(height * aspect))
+    top, left = (height - crop_h) // 2, (width - crop_w) // 2
+    image = image[top : top + crop_h, left : left + crop_w]
+    image = skimage.transform.resize(image, shape[:2], anti_aliasing=True).astype(np.float32)
+    if shape[2] == 1 and image.shape[2] == 3:
+        image = image @ np.array([[0.299], [0.587], [0.114]], dtype=np.float32)
+    elif shape[2] == 3 and image.shape[2] == 1:
+        image = np.repeat(image, 3, axis=2)
+    return image
 
 
 def read_image(path: str, shape: tuple[int, int, int]) -> np.ndarray:
