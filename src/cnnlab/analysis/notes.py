@@ -23,7 +23,7 @@ from keras.src.backend.common import global_state
 from cnnlab import models, reference
 from cnnlab.analysis.profile import ModelProfile, profile
 from cnnlab.errors import GeometryError
-from cnnlab.layers import Im2ColConv2D
+from cnnlab.layers import Im2ColConv2D, LocallyConnected2D
 from cnnlab.models.googlenet import INCEPTION_TABLE, InceptionFilters, NaiveFilters, single_module
 
 MATCH, ERRATUM, MISMATCH = "match", "erratum", "MISMATCH"
@@ -323,13 +323,16 @@ def _parameters(rows: Rows, alexnet: keras.Model) -> None:
     )
 
     rows.section = "Local vs shared connections (1000x1000 image, 10x10 windows)"
-    shared = keras.layers.Conv2D(1, 10, padding="same", use_bias=False)
-    keras.Sequential([keras.Input((1000, 1000, 1)), shared])
-    hidden_units = math.prod(shared.output.shape[1:])
-    rows.match("hidden units", 10**6, hidden_units)
-    local = hidden_units * math.prod(shared.kernel.shape)  # one own 10x10 window per unit
-    rows.match("weights, locally connected (one window per unit)", 10**8, local)
-    rows.match("weights, shared (one 10x10 filter)", 100, shared.count_params())
+    with _shapes_only():  # 10^8 weights are 400 MB: count them without drawing them
+        image = keras.Input((1000, 1000, 1))
+        local = LocallyConnected2D(1, 10, padding="same", use_bias=False)
+        shared = Im2ColConv2D(1, 10, padding="same", use_bias=False)
+        profiles = {
+            layer: profile(keras.Model(image, layer(image))).rows[-1] for layer in (local, shared)
+        }
+    rows.match("hidden units", 10**6, math.prod(profiles[local].output_shape))
+    rows.match("weights, locally connected (LocallyConnected2D)", 10**8, profiles[local].params)
+    rows.match("weights, shared (a 10x10 convolution)", 10**2, profiles[shared].params)
 
 
 def _stacks(rows: Rows) -> None:

@@ -4,7 +4,8 @@ Multiply-adds (MACs) follow the papers' convention: those of convolutions and fu
 layers (what VGG, ResNet and GoogLeNet tabulate; He et al. call them FLOPs), nothing for
 pools, normalizations, activations, sums or biases. A layer with a `kernel` weight performs
 size(kernel) multiply-adds per output position, whatever its kind: kh*kw*(C_in/groups)*C_out
-for a (grouped) convolution, kh*kw*C*multiplier for a depthwise one, C_in*C_out for a dense.
+for a (grouped) convolution, kh*kw*C*multiplier for a depthwise one, C_in*C_out for a dense;
+a locally connected layer's kernel holds one matrix per position, so it makes size(kernel).
 
 Activation memory is the number of values a layer's output holds per image, times the bytes
 of its dtype, as in the notes' VGG-16 walk-through (INPUT 224x224x3 = 150K values, CONV3-64
@@ -21,7 +22,7 @@ import keras
 import numpy as np
 
 from cnnlab.analysis.receptive import Field, receptive_fields
-from cnnlab.layers import RReLU
+from cnnlab.layers import LocallyConnected2D, RReLU
 
 IN_PLACE = (
     keras.layers.Activation,
@@ -172,6 +173,8 @@ def _layer_macs(layer: keras.layers.Layer, output_shape: tuple[int, ...]) -> int
     kernels = [w for w in layer.weights if w.path.split("/")[-1] == "kernel"]
     if not kernels or not output_shape:
         return 0
+    if isinstance(layer, LocallyConnected2D):  # one weight matrix per position: each used once
+        return math.prod(kernels[0].shape)
     positions = math.prod(output_shape[:-1])  # output values per output channel
     return sum(math.prod(k.shape) for k in kernels) * positions
 

@@ -13,6 +13,7 @@ from cnnlab.reference.conv import (
     conv_forward_naive,
     convolve,
     correlate,
+    locally_connected_forward,
 )
 from cnnlab.reference.gradcheck import numerical_gradient, relative_error
 from cnnlab.reference.im2col import Window, col2im, im2col, output_size
@@ -28,6 +29,7 @@ __all__ = [
     "convolve",
     "correlate",
     "im2col",
+    "locally_connected_forward",
     "numerical_gradient",
     "output_size",
     "pool_backward",

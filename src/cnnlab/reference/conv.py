@@ -147,3 +147,26 @@ def convolve(
     """2-D convolution as mathematics defines it: the kernel flipped in both axes, then
     correlated. Equal to `correlate` for a kernel symmetric under the flip (box, Gaussian)."""
     return correlate(image, np.asarray(kernel)[::-1, ::-1], stride, pad)
+
+
+def locally_connected_forward(
+    x: np.ndarray,
+    w: np.ndarray,
+    b: np.ndarray | None,
+    kernel_size: Pair,
+    stride: Pair = 1,
+    pad: Padding = 0,
+) -> np.ndarray:
+    """Unshared weights: out[n, y, x] = patch(y, x) . w[y*OW + x] (+ b[y, x]), the patch
+    xpad[n, y*S : y*S + kh, x*S : x*S + kw, :] flattened (kh, kw, C); w is (OH*OW, kh*kw*C, F)."""
+    window = Window.of(kernel_size, stride, pad)
+    n, height, width, _ = x.shape
+    oh, ow = window.output_shape(height, width)
+    xp = pad_nhwc(x, window)
+    (kh, kw), (sh, sw) = window.size, window.stride
+    out = np.zeros((n, oh, ow, w.shape[2]), dtype=np.result_type(x, w))
+    for y in range(oh):
+        for xx in range(ow):
+            patch = xp[:, y * sh : y * sh + kh, xx * sw : xx * sw + kw, :].reshape(n, -1)
+            out[:, y, xx, :] = patch @ w[y * ow + xx]
+    return out if b is None else out + b
