@@ -211,8 +211,9 @@ class StyleTransferConfig(VizConfig):
     content_layer: str | None = None  # null: the last convolution
     # empty: the first convolution at each resolution (the paper's conv1_1, conv2_1, ...)
     style_layers: list[str] = field(default_factory=list)
+    # Gatys et al.'s losses (cnnlab.viz.style), so their ratios carry over: alpha/beta = 1e-3
     alpha: float = 1.0
-    beta: float = 1e4
+    beta: float = 1e3
     steps: int = 100
     lr: float = 0.05  # Adam's, times the images' value range
 
