@@ -120,3 +120,26 @@ def test_viz_kernels_names_an_unknown_kernel():
         with initialize_config_dir(str(CONF_DIR), version_base="1.3"):
             cfg = compose("visualize", overrides=["viz=kernels", "viz.kernels=[laplace]"])
         visualize(cfg)
+
+
+def test_without_a_run_the_visualizations_look_at_photographs():
+    from cnnlab.config.viz import DEFAULT_PHOTOS, ImagesConfig
+    from cnnlab.viz.inputs import select
+
+    chosen = select(ImagesConfig(), (32, 32, 3), None)
+    assert chosen.names == list(DEFAULT_PHOTOS)
+    np.testing.assert_array_equal(chosen.images[1], photo("coffee", (32, 32, 3)))
+
+
+def test_style_transfer_takes_a_photograph_as_its_default_style():
+    from cnnlab.config.viz import StyleTransferConfig
+    from cnnlab.viz.pipeline import style_image
+
+    assert StyleTransferConfig().style == "photo:coffee"
+    np.testing.assert_array_equal(
+        style_image("photo:coffee", (28, 28, 1), None), photo("coffee", (28, 28, 1))
+    )
+    with pytest.raises(
+        ConfigError, match=r"viz.style='photo:lena' is invalid: expected a file, photo:<astronaut"
+    ):
+        StyleTransferConfig(style="photo:lena")

@@ -10,7 +10,7 @@ import keras
 import numpy as np
 from omegaconf import DictConfig
 
-from cnnlab.config.viz import PATTERNS, PHOTOS, ImagesConfig
+from cnnlab.config.viz import DEFAULT_PHOTOS, PHOTOS, ImagesConfig
 from cnnlab.errors import ConfigError, DataError
 
 log = logging.getLogger(__name__)
@@ -136,11 +136,11 @@ def select(
     split: LabelledSplit | None,
     normalization: Normalization | None = None,
 ) -> Inputs:
-    """Dataset images by index, then the first of each listed class, then files, then patterns
-    (files and patterns standardized with the run's `normalization`).
+    """Dataset images by index, then the first of each listed class, then files, photos and
+    patterns (these standardized with the run's `normalization`).
 
     Without a dataset (a random model and no run) the indices and classes have nothing to pick
-    from; with no files or patterns either, every pattern is used.
+    from; with no files, photos or patterns either, scikit-image's DEFAULT_PHOTOS are used.
     """
     images: list[np.ndarray] = []
     names: list[str] = []
@@ -171,12 +171,14 @@ def select(
         images.append(standardized(read_image(path, shape), normalization))
         names.append(path.rsplit("/", 1)[-1])
         labels.append(-1)
-    patterns = list(images_cfg.patterns)
-    if not images and not patterns:
-        log.info(
-            "no run dataset and no viz.images.files: using the patterns %s", ", ".join(PATTERNS)
-        )
-        patterns = list(PATTERNS)
+    photos, patterns = list(images_cfg.photos), list(images_cfg.patterns)
+    if not images and not photos and not patterns:
+        log.info("no run dataset and no viz.images: using the photos %s", ", ".join(DEFAULT_PHOTOS))
+        photos = list(DEFAULT_PHOTOS)
+    for name in photos:
+        images.append(standardized(photo(name, shape), normalization))
+        names.append(name)
+        labels.append(-1)
     for name in patterns:
         images.append(standardized(pattern(name, shape), normalization))
         names.append(name)

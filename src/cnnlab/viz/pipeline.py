@@ -276,6 +276,8 @@ def style_image(
 ) -> np.ndarray:
     if spec.startswith("pattern:"):
         image = pattern(spec.removeprefix("pattern:"), shape)
+    elif spec.startswith("photo:"):
+        image = photo(spec.removeprefix("photo:"), shape)
     else:
         image = read_image(spec, shape)
     return standardized(image, normalization)
