@@ -217,7 +217,7 @@ def _arithmetic(rows: Rows) -> None:
         (7 - 0) // 1 + 1,
         _output_size(7, 3, 0, 1),
         corrected=(7 + 2 * 0 - 3) // 1 + 1,
-        why="a typo for (n + 2p - f)/s + 1: it drops the filter size f and counts the padding once",
+        why="a typo for (n + 2p - f)/s + 1: p stands where the filter size f belongs, and the padding is gone",
     )
 
 
