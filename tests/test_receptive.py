@@ -7,7 +7,7 @@ import pytest
 import tensorflow as tf
 
 from cnnlab import models
-from cnnlab.analysis import profile
+from cnnlab.analysis import profile, shapes_only
 from cnnlab.analysis.receptive import Field, receptive_fields
 
 
@@ -37,6 +37,18 @@ def test_a_branch_merge_sees_the_union_of_its_paths():
     narrow = keras.layers.Conv2D(1, 1)(inputs)
     merged = keras.layers.Concatenate(name="merge")([wide, narrow])
     assert receptive_fields(keras.Model(inputs, merged))["merge"] == Field((5, 5), (1, 1), (-2, -2))
+
+
+@pytest.mark.parametrize(
+    ("name", "layer", "size"),
+    [("vgg16", "block5_pool", 212), ("resnet50", "conv5_block3_out", 483)],
+)
+def test_fields_of_classic_models_match_araujo_et_als_table(name, layer, size):
+    # Araujo, Norris & Sim (Distill 2019), their table of classic models: VGG-16 212 (at pool5),
+    # ResNet-50 483.
+    with shapes_only():  # the arithmetic needs the graph, not the weights
+        model = models.build(name, (224, 224, 3), 1000, init="keras")
+    assert receptive_fields(model)[layer].size == (size, size)
 
 
 def test_profile_table_shows_the_field_jump_and_start():

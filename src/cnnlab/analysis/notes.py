@@ -9,7 +9,6 @@ and cnnlab computes the corrected value), and a **MISMATCH** otherwise: a bug in
 erratum nobody has documented yet. `make notes` and its test fail on a mismatch.
 """
 
-import contextlib
 import functools
 import math
 import re
@@ -18,10 +17,9 @@ from dataclasses import dataclass
 
 import keras
 import numpy as np
-from keras.src.backend.common import global_state
 
 from cnnlab import models, reference
-from cnnlab.analysis.profile import ModelProfile, profile
+from cnnlab.analysis.profile import ModelProfile, profile, shapes_only
 from cnnlab.errors import GeometryError
 from cnnlab.layers import Im2ColConv2D, LocallyConnected2D
 from cnnlab.models.googlenet import INCEPTION_TABLE, InceptionFilters, NaiveFilters, single_module
@@ -323,7 +321,7 @@ def _parameters(rows: Rows, alexnet: keras.Model) -> None:
     )
 
     rows.section = "Local vs shared connections (1000x1000 image, 10x10 windows)"
-    with _shapes_only():  # 10^8 weights are 400 MB: count them without drawing them
+    with shapes_only():  # 10^8 weights are 400 MB: count them without drawing them
         image = keras.Input((1000, 1000, 1))
         local = LocallyConnected2D(1, 10, padding="same", use_bias=False)
         shared = Im2ColConv2D(1, 10, padding="same", use_bias=False)
@@ -595,23 +593,13 @@ def _resnet_and_maps(rows: Rows, build: Callable[[str, int], keras.Model], profi
     )
 
 
-@contextlib.contextmanager
-def _shapes_only() -> Iterator[None]:
-    """Counting needs the weights' shapes, not their values: Keras's stateless scope defers
-    drawing them (VGG's 138M take seconds), and they are never drawn. Keras lists deferred
-    variables to draw at the next scope's end; this one forgets them again."""
-    with keras.StatelessScope(initialize_variables=False):
-        yield
-    global_state.set_global_attribute("uninitialized_variables", [])
-
-
 def recompute() -> NotesTable:
     """Every worked number of the notes, recomputed (builds VGG, ResNet and GoogLeNet at
     224x224: seconds on a CPU)."""
 
     @functools.cache
     def build(name: str, side: int) -> keras.Model:
-        with _shapes_only():
+        with shapes_only():
             return models.build(name, (side, side, 3), 1000, init="keras")
 
     @functools.cache

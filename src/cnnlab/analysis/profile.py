@@ -15,11 +15,14 @@ of its dtype, as in the notes' VGG-16 walk-through (INPUT 224x224x3 = 150K value
 Receptive fields (size, jump, start) follow `cnnlab.analysis.receptive`.
 """
 
+import contextlib
 import math
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import keras
 import numpy as np
+from keras.src.backend.common import global_state
 
 from cnnlab.analysis.receptive import Field, receptive_fields
 from cnnlab.layers import LocallyConnected2D, RReLU
@@ -198,6 +201,17 @@ def _layer_profile(layer: keras.layers.Layer, field: Field | None) -> LayerProfi
         bytes_per_value=dtype.itemsize,
         receptive_field=field,
     )
+
+
+@contextlib.contextmanager
+def shapes_only() -> Iterator[None]:
+    """Build models inside to profile them: their weights get shapes but no values. Keras's
+    stateless scope defers drawing them (VGG-16's 138M take seconds), and they are never
+    drawn: Keras lists deferred variables to draw at the next scope's end, and this one
+    forgets them again. Such a model can be profiled, not run."""
+    with keras.StatelessScope(initialize_variables=False):
+        yield
+    global_state.set_global_attribute("uninitialized_variables", [])
 
 
 def profile(model: keras.Model) -> ModelProfile:
