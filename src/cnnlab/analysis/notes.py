@@ -337,11 +337,12 @@ def _stacks(rows: Rows) -> None:
     rows.section = "Stacks of small filters (C channels in and out, no biases)"
     c = 64
 
+    def weights(*sizes: tuple[int, int]) -> int:
+        convs = [Im2ColConv2D(c, size, padding="same", use_bias=False) for size in sizes]
+        return _params((16, 16, c), *convs)
+
     def saving(stack: list[tuple[int, int]], single: tuple[int, int]) -> float:
-        convs = [Im2ColConv2D(c, size, padding="same", use_bias=False) for size in stack]
-        stacked = _params((16, 16, c), *convs)
-        alone = _params((16, 16, c), Im2ColConv2D(c, single, padding="same", use_bias=False))
-        return 100 * (1 - stacked / alone)
+        return 100 * (1 - weights(*stack) / weights(single))
 
     rows.match(
         "two 3x3 instead of one 5x5: fewer weights",
@@ -354,6 +355,12 @@ def _stacks(rows: Rows) -> None:
         Printed.of("45%"),
         saving([(3, 3)] * 3, (7, 7)),
         why="27C^2 vs 49C^2",
+    )
+    rows.match(
+        "VGG (Sec. 2.3): one 7x7 needs more weights than three 3x3",
+        Printed.of("81%"),
+        100 * (weights((7, 7)) / weights(*[(3, 3)] * 3) - 1),
+        why="49C^2 / 27C^2 = 1.81",
     )
     rows.match(
         "Inception v3: 1x3 then 3x1 instead of 3x3",
