@@ -42,13 +42,8 @@ class Field:
 
     def span(self, unit: tuple[int, int]) -> tuple[tuple[int, int], tuple[int, int]]:
         """(first, last) input row and column that unit (y, x) sees, padding included."""
-        return tuple(
-            (
-                self.start[a] + unit[a] * self.jump[a],
-                self.start[a] + unit[a] * self.jump[a] + self.size[a] - 1,
-            )
-            for a in AXES
-        )
+        firsts = [self.start[a] + unit[a] * self.jump[a] for a in AXES]
+        return tuple((first, first + self.size[a] - 1) for a, first in enumerate(firsts))
 
 
 INPUT_FIELD = Field((1, 1), (1, 1), (0, 0))
