@@ -27,7 +27,7 @@ $(INSTALLED): $(LOCK) pyproject.toml
 	$(PY) -m pip install --quiet --no-deps -e .
 	@touch $@
 
-.PHONY: help install lock train profile test test-without-onednn test-all test-services lint format ui clean bench bench-data bench-im2col bench-zoo bench-degradation bench-im2col-models visualize bench-viz ensemble evaluate predict bench-train bench-step bench-gpu sweep screenshots
+.PHONY: help install lock train profile notes test test-without-onednn test-all test-services lint format ui clean bench bench-data bench-im2col bench-zoo bench-degradation bench-im2col-models visualize bench-viz bench-init ensemble evaluate predict bench-train bench-step bench-gpu sweep screenshots
 
 help: ## list the targets
 	@grep -hE '^[a-zA-Z0-9_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  \033[36m%-14s\033[0m %s\n", $$1, $$2}'
@@ -54,10 +54,13 @@ evaluate: $(INSTALLED) ## evaluate a run's logged model and log to it: RUN=<run 
 predict: $(INSTALLED) ## class and top-k probabilities of image files: RUN=<run id> IMAGES=<files or folder>
 	$(PY) pipelines/predict.py run_id=$(RUN) 'images=[$(subst $(SPACE),$(COMMA),$(strip $(IMAGES)))]' $(ARGS)
 
-profile: $(INSTALLED) ## per-layer parameters, multiply-adds and activation memory, e.g. ARGS="model=vgg16"
+profile: $(INSTALLED) ## per-layer parameters, multiply-adds, activation memory and receptive field, e.g. ARGS="model=vgg16"
 	$(PY) pipelines/profile.py $(ARGS)
 
-visualize: $(INSTALLED) ## pictures of what a run learned: RUN=<run id> ARGS="viz=saliency" (filters, feature_maps, activation_max, saliency, deepdream, style_transfer, embedding)
+notes: $(INSTALLED) ## recompute the lecture notes' worked numbers: match or documented erratum per row (docs/notes.md)
+	$(PY) pipelines/notes.py $(ARGS)
+
+visualize: $(INSTALLED) ## pictures of what a run learned: RUN=<run id> ARGS="viz=saliency" (filters, feature_maps, activation_max, saliency, deepdream, style_transfer, embedding, kernels)
 	$(PY) pipelines/visualize.py $(if $(RUN),run=$(RUN)) $(ARGS)
 
 test: $(INSTALLED) ## run the fast test suite (offline, CPU, a few minutes)
@@ -103,6 +106,9 @@ bench-degradation: $(INSTALLED) ## plain-20/56 vs ResNet-20/56 training error on
 
 bench-viz: $(INSTALLED) ## time each visualization on a short LeNet-5 run and a random VGG-11; refresh the README gallery
 	$(PY) benchmarks/visualize.py $(ARGS)
+bench-init: $(INSTALLED) ## activations of a 10-layer tanh/ReLU net at initialization under normal:0.01, normal:1, Glorot, He; short training curves
+	$(PY) benchmarks/init.py $(ARGS)
+
 bench-train: $(INSTALLED) ## cnnlab train() vs a plain model.fit: images/s, overhead, ResNet-20 share of conv2d peak
 	$(PY) benchmarks/training.py $(ARGS)
 

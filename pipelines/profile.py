@@ -17,13 +17,19 @@ def main(cfg: DictConfig) -> None:
     validate(cfg)
     native_logs.import_tensorflow()  # only once Hydra has parsed the command line
     from cnnlab import models, tracking
-    from cnnlab.analysis import profile
+    from cnnlab.analysis import profile, shapes_only
+    from cnnlab.models.init import check_init
     from cnnlab.training.fit import model_options
 
     paper_shape, paper_classes = models.paper_input(cfg.model.name)
     input_shape = tuple(cfg.input_shape or paper_shape)
     num_classes = cfg.num_classes or paper_classes
-    model = models.build(cfg.model.name, input_shape, num_classes, **model_options(cfg.model))
+    options = model_options(cfg.model)
+    check_init(options.get("init", "auto"))  # refused when bad, though not drawn here
+    with shapes_only():  # the profile reads shapes: no weights are drawn (or redrawn by init)
+        model = models.build(
+            cfg.model.name, input_shape, num_classes, **options | {"init": "keras"}
+        )
     result = profile(models.inference_model(model))  # auxiliary classifiers are training-only
     print(result.table())
     if cfg.log:

@@ -1,7 +1,7 @@
 """Visualize a trained run: `python pipelines/visualize.py run=<id> viz=saliency` (or `make visualize`).
 
 Visualizations (conf/viz/): filters, feature_maps, activation_max, saliency, deepdream,
-style_transfer, embedding. `viz.model=random:vgg11` looks at a freshly initialized model instead.
+style_transfer, embedding, kernels (no run needed). `viz.model=random:vgg11` looks at a freshly initialized model instead.
 """
 
 import logging

@@ -1,7 +1,7 @@
 """Model builds shared by test_models.py and test_profile.py: each build once per test worker.
 
 Building the ImageNet models takes seconds (VGG's 138M weights, ResNet-1202's 6,000 variables),
-so tests that only read a model's structure share one instance.
+so tests that only read a model's structure share one instance, built without drawing weights.
 """
 
 import functools
@@ -12,6 +12,7 @@ import pytest
 from omegaconf import OmegaConf
 
 from cnnlab import models
+from cnnlab.analysis import shapes_only
 from cnnlab.training.fit import model_options
 
 CONF_MODEL = Path(__file__).resolve().parents[1] / "conf" / "model"
@@ -55,5 +56,7 @@ def small_model(name: str) -> keras.Model:
 
 @functools.cache
 def paper_model(name: str, side: int, **options) -> keras.Model:
-    """Model `name` at side x side x 3 with 1,000 classes (the builder's default options)."""
-    return models.build(name, (side, side, 3), 1000, **options)
+    """Model `name` at side x side x 3 with 1,000 classes (the builder's default options), for
+    tests that read its structure: its weights have shapes but were never drawn."""
+    with shapes_only():
+        return models.build(name, (side, side, 3), 1000, **{"init": "keras", **options})

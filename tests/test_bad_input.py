@@ -35,6 +35,10 @@ from cnnlab.training import train
         ),
         ("+model.flavour=modern", r"model=lenet5 got unknown option\(s\) flavour"),
         ("model.conv_impl=cuda", r"model.conv_impl='cuda' is unknown; available: native, im2col"),
+        (
+            "model.init=normal:0",
+            r"model.init='normal:0' is invalid: .*or normal:<std> with std > 0",
+        ),
     ],
 )
 def test_bad_value_is_one_clear_error_and_no_run(make_cfg, override, message):

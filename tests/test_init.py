@@ -94,3 +94,22 @@ def test_a_relu_vgg_passes_signal_through_its_depth_only_with_he_init():
 def test_unknown_init_is_one_clear_error():
     with pytest.raises(ConfigError, match=r"model.init='xavier'.*he_normal"):
         models.build("lenet5", (28, 28, 1), 10, init="xavier")
+
+
+def test_normal_init_draws_every_kernel_with_the_given_std_whatever_its_fan_in():
+    """The notes' weight_scale: W = 0.01 * randn(fan_in, fan_out), for every layer alike."""
+    keras.utils.set_random_seed(0)
+    model = models.build("lenet5", (32, 32, 1), 10, init="normal:0.01")
+    for name in ("c1", "c3", "f5"):  # fan-ins 25, 150 and 400; 150 to 48,000 weights
+        kernel = kernels(model)[name]
+        assert kernel.std() == pytest.approx(0.01, rel=0.15 if kernel.size < 1000 else 0.02), name
+        assert abs(kernel.mean()) < 0.003
+    assert not keras.ops.convert_to_numpy(model.get_layer("f5").bias).any()
+
+
+@pytest.mark.parametrize("init", ["normal:0", "normal:-0.1", "normal:wide", "normal:"])
+def test_normal_init_needs_a_positive_std(init):
+    with pytest.raises(
+        ConfigError, match=rf"model.init='{init}' is invalid: .*normal:<std> with std > 0"
+    ):
+        models.build("lenet5", (28, 28, 1), 10, init=init)

@@ -159,8 +159,9 @@ def test_inception_v3_multiply_adds():
 def test_im2col_model_has_the_same_profile():
     native = profile(models.build("mobilenet", (32, 32, 3), 10))
     im2col = profile(models.build("mobilenet", (32, 32, 3), 10, conv_impl="im2col"))
-    strip = [(r.name, r.output_shape, r.params, r.macs, r.activations) for r in native.rows]
-    assert [(r.name, r.output_shape, r.params, r.macs, r.activations) for r in im2col.rows] == strip
+    fields = ("name", "output_shape", "params", "macs", "activations", "receptive_field")
+    strip = [tuple(getattr(r, f) for f in fields) for r in native.rows]
+    assert [tuple(getattr(r, f) for f in fields) for r in im2col.rows] == strip
     assert im2col.row("conv2_dw").kind == "Im2ColDepthwiseConv2D"
 
 
@@ -172,6 +173,9 @@ def test_table_lists_every_layer_and_the_totals():
         "type",
         "output",
         "shape",
+        "field",
+        "jump",
+        "start",
         "params",
         "mult-adds",
         "activations/image",

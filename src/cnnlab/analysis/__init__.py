@@ -1,5 +1,5 @@
-"""Model analysis: per-layer parameters, multiply-adds and activation memory."""
+"""Model analysis: per-layer parameters, multiply-adds, activation memory and receptive fields."""
 
-from cnnlab.analysis.profile import LayerProfile, ModelProfile, profile
+from cnnlab.analysis.profile import LayerProfile, ModelProfile, profile, shapes_only
 
-__all__ = ["LayerProfile", "ModelProfile", "profile"]
+__all__ = ["LayerProfile", "ModelProfile", "profile", "shapes_only"]

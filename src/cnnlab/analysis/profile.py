@@ -1,24 +1,31 @@
-"""Per-layer parameters, multiply-adds and activation memory of a Keras model.
+"""Per-layer parameters, multiply-adds, activation memory and receptive field of a Keras model.
 
 Multiply-adds (MACs) follow the papers' convention: those of convolutions and fully connected
 layers (what VGG, ResNet and GoogLeNet tabulate; He et al. call them FLOPs), nothing for
 pools, normalizations, activations, sums or biases. A layer with a `kernel` weight performs
 size(kernel) multiply-adds per output position, whatever its kind: kh*kw*(C_in/groups)*C_out
-for a (grouped) convolution, kh*kw*C*multiplier for a depthwise one, C_in*C_out for a dense.
+for a (grouped) convolution, kh*kw*C*multiplier for a depthwise one, C_in*C_out for a dense;
+a locally connected layer's kernel holds one matrix per position, so it makes size(kernel).
 
 Activation memory is the number of values a layer's output holds per image, times the bytes
 of its dtype, as in the notes' VGG-16 walk-through (INPUT 224x224x3 = 150K values, CONV3-64
 224x224x64 = 3.2M, ...). Element-wise activations, dropout and reshapes are counted as in place
 (no new values): the walk-through counts a ReLU with its convolution.
+
+Receptive fields (size, jump, start) follow `cnnlab.analysis.receptive`.
 """
 
+import contextlib
 import math
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import keras
 import numpy as np
+from keras.src.backend.common import global_state
 
-from cnnlab.layers import RReLU
+from cnnlab.analysis.receptive import Field, receptive_fields
+from cnnlab.layers import LocallyConnected2D, RReLU
 
 IN_PLACE = (
     keras.layers.Activation,
@@ -45,6 +52,7 @@ class LayerProfile:
     macs: int
     activations: int  # output values stored per image (0 for in-place layers)
     bytes_per_value: int
+    receptive_field: Field | None = None  # None: a layer the arithmetic does not know
 
     @property
     def activation_bytes(self) -> int:
@@ -88,12 +96,23 @@ class ModelProfile:
 
     def table(self) -> str:
         """The rows as a fixed-width text table, with a totals line."""
-        header = ("layer", "type", "output shape", "params", "mult-adds", "activations/image")
+        header = (
+            "layer",
+            "type",
+            "output shape",
+            "field",
+            "jump",
+            "start",
+            "params",
+            "mult-adds",
+            "activations/image",
+        )
         lines = [
             (
                 row.name,
                 row.kind,
                 "x".join(map(str, row.output_shape)),
+                *_field_cells(row.receptive_field),
                 f"{row.params:,}",
                 f"{row.macs:,}",
                 _bytes(row.activation_bytes) if row.activations else "-",
@@ -102,6 +121,9 @@ class ModelProfile:
         ]
         total = (
             "total",
+            "",
+            "",
+            "",
             "",
             "",
             f"{self.params:,}",
@@ -113,7 +135,7 @@ class ModelProfile:
 
         def fmt(r):
             left = [r[i].ljust(widths[i]) for i in range(3)]
-            right = [r[i].rjust(widths[i]) for i in range(3, len(r))]
+            right = [r[i].rjust(widths[i]) for i in range(3, len(r))]  # numbers
             return "  ".join(left + right).rstrip()
 
         summary = (
@@ -122,6 +144,17 @@ class ModelProfile:
             f"activations per image (forward; about twice that to train)"
         )
         return "\n".join([fmt(header), rule, *map(fmt, lines), rule, fmt(total), summary])
+
+
+def _field_cells(field: Field | None) -> tuple[str, str, str]:
+    """Field size, jump and start as table cells: one number when both axes agree."""
+    if field is None:
+        return ("?", "?", "?")
+
+    def cell(pair: tuple[int, int]) -> str:
+        return str(pair[0]) if pair[0] == pair[1] else f"{pair[0]}x{pair[1]}"
+
+    return cell(field.size), cell(field.jump), cell(field.start)
 
 
 def _count(n: int) -> str:
@@ -143,6 +176,8 @@ def _layer_macs(layer: keras.layers.Layer, output_shape: tuple[int, ...]) -> int
     kernels = [w for w in layer.weights if w.path.split("/")[-1] == "kernel"]
     if not kernels or not output_shape:
         return 0
+    if isinstance(layer, LocallyConnected2D):  # one weight matrix per position: each used once
+        return math.prod(kernels[0].shape)
     positions = math.prod(output_shape[:-1])  # output values per output channel
     return sum(math.prod(k.shape) for k in kernels) * positions
 
@@ -151,7 +186,7 @@ def _output_shapes(layer: keras.layers.Layer) -> list[tuple[int, ...]]:
     return [tuple(t.shape[1:]) for t in keras.tree.flatten(layer.output)]
 
 
-def _layer_profile(layer: keras.layers.Layer) -> LayerProfile:
+def _layer_profile(layer: keras.layers.Layer, field: Field | None) -> LayerProfile:
     outputs = keras.tree.flatten(layer.output)
     shapes = _output_shapes(layer)
     values = 0 if isinstance(layer, IN_PLACE) else sum(math.prod(s) for s in shapes)
@@ -164,13 +199,26 @@ def _layer_profile(layer: keras.layers.Layer) -> LayerProfile:
         macs=_layer_macs(layer, shapes[0]),
         activations=values,
         bytes_per_value=dtype.itemsize,
+        receptive_field=field,
     )
+
+
+@contextlib.contextmanager
+def shapes_only() -> Iterator[None]:
+    """Build models inside to profile them: their weights get shapes but no values. Keras's
+    stateless scope defers drawing them (VGG-16's 138M take seconds), and they are never
+    drawn: Keras lists deferred variables to draw at the next scope's end, and this one
+    forgets them again. Such a model can be profiled, not run."""
+    with keras.StatelessScope(initialize_variables=False):
+        yield
+    global_state.set_global_attribute("uninitialized_variables", [])
 
 
 def profile(model: keras.Model) -> ModelProfile:
     """The per-layer profile of a built functional model, in graph order."""
+    fields = receptive_fields(model)
     return ModelProfile(
         model=model.name,
         input_shape=tuple(model.inputs[0].shape[1:]),
-        rows=tuple(_layer_profile(layer) for layer in model.layers),
+        rows=tuple(_layer_profile(layer, fields[layer.name]) for layer in model.layers),
     )

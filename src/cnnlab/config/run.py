@@ -36,6 +36,15 @@ class ProfileConfig(Checked):
 
 
 @dataclass
+class NotesConfig:
+    """`conf/notes.yaml`: the notes' worked numbers, recomputed (`make notes`)."""
+
+    tracking: Any = MISSING
+    output: str = MISSING  # the Markdown table; conf/notes.yaml puts it in the job's folder
+    log: bool = True  # log the table and the counts to MLflow as a kind=notes run
+
+
+@dataclass
 class VisualizeConfig:
     viz: Any = MISSING
     tracking: Any = MISSING

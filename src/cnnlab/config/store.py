@@ -11,7 +11,13 @@ from cnnlab.config.augment import AugmentConfig
 from cnnlab.config.checks import require_choice
 from cnnlab.config.data import DATA_SCHEMAS
 from cnnlab.config.ensemble import EnsembleConfig
-from cnnlab.config.run import EvaluateConfig, PredictConfig, ProfileConfig, VisualizeConfig
+from cnnlab.config.run import (
+    EvaluateConfig,
+    NotesConfig,
+    PredictConfig,
+    ProfileConfig,
+    VisualizeConfig,
+)
 from cnnlab.config.sweep import SweepConfig
 from cnnlab.config.tracking import TrackingConfig
 from cnnlab.config.training import OPTIMIZER_SCHEMAS, SCHEDULE_SCHEMAS, TrainerConfig
@@ -23,6 +29,7 @@ SCHEMA_SUFFIX = "schema"
 def register_schemas() -> None:
     store = ConfigStore.instance()
     store.store(name="profile_schema", node=ProfileConfig)
+    store.store(name="notes_schema", node=NotesConfig)
     store.store(name="visualize_schema", node=VisualizeConfig)
     store.store(name="evaluate_schema", node=EvaluateConfig)
     store.store(name="predict_schema", node=PredictConfig)

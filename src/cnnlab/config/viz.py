@@ -11,6 +11,20 @@ from typing import Any
 from cnnlab.errors import ConfigError
 
 PATTERNS = ("rings", "checks", "stripes")
+# Photographs in scikit-image's wheel (skimage.data), offline: the visualizations' real images.
+PHOTOS = ("astronaut", "camera", "coffee", "chelsea", "rocket", "coins", "moon", "brick", "grass")
+DEFAULT_PHOTOS = ("astronaut", "coffee", "chelsea")  # a random model's images, with no run
+# Hand-designed kernels of viz=kernels (cnnlab.viz.kernels.KERNELS).
+KERNEL_NAMES = (
+    "box",
+    "gaussian",
+    "sobel_x",
+    "sobel_y",
+    "prewitt_x",
+    "prewitt_y",
+    "vertical_edge",
+    "sharpen",
+)
 SALIENCY_METHODS = ("vanilla", "smoothgrad", "gradcam")
 EMBEDDING_METHODS = ("pca", "tsne")
 TARGETS = ("filter", "class")
@@ -35,12 +49,14 @@ def _subset(key: str, values: list[str], allowed: tuple[str, ...]) -> None:
 @dataclass
 class ImagesConfig:
     """Input images: from the run's dataset (by index into `split`, or the first of each class),
-    from files (resized to the model's input with a notice), or drawn patterns."""
+    from files (resized to the model's input with a notice), scikit-image's photographs, or drawn
+    patterns. Without a run's dataset and with none of the others, DEFAULT_PHOTOS."""
 
     split: str = "test"  # test | val
     indices: list[int] = field(default_factory=lambda: [0, 1, 2, 3])
     classes: list[int] = field(default_factory=list)
     files: list[str] = field(default_factory=list)
+    photos: list[str] = field(default_factory=list)  # skimage.data's: astronaut | coffee | ...
     patterns: list[str] = field(default_factory=list)  # rings | checks | stripes
 
     def __post_init__(self) -> None:
@@ -51,6 +67,8 @@ class ImagesConfig:
             _at_least("images.classes", label, 0)
         for name in self.patterns:
             _require("images.patterns", name, name in PATTERNS, "names from " + ", ".join(PATTERNS))
+        for name in self.photos:
+            _require("images.photos", name, name in PHOTOS, "names from " + ", ".join(PHOTOS))
 
 
 @dataclass
@@ -194,21 +212,26 @@ class StyleTransferConfig(VizConfig):
     """Gatys et al. (2016): L_total = alpha L_content + beta L_style, optimizing the image."""
 
     name: str = "style_transfer"
-    style: str = "pattern:stripes"  # an image file, or pattern:<stripes|checks|rings>
+    style: str = "photo:coffee"  # an image file, photo:<skimage.data name> or pattern:<stripes|...>
     content_layer: str | None = None  # null: the last convolution
     # empty: the first convolution at each resolution (the paper's conv1_1, conv2_1, ...)
     style_layers: list[str] = field(default_factory=list)
+    # Gatys et al.'s losses (cnnlab.viz.style), so their ratios carry over: alpha/beta = 1e-3
     alpha: float = 1.0
-    beta: float = 1e4
+    beta: float = 1e3
     steps: int = 100
     lr: float = 0.05  # Adam's, times the images' value range
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        if self.style.startswith("pattern:"):
-            name = self.style.removeprefix("pattern:")
+        kind, _, name = self.style.partition(":")
+        known = {"pattern": PATTERNS, "photo": PHOTOS}
+        if kind in known:
             _require(
-                "style", self.style, name in PATTERNS, "a file or pattern:" + "|".join(PATTERNS)
+                "style",
+                self.style,
+                name in known[kind],
+                f"a file, photo:<{'|'.join(PHOTOS)}> or pattern:<{'|'.join(PATTERNS)}>",
             )
         _at_least("alpha", self.alpha, 0)
         _at_least("beta", self.beta, 0)
@@ -235,6 +258,23 @@ class EmbeddingConfig(VizConfig):
         _at_least("neighbors", self.neighbors, 1)
 
 
+@dataclass
+class KernelsConfig(VizConfig):
+    """Classic hand-designed filters (blur, edges, sharpen) on photographs, through cnnlab's
+    convolution layer: input, kernel and output side by side. Needs no run or model."""
+
+    name: str = "kernels"
+    photos: list[str] = field(default_factory=lambda: ["camera", "astronaut", "coffee"])
+    kernels: list[str] = field(default_factory=lambda: list(KERNEL_NAMES))
+    side: int = 256  # the photos are centre-cropped to squares of this side (grey)
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        _subset("photos", self.photos, PHOTOS)
+        _subset("kernels", self.kernels, KERNEL_NAMES)
+        _at_least("side", self.side, 8)
+
+
 VIZ_SCHEMAS: dict[str, type[VizConfig]] = {
     schema.name: schema
     for schema in (
@@ -245,5 +285,6 @@ VIZ_SCHEMAS: dict[str, type[VizConfig]] = {
         DeepDreamConfig,
         StyleTransferConfig,
         EmbeddingConfig,
+        KernelsConfig,
     )
 }

@@ -15,7 +15,7 @@ from cnnlab.config import check_options, require_choice
 from cnnlab.errors import GeometryError
 from cnnlab.models.blocks import activations
 from cnnlab.models.blocks.activations import LEAKY_SLOPE
-from cnnlab.models.init import INITS, initialize
+from cnnlab.models.init import check_init, initialize
 
 ModelFn = Callable[..., keras.Model]
 Input = tuple[tuple[int, int, int], int]  # ((height, width, channels), classes)
@@ -31,7 +31,7 @@ def register(*, paper_input: Input, init: str = "auto") -> Callable[[ModelFn], M
     """Register `fn(input_shape, num_classes, **options) -> keras.Model` under its own name,
     with the input and classes its paper used (timm's `default_cfg`: profiles and parameter
     counts compare with the paper's at that size) and the model's default `init`."""
-    require_choice("init", init, INITS)
+    check_init(init, "init")
 
     def add(fn: ModelFn) -> ModelFn:
         _MODELS[fn.__name__] = fn
@@ -86,7 +86,7 @@ def build(
     if leaky_slope != LEAKY_SLOPE:
         given["leaky_slope"] = leaky_slope
     check_options(f"model={name}", given, accepted_options(name))
-    require_choice("model.init", init, INITS)
+    check_init(init)
     input_shape = tuple(int(d) for d in input_shape)
     try:
         with activations.leaky_slope(leaky_slope):

@@ -12,13 +12,15 @@ on the digits, He's larger kernels slowed the deep CIFAR ResNets' start (ResNet-
 accuracy after 5 epochs, against 0.96 after 3 with Glorot), so `init='auto'` keeps Keras's
 Glorot for batch-normalized models and for squashing activations (sigmoid, tanh), and picks
 He's normal initializer for plain ReLU-family networks. The other choices name a Keras
-initializer for every kernel, and 'keras' keeps each layer's own. Only kernels are redrawn:
-biases, batch-norm parameters and PReLU slopes keep their own initializers.
+initializer for every kernel, and 'keras' keeps each layer's own; 'normal:<std>' draws every
+kernel from a Gaussian of that std whatever its fan-in: the notes' `weight_scale` (0.01), the
+small random numbers whose signals vanish in a deep network (`make bench-init` shows it). Only
+kernels are redrawn: biases, batch-norm parameters and PReLU slopes keep their own initializers.
 """
 
 import keras
 
-from cnnlab.config import require_choice
+from cnnlab.config import require
 
 INITS = (
     "auto",
@@ -29,12 +31,35 @@ INITS = (
     "glorot_normal",
     "lecun_normal",
 )
+NORMAL = "normal:"  # normal:<std>, a fixed-std Gaussian
 SQUASHING = ("sigmoid", "tanh")
+
+
+def normal_std(init: str) -> float | None:
+    """The std of 'normal:<std>', or None for a named scheme."""
+    if not isinstance(init, str) or not init.startswith(NORMAL):
+        return None
+    try:
+        return float(init.removeprefix(NORMAL))
+    except ValueError:
+        return -1.0  # not a number: check_init rejects it
+
+
+def check_init(init: str, key: str = "model.init") -> None:
+    """Raise ConfigError unless `init` is one of INITS or normal:<std> with std > 0."""
+    std = normal_std(init)
+    valid = init in INITS if std is None else std > 0
+    require(
+        valid,
+        key,
+        init,
+        f"one of {', '.join(INITS)}, or normal:<std> with std > 0 (e.g. normal:0.01)",
+    )
 
 
 def resolve_init(init: str, model: keras.Model) -> str:
     """The initializer `init` names; 'auto' decides by the model's layers."""
-    require_choice("model.init", init, INITS)
+    check_init(init)
     if init != "auto":
         return init
     return "keras" if _squashes(model) or _normalizes(model) else "he_normal"
@@ -45,7 +70,12 @@ def initialize(model: keras.Model, init: str) -> None:
     scheme = resolve_init(init, model)
     if scheme == "keras":
         return
-    initializer = keras.initializers.get(scheme)
+    std = normal_std(scheme)
+    initializer = (
+        keras.initializers.get(scheme)
+        if std is None
+        else keras.initializers.RandomNormal(stddev=std)
+    )
     for layer in model.layers:
         kernel = getattr(layer, "kernel", None)
         if kernel is None:

@@ -1,5 +1,10 @@
 """Convolution forward and backward: explicit loops, and the im2col matrix product.
 
+Like Keras's `Conv2D`, cuDNN's and every framework's "convolution", these are cross-correlations:
+the kernel slides over the input as it is, unflipped. `convolve` is the mathematical
+convolution (the kernel flipped in both axes); a learned kernel does not care which of the two
+a layer computes, a hand-designed one does (Sobel's sign, an off-centre kernel's shift).
+
 `groups` splits the input channels and the filters into that many independent
 convolutions (AlexNet's two-GPU layers); the kernel is (kh, kw, C / groups, F).
 """
@@ -118,3 +123,50 @@ def conv_backward_im2col(
         dw[..., fs] = (im2col(x[..., cs], window).T @ dy).reshape(dw[..., fs].shape)
         dx[..., cs] = col2im(dy @ wg.T, x[..., cs].shape, window)
     return dx, dw, dout.sum(axis=(0, 1, 2))
+
+
+def correlate(
+    image: np.ndarray, kernel: np.ndarray, stride: Pair = 1, pad: Padding = 0
+) -> np.ndarray:
+    """2-D cross-correlation: out[y, x] = sum over (i, j) of image[y*S + i, x*S + j] * kernel[i, j],
+    what every conv layer computes (here through `conv_forward_naive`)."""
+    image, kernel = np.asarray(image), np.asarray(kernel)
+    if image.ndim != 2 or kernel.ndim != 2:
+        raise ValueError(
+            f"correlate takes a 2-D image and kernel, got {image.shape} and {kernel.shape}"
+        )
+    out = conv_forward_naive(
+        image[None, :, :, None], kernel[:, :, None, None], stride=stride, pad=pad
+    )
+    return out[0, :, :, 0]
+
+
+def convolve(
+    image: np.ndarray, kernel: np.ndarray, stride: Pair = 1, pad: Padding = 0
+) -> np.ndarray:
+    """2-D convolution as mathematics defines it: the kernel flipped in both axes, then
+    correlated. Equal to `correlate` for a kernel symmetric under the flip (box, Gaussian)."""
+    return correlate(image, np.asarray(kernel)[::-1, ::-1], stride, pad)
+
+
+def locally_connected_forward(
+    x: np.ndarray,
+    w: np.ndarray,
+    b: np.ndarray | None,
+    kernel_size: Pair,
+    stride: Pair = 1,
+    pad: Padding = 0,
+) -> np.ndarray:
+    """Unshared weights: out[n, y, x] = patch(y, x) . w[y*OW + x] (+ b[y, x]), the patch
+    xpad[n, y*S : y*S + kh, x*S : x*S + kw, :] flattened (kh, kw, C); w is (OH*OW, kh*kw*C, F)."""
+    window = Window.of(kernel_size, stride, pad)
+    n, height, width, _ = x.shape
+    oh, ow = window.output_shape(height, width)
+    xp = pad_nhwc(x, window)
+    (kh, kw), (sh, sw) = window.size, window.stride
+    out = np.zeros((n, oh, ow, w.shape[2]), dtype=np.result_type(x, w))
+    for y in range(oh):
+        for xx in range(ow):
+            patch = xp[:, y * sh : y * sh + kh, xx * sw : xx * sw + kw, :].reshape(n, -1)
+            out[:, y, xx, :] = patch @ w[y * ow + xx]
+    return out if b is None else out + b

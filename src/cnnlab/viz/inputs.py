@@ -1,4 +1,5 @@
-"""The images a visualization looks at: from a run's dataset (by index or class), files, patterns."""
+"""The images a visualization looks at: from a run's dataset (by index or class), files, patterns,
+and the photographs that ship with scikit-image."""
 
 import logging
 import math
@@ -9,7 +10,7 @@ import keras
 import numpy as np
 from omegaconf import DictConfig
 
-from cnnlab.config.viz import PATTERNS, ImagesConfig
+from cnnlab.config.viz import DEFAULT_PHOTOS, PHOTOS, ImagesConfig
 from cnnlab.errors import ConfigError, DataError
 
 log = logging.getLogger(__name__)
@@ -81,6 +82,29 @@ def pattern(name: str, shape: tuple[int, int, int]) -> np.ndarray:
     return (0.5 + 0.5 * wave).astype(np.float32)
 
 
+def photo(name: str, shape: tuple[int, int, int]) -> np.ndarray:
+    """One of scikit-image's photographs (`skimage.data`, in the wheel: offline) in [0, 1]:
+    centre-cropped to the shape's aspect, resized to it, grey (ITU-R 601 luma) for 1 channel."""
+    import skimage.data
+    import skimage.transform
+
+    if name not in PHOTOS:
+        raise ConfigError(f"photo {name!r} is not one of skimage.data's: {', '.join(PHOTOS)}")
+    image = np.asarray(getattr(skimage.data, name)(), dtype=np.float32) / 255.0
+    image = image[..., None] if image.ndim == 2 else image[..., :3]
+    height, width = image.shape[:2]
+    aspect = shape[1] / shape[0]
+    crop_h, crop_w = min(height, round(width / aspect)), min(width, round(height * aspect))
+    top, left = (height - crop_h) // 2, (width - crop_w) // 2
+    image = image[top : top + crop_h, left : left + crop_w]
+    image = skimage.transform.resize(image, shape[:2], anti_aliasing=True).astype(np.float32)
+    if shape[2] == 1 and image.shape[2] == 3:
+        image = image @ np.array([[0.299], [0.587], [0.114]], dtype=np.float32)
+    elif shape[2] == 3 and image.shape[2] == 1:
+        image = np.repeat(image, 3, axis=2)
+    return image
+
+
 def read_image(path: str, shape: tuple[int, int, int]) -> np.ndarray:
     """An image file in [0, 1] with the model's channels, resized (with a notice) if needed."""
     try:
@@ -112,11 +136,11 @@ def select(
     split: LabelledSplit | None,
     normalization: Normalization | None = None,
 ) -> Inputs:
-    """Dataset images by index, then the first of each listed class, then files, then patterns
-    (files and patterns standardized with the run's `normalization`).
+    """Dataset images by index, then the first of each listed class, then files, photos and
+    patterns (these standardized with the run's `normalization`).
 
     Without a dataset (a random model and no run) the indices and classes have nothing to pick
-    from; with no files or patterns either, every pattern is used.
+    from; with no files, photos or patterns either, scikit-image's DEFAULT_PHOTOS are used.
     """
     images: list[np.ndarray] = []
     names: list[str] = []
@@ -147,12 +171,14 @@ def select(
         images.append(standardized(read_image(path, shape), normalization))
         names.append(path.rsplit("/", 1)[-1])
         labels.append(-1)
-    patterns = list(images_cfg.patterns)
-    if not images and not patterns:
-        log.info(
-            "no run dataset and no viz.images.files: using the patterns %s", ", ".join(PATTERNS)
-        )
-        patterns = list(PATTERNS)
+    photos, patterns = list(images_cfg.photos), list(images_cfg.patterns)
+    if not images and not photos and not patterns:
+        log.info("no run dataset and no viz.images: using the photos %s", ", ".join(DEFAULT_PHOTOS))
+        photos = list(DEFAULT_PHOTOS)
+    for name in photos:
+        images.append(standardized(photo(name, shape), normalization))
+        names.append(name)
+        labels.append(-1)
     for name in patterns:
         images.append(standardized(pattern(name, shape), normalization))
         names.append(name)

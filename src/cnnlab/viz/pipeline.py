@@ -24,18 +24,20 @@ from cnnlab.config.viz import (
     EmbeddingConfig,
     FeatureMapsConfig,
     FiltersConfig,
+    KernelsConfig,
     SaliencyConfig,
     StyleTransferConfig,
     VizConfig,
 )
 from cnnlab.errors import ConfigError
-from cnnlab.viz import ascent, embedding, feature_maps, filters, saliency, style
+from cnnlab.viz import ascent, embedding, feature_maps, filters, kernels, saliency, style
 from cnnlab.viz.figures import image_grid, stretch
 from cnnlab.viz.inputs import (
     Inputs,
     LabelledSplit,
     Normalization,
     pattern,
+    photo,
     read_image,
     run_split,
     select,
@@ -274,6 +276,8 @@ def style_image(
 ) -> np.ndarray:
     if spec.startswith("pattern:"):
         image = pattern(spec.removeprefix("pattern:"), shape)
+    elif spec.startswith("photo:"):
+        image = photo(spec.removeprefix("photo:"), shape)
     else:
         image = read_image(spec, shape)
     return standardized(image, normalization)
@@ -335,7 +339,26 @@ def draw_embedding(subject: Subject, settings: EmbeddingConfig) -> Pictures:
     return Pictures({"embedding.png": figure}, {f"knn_accuracy_{m}": s for m, s in scores.items()})
 
 
-DRAWERS: dict[str, Callable[[Subject, VizConfig], Pictures]] = {
+def draw_kernels(subject: None, settings: KernelsConfig) -> Pictures:
+    """Hand-designed kernels on skimage's photographs; there is no network to look at."""
+    shape = (settings.side, settings.side, 1)
+    photos = {name: photo(name, shape)[..., 0] for name in settings.photos}
+    outputs = {
+        name: {p: kernels.apply(kernels.KERNELS[name], image) for p, image in photos.items()}
+        for name in settings.kernels
+    }
+    title = (
+        "hand-designed kernels through cnnlab's Im2ColConv2D\n"
+        "(a conv layer cross-correlates: each kernel is applied as drawn)"
+    )
+    mean_abs = {
+        f"mean_abs_{name}": float(np.mean([np.abs(out).mean() for out in by_photo.values()]))
+        for name, by_photo in outputs.items()
+    }
+    return Pictures({"kernels.png": kernels.plot_kernels(photos, outputs, title)}, mean_abs)
+
+
+DRAWERS: dict[str, Callable[[Subject | None, VizConfig], Pictures]] = {
     "filters": draw_filters,
     "feature_maps": draw_feature_maps,
     "activation_max": draw_activation_max,
@@ -343,14 +366,16 @@ DRAWERS: dict[str, Callable[[Subject, VizConfig], Pictures]] = {
     "deepdream": draw_deepdream,
     "style_transfer": draw_style_transfer,
     "embedding": draw_embedding,
+    "kernels": draw_kernels,
 }
+NO_MODEL = ("kernels",)  # visualizations of fixed, hand-made filters
 
 
 def visualize(cfg: DictConfig, output_dir: Path | None = None) -> VizResult:
     """Draw `cfg.viz` for run `cfg.run` (or a random model), save the PNGs, then log them."""
     settings = viz_settings(cfg)
     start = time.perf_counter()
-    subject = load_subject(cfg, settings)
+    subject = None if settings.name in NO_MODEL else load_subject(cfg, settings)
     pictures = DRAWERS[settings.name](subject, settings)
     seconds = time.perf_counter() - start
     output_dir = Path(output_dir or tempfile.mkdtemp(prefix="cnnlab-viz-"))
@@ -368,9 +393,9 @@ def visualize(cfg: DictConfig, output_dir: Path | None = None) -> VizResult:
     if cfg.log:
         location = tracking.log_visualization(
             cfg.tracking,
-            subject.run_id,
+            subject.run_id if subject else None,
             tracking.run_name("viz", settings.name),
-            {"viz": settings.name, "model": subject.model.name},
+            {"viz": settings.name, "model": subject.model.name if subject else "none"},
             {f"viz.{k}": v for k, v in tracking.flatten(OmegaConf.structured(settings)).items()},
             {**pictures.metrics, "viz_seconds": seconds},
             output_dir,

@@ -1,8 +1,16 @@
 """Style transfer (Gatys, Ecker & Bethge, 2016): L_total = alpha L_content + beta L_style.
 
-Content: the squared error of one layer's features. Style: the squared error of the Gram
-matrices G = F^T F / (H W) of several layers. Random, untrained filters already carry texture
-statistics (Ustyuzhaninov et al., 2016), so this also works on a freshly initialized network.
+The losses as the paper (and the notes) write them, so that their alpha/beta ratios (1e-3,
+1e-4) mean what they say. With F the generated image's features at a layer (M = H*W positions
+by N channels) and P, A the content image's features and the style image's Gram matrix:
+
+    L_content = 1/2 sum (F - P)^2                         (eq. 1, one layer)
+    G = F^T F, summed over the positions                  (eq. 3, N x N)
+    E_l = 1 / (4 N^2 M^2) sum (G - A)^2                   (eq. 4, per style layer)
+    L_style = sum_l w_l E_l, w_l = 1 / (number of layers) (eq. 5)
+
+Random, untrained filters already carry texture statistics (Ustyuzhaninov et al., 2016), so
+this also works on a freshly initialized network.
 """
 
 import logging
@@ -21,10 +29,21 @@ log = logging.getLogger(__name__)
 
 
 def gram(features):
-    """(N, H, W, C) -> (N, C, C), averaged over positions."""
+    """(N, H, W, C) -> (N, C, C): G = F^T F, the channels' inner products summed over positions."""
     height, width = features.shape[1], features.shape[2]
     flat = ops.reshape(features, (-1, height * width, features.shape[-1]))
-    return ops.matmul(ops.transpose(flat, (0, 2, 1)), flat) / (height * width)
+    return ops.matmul(ops.transpose(flat, (0, 2, 1)), flat)
+
+
+def content_loss(features, target):
+    """1/2 sum (F - P)^2 over one image's positions and channels (eq. 1)."""
+    return 0.5 * ops.sum(ops.square(features - target))
+
+
+def style_layer_loss(features, target_gram):
+    """E_l = 1 / (4 N^2 M^2) sum (G - A)^2 with N channels and M = H*W positions (eq. 4)."""
+    channels, positions = features.shape[-1], features.shape[1] * features.shape[2]
+    return ops.sum(ops.square(gram(features) - target_gram)) / (4 * channels**2 * positions**2)
 
 
 @dataclass
@@ -46,11 +65,14 @@ class StyleLoss:
 
     def __call__(self, image):
         features = self.tap(image)
-        content = ops.mean(ops.square(features[0] - self.content_target))
-        style = sum(
-            ops.mean(ops.square(gram(f) - target))
-            for f, target in zip(features[1:], self.style_targets, strict=True)
-        ) / len(self.style_targets)
+        content = content_loss(features[0], self.content_target)
+        style = (
+            sum(  # equal weights w_l = 1/L, as the paper's
+                style_layer_loss(f, target)
+                for f, target in zip(features[1:], self.style_targets, strict=True)
+            )
+            / len(self.style_targets)
+        )
         return self.alpha * content + self.beta * style, content, style
 
 
