@@ -1,4 +1,8 @@
-"""Print a model's per-layer profile: `python pipelines/profile.py model=vgg16` (or `make profile`)."""
+"""Print a model's per-layer profile: `python pipelines/profile.py model=vgg16` (or `make profile`).
+
+With `model.conv_impl=auto`, also the kernel each conv and pool layer runs on, timed at
+`batch_size` (`cnnlab.models.autotune`).
+"""
 
 import logging
 
@@ -18,14 +22,21 @@ def main(cfg: DictConfig) -> None:
     native_logs.import_tensorflow()  # only once Hydra has parsed the command line
     from cnnlab import models, tracking
     from cnnlab.analysis import profile
+    from cnnlab.models import autotune
     from cnnlab.training.fit import model_options
 
     paper_shape, paper_classes = models.paper_input(cfg.model.name)
     input_shape = tuple(cfg.input_shape or paper_shape)
     num_classes = cfg.num_classes or paper_classes
     model = models.build(cfg.model.name, input_shape, num_classes, **model_options(cfg.model))
+    tuning = None
+    if cfg.model.get("conv_impl") == "auto":
+        tuning = autotune.tune(model, cfg.batch_size)
+        model = tuning.model
     result = profile(models.inference_model(model))  # auxiliary classifiers are training-only
     print(result.table())
+    if tuning:
+        print(f"\n{tuning.table()}")
     if cfg.log:
         name = tracking.run_name("profile", cfg.model.name)
         with tracking.run(cfg.tracking, name, {"model": cfg.model.name, "kind": "profile"}):
@@ -35,6 +46,8 @@ def main(cfg: DictConfig) -> None:
             )
             tracking.log_metrics(result.totals())
             tracking.log_text(result.table(), "profile.txt")
+            if tuning:
+                tracking.log_text(tuning.table(), "autotune.txt")
         log.info("logged the profile to MLflow run %s", name)
 
 

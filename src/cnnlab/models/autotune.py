@@ -1,0 +1,420 @@
+"""`model.conv_impl=auto`: each convolution and pooling layer runs on whichever kernel trains it
+faster on this machine, Keras's native op or cnnlab's im2col layer, measured (what cuDNN's
+autotuner, `torch.backends.cudnn.benchmark`, does on GPUs).
+
+`tune(model, batch_size)` times every distinct geometry among the model's native conv, depthwise
+and pool layers (input shape with the batch, window, strides, padding, filters, groups, dtype
+policy) on both kernels, forward and backward as in a training step: a few warm-up steps, then
+steps in turns, the fastest of each. It returns a copy of the model with each layer on its
+faster kernel and the same weights, so the model trains, saves and serves like any other.
+
+Timings are cached in a JSON file per machine (CPU model and flags, whether TensorFlow's oneDNN
+kernels are on, the GPUs, TensorFlow, Keras and the backend) under `cache_dir()`, so a second
+run on the same machine measures nothing.
+"""
+
+import hashlib
+import json
+import logging
+import os
+import platform
+import time
+from collections import Counter
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+import keras
+import numpy as np
+from tqdm.auto import tqdm
+
+from cnnlab.errors import ConfigError
+from cnnlab.models.blocks.conv import ConvLayers
+from cnnlab.models.blocks.recursion import graph_limit, recursion_limit
+
+log = logging.getLogger(__name__)
+
+KERNELS = ("native", "im2col")
+WARMUP_STEPS = 2  # the first traces and compiles (XLA, for the im2col ops)
+TIMED_STEPS = 5  # per kernel, in turns; the fastest counts (the least disturbed by neighbours)
+# im2col must win by this factor: a near tie stays native, the kernel Keras users already run,
+# rather than flip with the timing noise of a shared machine.
+IM2COL_MARGIN = 0.95
+# Config keys that do not change the work of a step: left out of the cache key.
+NOT_GEOMETRY = {"name", "trainable", "dtype", "data_format", "activity_regularizer"} | {
+    f"{part}_{role}"
+    for part in ("kernel", "bias", "depthwise")
+    for role in ("initializer", "regularizer", "constraint")
+}
+
+# (kernels by name, input shape with the batch, whether the input's gradient is needed)
+# -> milliseconds of one forward + backward step, by kernel name.
+Timer = Callable[[Mapping[str, keras.layers.Layer], tuple[int, ...], bool], dict[str, float]]
+
+
+@dataclass(frozen=True)
+class Choice:
+    """One layer's measurement: its geometry and each kernel's step time."""
+
+    layer: str
+    geometry: str
+    native_ms: float
+    im2col_ms: float
+
+    @property
+    def kernel(self) -> str:
+        """The faster kernel; native unless im2col is faster by IM2COL_MARGIN."""
+        return "im2col" if self.im2col_ms < IM2COL_MARGIN * self.native_ms else "native"
+
+
+@dataclass
+class Tuning:
+    """What `tune` did: the model on its chosen kernels, each layer's choice, the cost."""
+
+    model: keras.Model
+    choices: list[Choice]
+    batch_size: int
+    seconds: float  # spent timing (0 when every geometry came from the cache)
+    geometries: int  # distinct geometries among the layers
+    measured: int  # geometries timed now; the others came from the cache
+
+    def counts(self) -> dict[str, int]:
+        """Layers per kernel, both kernels always present."""
+        counted = Counter(choice.kernel for choice in self.choices)
+        return {kernel: counted[kernel] for kernel in KERNELS}
+
+    def summary(self) -> str:
+        counts = self.counts()
+        timed = (
+            f"{self.measured} of {self.geometries} geometries timed in {self.seconds:.1f} s"
+            if self.measured
+            else f"all {self.geometries} geometries from the cache"
+        )
+        return (
+            f"conv_impl=auto: {counts['im2col']} of {len(self.choices)} conv/pool layers on "
+            f"im2col, {counts['native']} native (batch {self.batch_size}; {timed})"
+        )
+
+    def table(self) -> str:
+        """The per-layer table: layer, geometry, each kernel's forward+backward ms, choice."""
+        rows = [("layer", "geometry", "native ms", "im2col ms", "choice")]
+        rows += [
+            (c.layer, c.geometry, f"{c.native_ms:.3f}", f"{c.im2col_ms:.3f}", c.kernel)
+            for c in self.choices
+        ]
+        widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+        lines = [
+            "  ".join(
+                cell.rjust(width) if 2 <= i <= 3 else cell.ljust(width)
+                for i, (cell, width) in enumerate(zip(row, widths, strict=True))
+            ).rstrip()
+            for row in rows
+        ]
+        return "\n".join([self.summary(), machine_line(), *lines])
+
+
+def tune(
+    model: keras.Model,
+    batch_size: int,
+    cache: Path | None = None,
+    timer: Timer | None = None,
+) -> Tuning:
+    """`model` with each native conv and pool layer on its faster kernel at `batch_size`.
+
+    `cache`: the folder of the timings file (default `cache_dir()`); `timer`: how one
+    geometry is timed (default `time_kernels`; tests stub it).
+    """
+    if batch_size < 1:
+        raise ConfigError(f"batch_size={batch_size!r} is invalid: expected an integer >= 1")
+    timer = timer or time_kernels
+    path = Path(cache or cache_dir()) / "conv_impl" / f"{machine_digest()}.json"
+    timings = read_timings(path)
+    inputs = {id(tensor) for tensor in model.inputs}
+    tunable = [layer for layer in model.layers if _kind(layer)]
+    geometries = {
+        layer.name: geometry(layer, batch_size, id(layer.input) not in inputs) for layer in tunable
+    }
+    todo: dict[str, keras.layers.Layer] = {}  # one layer of each geometry not in the cache
+    for layer in tunable:
+        key = _key(geometries[layer.name])
+        if key not in timings:
+            todo.setdefault(key, layer)
+    start = time.perf_counter()
+    for key, layer in tqdm(
+        todo.items(), desc="timing conv kernels", unit=" geometry", disable=None
+    ):
+        g = geometries[layer.name]
+        timings[key] = timer(twins(layer), tuple(g["input"]), g["input_gradient"])
+    seconds = time.perf_counter() - start if todo else 0.0
+    if todo:
+        write_timings(path, timings)
+    choices = []
+    for layer in tunable:
+        g = geometries[layer.name]
+        ms = timings[_key(g)]
+        choices.append(Choice(layer.name, describe(g), ms["native"], ms["im2col"]))
+    on_im2col = {choice.layer for choice in choices if choice.kernel == "im2col"}
+    distinct = len({_key(g) for g in geometries.values()})
+    result = Tuning(
+        with_im2col(model, on_im2col), choices, batch_size, seconds, distinct, len(todo)
+    )
+    log.info(result.summary())
+    return result
+
+
+def cache_dir() -> Path:
+    """cnnlab's cache folder: `$XDG_CACHE_HOME/cnnlab`, else `~/.cache/cnnlab`."""
+    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(base) / "cnnlab"
+
+
+def _kind(layer: keras.layers.Layer) -> str | None:
+    """conv, depthwise, max_pool or avg_pool for the layers `auto` chooses for, else None."""
+    # DepthwiseConv2D is not a Conv2D in Keras 3, but test it first should that change.
+    kinds = (
+        (keras.layers.DepthwiseConv2D, "depthwise"),
+        (keras.layers.Conv2D, "conv"),
+        (keras.layers.MaxPooling2D, "max_pool"),
+        (keras.layers.AveragePooling2D, "avg_pool"),
+    )
+    return next((kind for cls, kind in kinds if isinstance(layer, cls)), None)
+
+
+def twins(layer: keras.layers.Layer) -> dict[str, keras.layers.Layer]:
+    """Fresh, unbuilt copies of a native layer on each kernel, same config."""
+    return {"native": layer.__class__.from_config(layer.get_config()), "im2col": im2col_twin(layer)}
+
+
+def im2col_twin(layer: keras.layers.Layer) -> keras.layers.Layer:
+    """The im2col layer with the native layer's config (so the same weights fit it)."""
+    config = layer.get_config()
+    im2col = ConvLayers("im2col")
+    build = {
+        "conv": im2col.conv2d,
+        "depthwise": im2col.depthwise_conv2d,
+        "max_pool": im2col.max_pool2d,
+        "avg_pool": im2col.avg_pool2d,
+    }[_kind(layer)]
+    return build(**config)
+
+
+def geometry(layer: keras.layers.Layer, batch_size: int, input_gradient: bool) -> dict:
+    """What decides a layer's step time: its config's shape-related keys, its input shape with
+    the batch, its dtype policy, and whether the step computes the input's gradient (not for a
+    model's first layer, as in training)."""
+    config = {k: v for k, v in layer.get_config().items() if k not in NOT_GEOMETRY}
+    return {
+        "kind": _kind(layer),
+        **config,
+        "input": [batch_size, *layer.input.shape[1:]],
+        "policy": layer.dtype_policy.name,
+        "input_gradient": input_gradient,
+    }
+
+
+def _key(g: dict) -> str:
+    return json.dumps(g, sort_keys=True, default=str)
+
+
+def describe(g: dict) -> str:
+    """A geometry as a table cell: 'conv 3x3/1 same 16->32 at 32x32x16' and the like."""
+    window = "x".join(map(str, g.get("kernel_size") or g["pool_size"]))
+    stride = "x".join(map(str, sorted(set(g["strides"]))))
+    _, height, width, channels = g["input"]
+    shape = f"{height}x{width}x{channels}"
+    if g["kind"] == "conv":
+        groups = f", {g['groups']} groups" if g.get("groups", 1) > 1 else ""
+        dilation = set(g.get("dilation_rate", (1,)))
+        dilated = f", dilation {max(dilation)}" if dilation != {1} else ""
+        what = f"conv {window}/{stride} {g['padding']} {channels}->{g['filters']}{groups}{dilated}"
+    elif g["kind"] == "depthwise":
+        what = f"depthwise {window}/{stride} {g['padding']} x{g['depth_multiplier']}"
+    else:
+        what = f"{g['kind'].replace('_', ' ')} {window}/{stride} {g['padding']}"
+    policy = "" if g["policy"] == "float32" else f", {g['policy']}"
+    return f"{what} at {shape}{policy}"
+
+
+def with_im2col(model: keras.Model, names: set[str]) -> keras.Model:
+    """A copy of `model` with the named layers on the im2col kernel and every weight kept
+    (both kernels store the same weights in the same layout); `model` itself if none."""
+    if not names:
+        return model
+
+    def clone(layer: keras.layers.Layer) -> keras.layers.Layer:
+        if layer.name in names:
+            return im2col_twin(layer)
+        return layer.__class__.from_config(layer.get_config())
+
+    with recursion_limit(graph_limit(len(model.layers))):  # ResNet-1202's ~4,200 layers
+        copy = keras.models.clone_model(model, clone_function=clone)
+    copy.set_weights(model.get_weights())
+    if hasattr(model, "auxiliary_loss_weights"):  # models.blocks.auxiliary
+        copy.auxiliary_loss_weights = model.auxiliary_loss_weights
+    return copy
+
+
+def time_kernels(
+    kernels: Mapping[str, keras.layers.Layer], input_shape: tuple[int, ...], input_gradient: bool
+) -> dict[str, float]:
+    """Milliseconds of one training step (forward, then the gradients of the weights and, if
+    `input_gradient`, of the input) of each kernel on a random batch of `input_shape`: after
+    WARMUP_STEPS each, TIMED_STEPS in turns, the fastest of each kernel."""
+    steps = {
+        name: training_step(layer, input_shape, input_gradient) for name, layer in kernels.items()
+    }
+    for step in steps.values():
+        for _ in range(WARMUP_STEPS):
+            step()
+    best = dict.fromkeys(steps, float("inf"))
+    for _ in range(TIMED_STEPS):
+        for name, step in steps.items():
+            start = time.perf_counter()
+            step()
+            best[name] = min(best[name], (time.perf_counter() - start) * 1e3)
+    return best
+
+
+def training_step(
+    layer: keras.layers.Layer, input_shape: tuple[int, ...], input_gradient: bool
+) -> Callable[[], None]:
+    """A compiled forward + backward step of `layer` on a fixed random input, which returns
+    once the device has finished it. TensorFlow and JAX backends."""
+    layer.build(input_shape)
+    x = keras.ops.convert_to_tensor(
+        np.random.default_rng(0).standard_normal(input_shape, dtype=np.float32),
+        dtype=layer.compute_dtype,
+    )
+    backend = keras.backend.backend()
+    if backend == "tensorflow":
+        import tensorflow as tf
+
+        @tf.function
+        def step(x):
+            with tf.GradientTape() as tape:
+                tape.watch(x)
+                y = layer(x)
+            sources = (
+                [x, *layer.trainable_variables] if input_gradient else layer.trainable_variables
+            )
+            return y, tape.gradient(y, sources)
+
+        def run() -> None:
+            step(x)
+            tf.test.experimental.sync_devices()
+
+        return run
+    if backend == "jax":
+        import jax
+
+        trainable = [v.value for v in layer.trainable_variables]
+        fixed = [v.value for v in layer.non_trainable_variables]
+
+        def loss(weights, x):
+            y, _ = layer.stateless_call(weights, fixed, x)
+            return keras.ops.sum(keras.ops.cast(y, "float32"))
+
+        grad = jax.jit(jax.grad(loss, argnums=(0, 1) if input_gradient else 0))
+        return lambda: jax.block_until_ready(grad(trainable, x))
+    raise ConfigError(
+        f"model.conv_impl='auto' is invalid on the {backend} backend: expected KERAS_BACKEND "
+        f"tensorflow or jax, or model.conv_impl native or im2col"
+    )
+
+
+def machine() -> dict:
+    """What the timings depend on besides the geometry: the hardware and the software."""
+    cpu = _cpuinfo()
+    return {
+        "cpu": cpu.get("model name") or platform.processor() or platform.machine(),
+        # x86 'flags', ARM 'Features': the vector units (AVX2, AVX-512, AMX, NEON, SVE)
+        "cpu_flags": hashlib.sha1(
+            (cpu.get("flags") or cpu.get("Features") or "").encode()
+        ).hexdigest()[:12],
+        "cores": os.cpu_count(),
+        "onednn": onednn_enabled(),
+        "gpus": _gpus(),
+        "backend": keras.backend.backend(),
+        "keras": keras.__version__,
+        "tensorflow": _version("tensorflow"),
+        "jax": _version("jax"),
+    }
+
+
+def machine_digest() -> str:
+    return hashlib.sha1(json.dumps(machine(), sort_keys=True).encode()).hexdigest()[:16]
+
+
+def machine_line() -> str:
+    """The machine as the table's second line: CPU, oneDNN, GPUs, versions."""
+    m = machine()
+    gpus = ", ".join(m["gpus"]) or "no GPU"
+    onednn = "oneDNN on" if m["onednn"] else "oneDNN off"
+    return f"{m['cpu']} ({m['cores']} CPUs, {onednn}), {gpus}; Keras {m['keras']} on {m['backend']}"
+
+
+def onednn_enabled() -> bool:
+    """Whether TensorFlow runs its oneDNN CPU kernels: on by default on CPUs with AVX-512-class
+    features, off with TF_ENABLE_ONEDNN_OPTS=0 (or with no TensorFlow)."""
+    try:
+        from tensorflow.python.util import _pywrap_util_port
+    except ImportError:
+        return False
+    return bool(_pywrap_util_port.IsMklEnabled())
+
+
+def _cpuinfo() -> dict[str, str]:
+    """The first processor's entries of /proc/cpuinfo ({} where there is none)."""
+    try:
+        text = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return {}
+    first = text.split("\n\n")[0]
+    return dict(
+        (key.strip(), value.strip())
+        for key, _, value in (line.partition(":") for line in first.splitlines())
+    )
+
+
+def _gpus() -> list[str]:
+    if keras.backend.backend() == "jax":
+        import jax
+
+        return [d.device_kind for d in jax.devices() if d.platform == "gpu"]
+    if keras.backend.backend() == "tensorflow":
+        import tensorflow as tf
+
+        return [
+            tf.config.experimental.get_device_details(gpu).get("device_name", gpu.name)
+            for gpu in tf.config.list_physical_devices("GPU")
+        ]
+    return []
+
+
+def _version(package: str) -> str | None:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version(package)
+    except PackageNotFoundError:
+        return None
+
+
+def read_timings(path: Path) -> dict[str, dict[str, float]]:
+    """{geometry key: {kernel: ms}} from the cache file; {} if it is missing or unreadable."""
+    try:
+        return json.loads(path.read_text())["timings"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return {}
+
+
+def write_timings(path: Path, timings: dict[str, dict[str, float]]) -> None:
+    """Write the cache file whole, atomically (parallel sweep jobs may write it at once: the
+    last one wins, and a lost entry is measured again). An unwritable cache only warns."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        partial = path.with_suffix(f".{os.getpid()}.tmp")
+        partial.write_text(json.dumps({"machine": machine(), "timings": timings}, indent=1))
+        os.replace(partial, path)
+    except OSError as error:
+        log.warning("conv_impl=auto: cannot cache the timings in %s (%s)", path, error.strerror)
