@@ -158,6 +158,7 @@ def test_a_run_with_auto_logs_its_choices_and_saves_the_chosen_layers(
     assert run.data.params["autotune.native_layers"] == "2"
     table = mlflow.artifacts.load_text(f"runs:/{result.run_id}/autotune.txt")
     assert "c1" in table and "im2col" in table
+    assert "autotune.png" in tracking.list_artifacts(result.run_id, cfg.tracking)
     saved = keras.saving.load_model(result.model_path)
     assert isinstance(saved.get_layer("c1"), Im2ColConv2D)
     assert isinstance(saved.get_layer("c3"), keras.layers.Conv2D)

@@ -39,6 +39,7 @@ from cnnlab.training.strategy import (
     worker_task,
 )
 from cnnlab.viz.augment import plot_augmentation
+from cnnlab.viz.autotune import plot_kernel_choices
 from cnnlab.viz.curves import plot_history
 
 log = logging.getLogger(__name__)
@@ -292,12 +293,13 @@ def tune_kernels(model: keras.Model, cfg: DictConfig, replicas: int) -> autotune
 
 def log_kernel_choices(tuning: autotune.Tuning | None) -> None:
     """What `conv_impl=auto` chose: layers per kernel (params), each layer's timings and
-    choice (`autotune.txt`), and the seconds its timing took (0 when cached)."""
+    choice (`autotune.txt`, `autotune.png`), and the seconds its timing took (0 when cached)."""
     if tuning is None:
         return
     tracking.log_params({f"autotune.{k}_layers": n for k, n in tuning.counts().items()})
     tracking.log_metrics({"autotune_seconds": tuning.seconds})
     tracking.log_text(tuning.table(), "autotune.txt")
+    tracking.log_figure(plot_kernel_choices(tuning), "autotune.png")
 
 
 def log_run_description(cfg: DictConfig, model: keras.Model, data: Datasets) -> None:
