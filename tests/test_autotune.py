@@ -24,12 +24,19 @@ FASTER_ON_IM2COL = {"c1", "s4"}
 
 
 class StubTimer:
-    """im2col takes half of native's time on FASTER_ON_IM2COL, twice elsewhere; counts calls."""
+    """im2col takes half of native's time on FASTER_ON_IM2COL, twice elsewhere; the whole model
+    with those layers on im2col takes `model_ratio` of the all-native model's time. Records
+    what it timed."""
 
-    def __init__(self):
-        self.timed: list[tuple] = []
+    def __init__(self, model_ratio: float = 0.8):
+        self.model_ratio = model_ratio
+        self.timed: list[tuple] = []  # layers: (name, input shape, input gradient?)
+        self.models: list[keras.Model] = []  # whole-model checks: the candidate model
 
     def __call__(self, kernels, input_shape, input_gradient):
+        if isinstance(kernels["native"], keras.Model):
+            self.models.append(kernels["im2col"])
+            return {"native": 10.0, "im2col": 10.0 * self.model_ratio}
         layer = kernels["native"]
         assert isinstance(kernels["im2col"], Im2ColConv2D | Im2ColPool2D)
         self.timed.append((layer.name, input_shape, input_gradient))
@@ -77,6 +84,23 @@ def test_each_layer_is_timed_at_its_input_shape_with_the_batch_and_no_input_grad
         ("c3", (16, 14, 14, 6), True),
         ("s4", (16, 10, 10, 16), True),
     ]
+
+
+def test_the_whole_model_is_timed_with_the_choices_and_they_are_dropped_if_it_is_slower(
+    lenet, tmp_path
+):
+    timer = StubTimer(model_ratio=0.8)
+    kept = autotune.tune(lenet, 16, cache=tmp_path / "a", timer=timer)
+    (candidate,) = timer.models
+    assert candidate is kept.model
+    assert kept.counts() == {"native": 2, "im2col": 2}
+    assert "choices kept" in kept.table()
+
+    dropped = autotune.tune(lenet, 16, cache=tmp_path / "b", timer=StubTimer(model_ratio=1.0))
+    assert dropped.model is lenet
+    assert dropped.counts() == {"native": 4, "im2col": 0}
+    assert {c.layer: c.im2col_ms for c in dropped.choices}["c1"] == 0.5  # still shown
+    assert "(1.00x): choices dropped" in dropped.table()
 
 
 def test_a_second_tuning_reads_the_cache_and_times_nothing(lenet, tmp_path):

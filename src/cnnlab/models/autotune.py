@@ -5,8 +5,11 @@ autotuner, `torch.backends.cudnn.benchmark`, does on GPUs).
 `tune(model, batch_size)` times every distinct geometry among the model's native conv, depthwise
 and pool layers (input shape with the batch, window, strides, padding, filters, groups, dtype
 policy) on both kernels, forward and backward as in a training step: a few warm-up steps, then
-steps in turns, the fastest of each. It returns a copy of the model with each layer on its
-faster kernel and the same weights, so the model trains, saves and serves like any other.
+steps in turns, the fastest of each. A layer alone does not tell the whole story (TensorFlow
+fuses and lays out a native conv with its neighbours), so when some layers chose im2col, the
+whole model's step is timed both ways too, and the choices stand only if the model is faster
+with them. It returns a copy of the model with each layer on its kernel and the same weights,
+so the model trains, saves and serves like any other.
 
 Timings are cached in a JSON file per machine (CPU model and flags, whether TensorFlow's oneDNN
 kernels are on, the GPUs, TensorFlow, Keras and the backend) under `cache_dir()`, so a second
@@ -40,6 +43,8 @@ TIMED_STEPS = 5  # per kernel, in turns; the fastest counts (the least disturbed
 # im2col must win by this factor: a near tie stays native, the kernel Keras users already run,
 # rather than flip with the timing noise of a shared machine.
 IM2COL_MARGIN = 0.9
+# The model with its im2col layers must beat the all-native model's step by this factor.
+MODEL_MARGIN = 0.97
 # Config keys that do not change the work of a step: left out of the cache key.
 NOT_GEOMETRY = {"name", "trainable", "dtype", "data_format", "activity_regularizer"} | {
     f"{part}_{role}"
@@ -54,17 +59,19 @@ Timer = Callable[[Mapping[str, keras.layers.Layer], tuple[int, ...], bool], dict
 
 @dataclass(frozen=True)
 class Choice:
-    """One layer's measurement: its geometry and each kernel's step time."""
+    """One layer's measurement: its geometry, each kernel's step time, the kernel it runs on."""
 
     layer: str
     geometry: str
     native_ms: float
     im2col_ms: float
+    kernel: str
 
-    @property
-    def kernel(self) -> str:
-        """The faster kernel; native unless im2col is faster by IM2COL_MARGIN."""
-        return "im2col" if self.im2col_ms < IM2COL_MARGIN * self.native_ms else "native"
+
+def faster(ms: Mapping[str, float], margin: float) -> str:
+    """im2col if it took under `margin` times native's time, else native (the kernel Keras users
+    already run: a near tie stays there)."""
+    return "im2col" if ms["im2col"] < margin * ms["native"] else "native"
 
 
 @dataclass
@@ -76,7 +83,10 @@ class Tuning:
     batch_size: int
     seconds: float  # spent timing (0 when every geometry came from the cache)
     geometries: int  # distinct geometries among the layers
-    measured: int  # geometries timed now; the others came from the cache
+    measured: int  # geometries (and whole-model checks) timed now; the others were cached
+    # The whole model's training step, all native and with the layers' choices ("im2col"), when
+    # some layers chose im2col: {kernel: ms}.
+    model_ms: dict[str, float] | None = None
 
     def counts(self) -> dict[str, int]:
         """Layers per kernel, both kernels always present."""
@@ -86,7 +96,7 @@ class Tuning:
     def summary(self) -> str:
         counts = self.counts()
         timed = (
-            f"{self.measured} of {self.geometries} geometries timed in {self.seconds:.1f} s"
+            f"{self.geometries} geometries, {self.measured} timed now in {self.seconds:.1f} s"
             if self.measured
             else f"all {self.geometries} geometries from the cache"
         )
@@ -110,7 +120,17 @@ class Tuning:
             ).rstrip()
             for row in rows
         ]
-        return "\n".join([self.summary(), machine_line(), *lines])
+        return "\n".join([self.summary(), machine_line(), *lines, *self.model_check()])
+
+    def model_check(self) -> list[str]:
+        if not self.model_ms:
+            return []
+        native, chosen = self.model_ms["native"], self.model_ms["im2col"]
+        verdict = "kept" if faster(self.model_ms, MODEL_MARGIN) == "im2col" else "dropped"
+        return [
+            f"whole model, one training step: {native:.3f} ms all native, {chosen:.3f} ms with "
+            f"the layers' im2col choices ({chosen / native:.2f}x): choices {verdict}"
+        ]
 
 
 def tune(
@@ -129,37 +149,70 @@ def tune(
     timer = timer or time_kernels
     path = Path(cache or cache_dir()) / "conv_impl" / f"{machine_digest()}.json"
     timings = read_timings(path)
-    inputs = {id(tensor) for tensor in model.inputs}
-    tunable = [layer for layer in model.layers if _kind(layer)]
-    geometries = {
-        layer.name: geometry(layer, batch_size, id(layer.input) not in inputs) for layer in tunable
-    }
-    todo: dict[str, keras.layers.Layer] = {}  # one layer of each geometry not in the cache
-    for layer in tunable:
-        key = _key(geometries[layer.name])
-        if key not in timings:
-            todo.setdefault(key, layer)
+    geometries = layer_geometries(model, batch_size)
     start = time.perf_counter()
-    for key, layer in tqdm(
-        todo.items(), desc="timing conv kernels", unit=" geometry", disable=None
-    ):
-        g = geometries[layer.name]
-        timings[key] = timer(twins(layer), tuple(g["input"]), g["input_gradient"])
-    seconds = time.perf_counter() - start if todo else 0.0
-    if todo:
+    measured = time_layers(model, geometries, timings, timer)
+    on_im2col = {
+        name
+        for name, g in geometries.items()
+        if faster(timings[_key(g)], IM2COL_MARGIN) == "im2col"
+    }
+    tuned, model_ms = with_im2col(model, on_im2col), None
+    if on_im2col:
+        key = _key(
+            {
+                "model": model.name,
+                "parameters": model.count_params(),
+                "layers": [[_key(g), name in on_im2col] for name, g in geometries.items()],
+            }
+        )
+        if key not in timings:
+            shape = (batch_size, *model.inputs[0].shape[1:])
+            timings[key] = timer({"native": model, "im2col": tuned}, shape, False)
+            measured += 1
+        model_ms = timings[key]
+        if faster(model_ms, MODEL_MARGIN) == "native":  # the layers' gains did not add up
+            tuned, on_im2col = model, set()
+    seconds = time.perf_counter() - start if measured else 0.0
+    if measured:
         write_timings(path, timings)
-    choices = []
-    for layer in tunable:
-        g = geometries[layer.name]
-        ms = timings[_key(g)]
-        choices.append(Choice(layer.name, describe(g), ms["native"], ms["im2col"]))
-    on_im2col = {choice.layer for choice in choices if choice.kernel == "im2col"}
+    choices = [
+        Choice(
+            name,
+            describe(g),
+            *(timings[_key(g)][kernel] for kernel in KERNELS),
+            "im2col" if name in on_im2col else "native",
+        )
+        for name, g in geometries.items()
+    ]
     distinct = len({_key(g) for g in geometries.values()})
-    result = Tuning(
-        with_im2col(model, on_im2col), choices, batch_size, seconds, distinct, len(todo)
-    )
+    result = Tuning(tuned, choices, batch_size, seconds, distinct, measured, model_ms)
     log.info(result.summary())
     return result
+
+
+def layer_geometries(model: keras.Model, batch_size: int) -> dict[str, dict]:
+    """{layer name: geometry} of the model's native conv, depthwise and pool layers."""
+    inputs = {id(tensor) for tensor in model.inputs}
+    return {
+        layer.name: geometry(layer, batch_size, id(layer.input) not in inputs)
+        for layer in model.layers
+        if _kind(layer)
+    }
+
+
+def time_layers(
+    model: keras.Model, geometries: dict[str, dict], timings: dict, timer: Timer
+) -> int:
+    """Time each geometry missing from `timings` (once, on its first layer) into it; how many."""
+    todo: dict[str, str] = {}
+    for name, g in geometries.items():
+        if _key(g) not in timings:
+            todo.setdefault(_key(g), name)
+    for key, name in tqdm(todo.items(), desc="timing conv kernels", unit=" geometry", disable=None):
+        g = geometries[name]
+        timings[key] = timer(twins(model.get_layer(name)), tuple(g["input"]), g["input_gradient"])
+    return len(todo)
 
 
 def cache_dir() -> Path:
@@ -278,9 +331,11 @@ def time_kernels(
 def training_step(
     layer: keras.layers.Layer, input_shape: tuple[int, ...], input_gradient: bool
 ) -> Callable[[], None]:
-    """A compiled forward + backward step of `layer` on a fixed random input, which returns
-    once the device has finished it. TensorFlow and JAX backends."""
-    layer.build(input_shape)
+    """A compiled forward + backward step of `layer` (or a whole model) on a fixed random
+    input, in training mode, which returns once the device has finished it. TensorFlow and JAX
+    backends."""
+    if not layer.built:
+        layer.build(input_shape)
     x = keras.ops.convert_to_tensor(
         np.random.default_rng(0).standard_normal(input_shape, dtype=np.float32),
         dtype=layer.compute_dtype,
@@ -293,7 +348,7 @@ def training_step(
         def step(x):
             with tf.GradientTape() as tape:
                 tape.watch(x)
-                y = layer(x)
+                y = layer(x, training=True)
             sources = (
                 [x, *layer.trainable_variables] if input_gradient else layer.trainable_variables
             )
@@ -311,8 +366,8 @@ def training_step(
         fixed = [v.value for v in layer.non_trainable_variables]
 
         def loss(weights, x):
-            y, _ = layer.stateless_call(weights, fixed, x)
-            return keras.ops.sum(keras.ops.cast(y, "float32"))
+            y, _ = layer.stateless_call(weights, fixed, x, training=True)
+            return sum(keras.ops.sum(keras.ops.cast(t, "float32")) for t in keras.tree.flatten(y))
 
         grad = jax.jit(jax.grad(loss, argnums=(0, 1) if input_gradient else 0))
         return lambda: jax.block_until_ready(grad(trainable, x))
