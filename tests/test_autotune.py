@@ -7,6 +7,7 @@ test_im2col_layers.py): `auto` only picks between them.
 """
 
 import math
+import random
 
 import keras
 import mlflow
@@ -92,7 +93,8 @@ def test_the_whole_model_is_timed_with_the_choices_and_they_are_dropped_if_it_is
     timer = StubTimer(model_ratio=0.8)
     kept = autotune.tune(lenet, 16, cache=tmp_path / "a", timer=timer)
     (candidate,) = timer.models
-    assert candidate is kept.model
+    assert isinstance(candidate.get_layer("c1"), Im2ColConv2D)
+    assert isinstance(candidate.get_layer("s4"), Im2ColPool2D)
     assert kept.counts() == {"native": 2, "im2col": 2}
     assert "choices kept" in kept.table()
 
@@ -101,6 +103,29 @@ def test_the_whole_model_is_timed_with_the_choices_and_they_are_dropped_if_it_is
     assert dropped.counts() == {"native": 4, "im2col": 0}
     assert {c.layer: c.im2col_ms for c in dropped.choices}["c1"] == 0.5  # still shown
     assert "(1.00x): choices dropped" in dropped.table()
+
+
+class DrawingTimer(StubTimer):
+    """Draws from every global random source, as building layers and training steps do."""
+
+    def __call__(self, kernels, input_shape, input_gradient):
+        random.random(), np.random.random(), keras.random.normal((2,))
+        return super().__call__(kernels, input_shape, input_gradient)
+
+
+def test_timing_leaves_the_random_state_as_a_cached_tuning_does(tmp_path):
+    def tune_then_draw(timer) -> tuple:
+        keras.utils.set_random_seed(0)
+        model = models.build("lenet5", (28, 28, 1), 10, conv_impl="auto")
+        tuned = autotune.tune(model, 16, cache=tmp_path, timer=timer).model
+        draws = (random.random(), np.random.random(), float(keras.random.normal(())))
+        return draws, tuned.get_weights()
+
+    timed, timed_weights = tune_then_draw(DrawingTimer())
+    cached, cached_weights = tune_then_draw(never_called)
+    assert timed == cached
+    for t, c in zip(timed_weights, cached_weights, strict=True):
+        np.testing.assert_array_equal(t, c)
 
 
 def test_a_second_tuning_reads_the_cache_and_times_nothing(lenet, tmp_path):
@@ -157,6 +182,12 @@ def test_the_real_timer_times_a_training_step_of_both_kernels():
     conv = keras.layers.Conv2D(4, 3, padding="same", name="conv")
     ms = autotune.time_kernels(autotune.twins(conv), (2, 8, 8, 3), input_gradient=True)
     assert set(ms) == {"native", "im2col"}
+    assert all(0 < t < 10_000 and math.isfinite(t) for t in ms.values())
+
+
+def test_the_real_timer_times_a_training_step_of_whole_models(lenet):
+    models_ = {"native": autotune.copy(lenet, set()), "im2col": autotune.copy(lenet, {"s2"})}
+    ms = autotune.time_kernels(models_, (4, 28, 28, 1), input_gradient=False)
     assert all(0 < t < 10_000 and math.isfinite(t) for t in ms.values())
 
 

@@ -16,14 +16,16 @@ kernels are on, the GPUs, TensorFlow, Keras and the backend) under `cache_dir()`
 run on the same machine measures nothing.
 """
 
+import contextlib
 import hashlib
 import json
 import logging
 import os
 import platform
+import random
 import time
 from collections import Counter
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -52,7 +54,8 @@ NOT_GEOMETRY = {"name", "trainable", "dtype", "data_format", "activity_regulariz
     for role in ("initializer", "regularizer", "constraint")
 }
 
-# (kernels by name, input shape with the batch, whether the input's gradient is needed)
+# (kernels by name: a layer on each kernel, or the all-native model and the model with the
+# layers' choices; input shape with the batch; whether the input's gradient is needed)
 # -> milliseconds of one forward + backward step, by kernel name.
 Timer = Callable[[Mapping[str, keras.layers.Layer], tuple[int, ...], bool], dict[str, float]]
 
@@ -151,29 +154,34 @@ def tune(
     timings = read_timings(path)
     geometries = layer_geometries(model, batch_size)
     start = time.perf_counter()
-    measured = time_layers(model, geometries, timings, timer)
-    on_im2col = {
-        name
-        for name, g in geometries.items()
-        if faster(timings[_key(g)], IM2COL_MARGIN) == "im2col"
-    }
-    tuned, model_ms = with_im2col(model, on_im2col), None
-    if on_im2col:
-        key = _key(
-            {
-                "model": model.name,
-                "parameters": model.count_params(),
-                "layers": [[_key(g), name in on_im2col] for name, g in geometries.items()],
-            }
-        )
-        if key not in timings:
-            shape = (batch_size, *model.inputs[0].shape[1:])
-            timings[key] = timer({"native": model, "im2col": tuned}, shape, False)
-            measured += 1
-        model_ms = timings[key]
-        if faster(model_ms, MODEL_MARGIN) == "native":  # the layers' gains did not add up
-            tuned, on_im2col = model, set()
+    # Timing builds layers (drawing initial weights) and runs training steps: with the random
+    # state kept, the tuned model and the run after it are the same whether timed or cached.
+    with unchanged_random_state():
+        measured = time_layers(model, geometries, timings, timer)
+        on_im2col = {
+            name
+            for name, g in geometries.items()
+            if faster(timings[_key(g)], IM2COL_MARGIN) == "im2col"
+        }
+        model_ms = None
+        if on_im2col:
+            key = _key(
+                {
+                    "model": model.name,
+                    "parameters": model.count_params(),
+                    "layers": [[_key(g), name in on_im2col] for name, g in geometries.items()],
+                }
+            )
+            if key not in timings:
+                # copies: a training-mode step would move the model's batch-norm statistics
+                copies = {"native": copy(model, set()), "im2col": copy(model, on_im2col)}
+                timings[key] = timer(copies, (batch_size, *model.inputs[0].shape[1:]), False)
+                measured += 1
+            model_ms = timings[key]
+            if faster(model_ms, MODEL_MARGIN) == "native":  # the layers' gains did not add up
+                on_im2col = set()
     seconds = time.perf_counter() - start if measured else 0.0
+    tuned = copy(model, on_im2col) if on_im2col else model
     if measured:
         write_timings(path, timings)
     choices = [
@@ -288,14 +296,12 @@ def describe(g: dict) -> str:
     return f"{what} at {shape}{policy}"
 
 
-def with_im2col(model: keras.Model, names: set[str]) -> keras.Model:
-    """A copy of `model` with the named layers on the im2col kernel and every weight kept
-    (both kernels store the same weights in the same layout); `model` itself if none."""
-    if not names:
-        return model
+def copy(model: keras.Model, im2col: set[str]) -> keras.Model:
+    """A copy of `model` with the layers named in `im2col` on the im2col kernel and every
+    weight kept (both kernels store the same weights in the same layout)."""
 
     def clone(layer: keras.layers.Layer) -> keras.layers.Layer:
-        if layer.name in names:
+        if layer.name in im2col:
             return im2col_twin(layer)
         return layer.__class__.from_config(layer.get_config())
 
@@ -375,6 +381,26 @@ def training_step(
         f"model.conv_impl='auto' is invalid on the {backend} backend: expected KERAS_BACKEND "
         f"tensorflow or jax, or model.conv_impl native or im2col"
     )
+
+
+@contextlib.contextmanager
+def unchanged_random_state() -> Iterator[None]:
+    """Leave Python's, NumPy's and Keras's global random state as a block found them (what
+    `keras.utils.set_random_seed` seeds)."""
+    from keras.src.backend.common import global_state
+    from keras.src.random.seed_generator import GLOBAL_SEED_GENERATOR
+
+    python, numpy = random.getstate(), np.random.get_state()
+    generator = global_state.get_global_attribute(GLOBAL_SEED_GENERATOR)
+    state = None if generator is None else keras.ops.convert_to_numpy(generator.state)
+    try:
+        yield
+    finally:
+        random.setstate(python)
+        np.random.set_state(numpy)
+        global_state.set_global_attribute(GLOBAL_SEED_GENERATOR, generator)
+        if generator is not None:
+            generator.state.assign(state)
 
 
 def machine() -> dict:
