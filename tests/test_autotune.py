@@ -13,6 +13,7 @@ import keras
 import mlflow
 import numpy as np
 import pytest
+from in_process import run_pipeline
 
 from cnnlab import models, tracking
 from cnnlab.layers import Im2ColConv2D, Im2ColPool2D
@@ -217,3 +218,24 @@ def test_a_run_with_auto_logs_its_choices_and_saves_the_chosen_layers(
     saved = keras.saving.load_model(result.model_path)
     assert isinstance(saved.get_layer("c1"), Im2ColConv2D)
     assert isinstance(saved.get_layer("c3"), keras.layers.Conv2D)
+
+
+def test_make_profile_with_auto_prints_the_choice_per_layer(tmp_path, monkeypatch, capsys):
+    # `make profile ARGS="model=lenet5 model.conv_impl=auto"`
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    monkeypatch.setattr(autotune, "time_kernels", StubTimer())
+    status, stderr = run_pipeline(
+        monkeypatch, "profile", "model.conv_impl=auto", "batch_size=8", f"hydra.run.dir={tmp_path}"
+    )
+    assert status == 0, stderr
+    out = capsys.readouterr().out
+    assert "2 of 4 conv/pool layers on im2col" in out
+    assert "c1     conv 5x5/1 valid 1->6 at 32x32x1" in out
+
+
+def test_make_profile_refuses_a_batch_size_below_one_in_one_line(tmp_path, monkeypatch):
+    status, stderr = run_pipeline(
+        monkeypatch, "profile", "model.conv_impl=auto", "batch_size=0", f"hydra.run.dir={tmp_path}"
+    )
+    assert status == 2
+    assert "error: batch_size=0 is invalid: expected an integer >= 1" in stderr
