@@ -5,9 +5,10 @@ the native one's weights; `auto` times its layers first in a fresh cache, and th
 tuning time is a column), compiled alike (SGD, cross-entropy, the trainer's default
 `jit_compile=False`) and fitted on the same in-memory batches. After one warm-up epoch each
 (whose extra time over a steady epoch is reported as compile time), they fit one epoch at a
-time in turns, so a busy neighbour slows all alike; the table gives median images/s and the
-im2col / native and auto / native time ratios (< 1: faster than native). The header names the
-CPU and whether TensorFlow's oneDNN kernels are on (`TF_ENABLE_ONEDNN_OPTS=0` turns them off).
+time in turns, each round starting with the next one, so a busy neighbour slows all alike; the
+table gives median images/s and the im2col / native and auto / native time ratios (< 1: faster
+than native). The header names the CPU and whether TensorFlow's oneDNN kernels are on
+(`TF_ENABLE_ONEDNN_OPTS=0` turns them off).
 
 `--memory` adds the peak memory of one training step of VGG-16 at 224x224x3, batch 8, per
 conv_impl, each in a fresh process: TensorFlow's CPU allocator peak over the step (after a
@@ -108,9 +109,11 @@ def measure(case: Case, repeats: int) -> dict:
     list(data)  # fill the cache
     first = {impl: epoch_seconds(model, data) for impl, model in built.items()}
     times = {impl: [] for impl in built}
-    for _ in range(repeats):
-        for impl, model in built.items():
-            times[impl].append(epoch_seconds(model, data))
+    for repeat in range(repeats):
+        # Each round starts with the next impl: no impl always follows the heavy im2col epoch.
+        order = IMPLS[repeat % len(IMPLS) :] + IMPLS[: repeat % len(IMPLS)]
+        for impl in order:
+            times[impl].append(epoch_seconds(built[impl], data))
     median = {impl: statistics.median(t) for impl, t in times.items()}
     images = case.steps * case.batch
     return {
