@@ -123,6 +123,7 @@ def measure(case: Case, repeats: int) -> dict:
         "auto_ratio": median["auto"] / median["native"],
         "tune_s": tuning.seconds,
         "auto_im2col": f"{tuning.counts()['im2col']}/{len(tuning.choices)}",
+        "auto_table": tuning.table(),
     }
 
 
@@ -141,6 +142,7 @@ def models_table(args) -> None:
     print("|" + "---|" * header.count(" | ") + "---|")
     ratios: dict[str, dict[str, float]] = {}
     auto_ratios: dict[str, dict[str, float]] = {}
+    auto_tables: list[str] = []
     for precision in args.precisions:
         keras.mixed_precision.set_global_policy(precision)
         for case in CASES:
@@ -148,6 +150,7 @@ def models_table(args) -> None:
                 continue
             with others_load() as others:
                 r = measure(case, args.repeats)
+            auto_tables.append(f"{case.name}, {precision}: {r['auto_table']}")
             ratios.setdefault(precision, {})[case.name] = r["ratio"]
             auto_ratios.setdefault(precision, {})[case.name] = r["auto_ratio"]
             compile_s = " / ".join(f"{r[f'{impl}_compile_s']:.1f}" for impl in IMPLS)
@@ -159,6 +162,7 @@ def models_table(args) -> None:
                 flush=True,
             )
     keras.mixed_precision.set_global_policy("float32")
+    print("\nWhat auto chose:\n\n" + "\n\n".join(auto_tables))
     for label, table in (("im2col", ratios), ("auto", auto_ratios)):
         for precision, by_case in table.items():
             names = [name for name in PRIMARY if name in by_case]
