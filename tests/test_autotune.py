@@ -97,13 +97,13 @@ def test_the_whole_model_is_timed_with_the_choices_and_they_are_dropped_if_it_is
     assert isinstance(candidate.get_layer("c1"), Im2ColConv2D)
     assert isinstance(candidate.get_layer("s4"), Im2ColPool2D)
     assert kept.counts() == {"native": 2, "im2col": 2}
-    assert "choices kept" in kept.table()
+    assert "whole model with the layers' im2col choices 0.80x: kept" in kept.table()
 
     dropped = autotune.tune(lenet, 16, cache=tmp_path / "b", timer=StubTimer(model_ratio=1.0))
     assert dropped.model is lenet
     assert dropped.counts() == {"native": 4, "im2col": 0}
     assert {c.layer: c.im2col_ms for c in dropped.choices}["c1"] == 0.5  # still shown
-    assert "(1.00x): choices dropped" in dropped.table()
+    assert "whole model with the layers' im2col choices 1.00x: dropped" in dropped.table()
 
 
 class DrawingTimer(StubTimer):
@@ -134,7 +134,7 @@ def test_a_second_tuning_reads_the_cache_and_times_nothing(lenet, tmp_path):
     again = autotune.tune(lenet, 16, cache=tmp_path, timer=never_called)
     assert again.choices == first.choices
     assert (again.measured, again.seconds) == (0, 0.0)
-    assert "all 4 geometries from the cache" in again.table()
+    assert "every timing from the cache" in again.table()
 
 
 def test_layers_of_one_geometry_are_timed_once(tmp_path):

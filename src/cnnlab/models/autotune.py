@@ -98,14 +98,16 @@ class Tuning:
 
     def summary(self) -> str:
         counts = self.counts()
-        timed = (
-            f"{self.geometries} geometries, {self.measured} timed now in {self.seconds:.1f} s"
-            if self.measured
-            else f"all {self.geometries} geometries from the cache"
-        )
+        timed = f"timed in {self.seconds:.1f} s" if self.measured else "every timing from the cache"
+        checked = ""
+        if self.model_ms:
+            ratio = self.model_ms["im2col"] / self.model_ms["native"]
+            verdict = "kept" if counts["im2col"] else "dropped"
+            checked = f"; whole model with the layers' im2col choices {ratio:.2f}x: {verdict}"
         return (
             f"conv_impl=auto: {counts['im2col']} of {len(self.choices)} conv/pool layers on "
-            f"im2col, {counts['native']} native (batch {self.batch_size}; {timed})"
+            f"im2col, {counts['native']} native ({self.geometries} geometries at batch "
+            f"{self.batch_size}, {timed}{checked})"
         )
 
     def table(self) -> str:
@@ -129,10 +131,9 @@ class Tuning:
         if not self.model_ms:
             return []
         native, chosen = self.model_ms["native"], self.model_ms["im2col"]
-        verdict = "kept" if faster(self.model_ms, MODEL_MARGIN) == "im2col" else "dropped"
         return [
             f"whole model, one training step: {native:.3f} ms all native, {chosen:.3f} ms with "
-            f"the layers' im2col choices ({chosen / native:.2f}x): choices {verdict}"
+            f"the layers' im2col choices"
         ]
 
 
