@@ -1,11 +1,14 @@
-"""Whole models on the im2col layers against the same models on Keras's native ops.
+"""Whole models on the im2col layers, and on `conv_impl=auto`'s choice, against Keras's native ops.
 
-For each case the model is built twice (`conv_impl=native` and `conv_impl=im2col`, the im2col
-one given the native one's weights), compiled alike (SGD, cross-entropy, the trainer's
-default `jit_compile=False`) and fitted on the same in-memory batches. After one warm-up
-epoch each (whose extra time over a steady epoch is reported as compile time), the two fit
-one epoch at a time in turns, so a busy neighbour slows both alike; the table gives median
-images/s and the im2col / native time ratio (< 1: im2col is faster).
+For each case the model is built three times (`conv_impl=native`, `im2col` and `auto`, all with
+the native one's weights; `auto` times its layers first in a fresh cache, and that first-use
+tuning time is a column), compiled alike (SGD, cross-entropy, the trainer's default
+`jit_compile=False`) and fitted on the same in-memory batches. After one warm-up epoch each
+(whose extra time over a steady epoch is reported as compile time), they fit one epoch at a
+time in turns, each round starting with the next one, so a busy neighbour slows all alike; the
+table gives median images/s and the im2col / native and auto / native time ratios (< 1: faster
+than native). The header names the CPU and whether TensorFlow's oneDNN kernels are on
+(`TF_ENABLE_ONEDNN_OPTS=0` turns them off).
 
 `--memory` adds the peak memory of one training step of VGG-16 at 224x224x3, batch 8, per
 conv_impl, each in a fresh process: TensorFlow's CPU allocator peak over the step (after a
@@ -26,6 +29,7 @@ import os
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from dataclasses import dataclass, field
 
@@ -37,6 +41,9 @@ import tensorflow as tf
 from _machine import BUSY_CORES, busy, others_load
 
 from cnnlab import models
+from cnnlab.models import autotune
+
+IMPLS = ("native", "im2col", "auto")
 
 
 @dataclass(frozen=True)
@@ -61,21 +68,25 @@ CASES = (
 PRIMARY = ("lenet5", "resnet20", "vgg11")  # the issue's targets: geomean <= 1.3x, none over 2x
 
 
-def build_pair(case: Case) -> tuple[keras.Model, keras.Model]:
+def build_models(case: Case) -> tuple[dict[str, keras.Model], autotune.Tuning]:
+    """{impl: compiled model} with the same weights, and auto's tuning (in a fresh cache)."""
     built = {}
-    for impl in ("native", "im2col"):
+    for impl in IMPLS:
         keras.utils.set_random_seed(0)
         built[impl] = models.build(
             case.model, (case.side, case.side, 3), case.classes, conv_impl=impl, **case.options
         )
     built["im2col"].set_weights(built["native"].get_weights())
+    with tempfile.TemporaryDirectory() as cache:
+        tuning = autotune.tune(built["auto"], case.batch, cache=cache)
+    built["auto"] = tuning.model
     for model in built.values():
         model.compile(
             optimizer=keras.optimizers.SGD(0.01, momentum=0.9),
             loss=keras.losses.CategoricalCrossentropy(),
             jit_compile=False,
         )
-    return built["native"], built["im2col"]
+    return built, tuning
 
 
 def batches(case: Case) -> tf.data.Dataset:
@@ -93,23 +104,26 @@ def epoch_seconds(model: keras.Model, data: tf.data.Dataset) -> float:
 
 
 def measure(case: Case, repeats: int) -> dict:
-    native, im2col = build_pair(case)
+    built, tuning = build_models(case)
     data = batches(case)
     list(data)  # fill the cache
-    pair = {"native": native, "im2col": im2col}
-    first = {impl: epoch_seconds(model, data) for impl, model in pair.items()}
-    times = {impl: [] for impl in pair}
-    for _ in range(repeats):
-        for impl, model in pair.items():
-            times[impl].append(epoch_seconds(model, data))
+    first = {impl: epoch_seconds(model, data) for impl, model in built.items()}
+    times = {impl: [] for impl in built}
+    for repeat in range(repeats):
+        # Each round starts with the next impl: no impl always follows the heavy im2col epoch.
+        order = IMPLS[repeat % len(IMPLS) :] + IMPLS[: repeat % len(IMPLS)]
+        for impl in order:
+            times[impl].append(epoch_seconds(built[impl], data))
     median = {impl: statistics.median(t) for impl, t in times.items()}
     images = case.steps * case.batch
     return {
-        "native_ips": images / median["native"],
-        "im2col_ips": images / median["im2col"],
+        **{f"{impl}_ips": images / median[impl] for impl in IMPLS},
+        **{f"{impl}_compile_s": first[impl] - median[impl] for impl in IMPLS},
         "ratio": median["im2col"] / median["native"],
-        "native_compile_s": first["native"] - median["native"],
-        "im2col_compile_s": first["im2col"] - median["im2col"],
+        "auto_ratio": median["auto"] / median["native"],
+        "tune_s": tuning.seconds,
+        "auto_im2col": f"{tuning.counts()['im2col']}/{len(tuning.choices)}",
+        "auto_table": tuning.table(),
     }
 
 
@@ -118,13 +132,17 @@ def geomean(values) -> float:
 
 
 def models_table(args) -> None:
+    print(f"\n{autotune.machine_line()}\n")
     header = (
-        "| model | input, batch | precision | native img/s | im2col img/s | im2col / native time "
-        "| compile s (native / im2col) | others' load, cores |"
+        "| model | input, batch | precision | native img/s | im2col img/s | auto img/s "
+        "| im2col / native time | auto / native time | auto: layers on im2col, first tuning s "
+        "| compile s (native / im2col / auto) | others' load, cores |"
     )
     print(header)
     print("|" + "---|" * header.count(" | ") + "---|")
     ratios: dict[str, dict[str, float]] = {}
+    auto_ratios: dict[str, dict[str, float]] = {}
+    auto_tables: list[str] = []
     for precision in args.precisions:
         keras.mixed_precision.set_global_policy(precision)
         for case in CASES:
@@ -132,23 +150,29 @@ def models_table(args) -> None:
                 continue
             with others_load() as others:
                 r = measure(case, args.repeats)
+            auto_tables.append(f"{case.name}, {precision}: {r['auto_table']}")
             ratios.setdefault(precision, {})[case.name] = r["ratio"]
+            auto_ratios.setdefault(precision, {})[case.name] = r["auto_ratio"]
+            compile_s = " / ".join(f"{r[f'{impl}_compile_s']:.1f}" for impl in IMPLS)
             print(
                 f"| {case.name} | {case.side}x{case.side}x3, {case.batch} | {precision} "
-                f"| {r['native_ips']:.1f} | {r['im2col_ips']:.1f} | {r['ratio']:.2f}x "
-                f"| {r['native_compile_s']:.1f} / {r['im2col_compile_s']:.1f} "
-                f"| {others.cores:.2f}{busy(others.cores)} |",
+                f"| {r['native_ips']:.1f} | {r['im2col_ips']:.1f} | {r['auto_ips']:.1f} "
+                f"| {r['ratio']:.2f}x | {r['auto_ratio']:.2f}x | {r['auto_im2col']}, {r['tune_s']:.1f} "
+                f"| {compile_s} | {others.cores:.2f}{busy(others.cores)} |",
                 flush=True,
             )
     keras.mixed_precision.set_global_policy("float32")
-    for precision, by_case in ratios.items():
-        names = [name for name in PRIMARY if name in by_case]
-        if names:
-            primary = [by_case[name] for name in names]
-            print(
-                f"\n{precision}: im2col / native training time over {', '.join(names)}: "
-                f"geometric mean {geomean(primary):.2f}x, worst {max(primary):.2f}x"
-            )
+    print("\nWhat auto chose:\n\n" + "\n\n".join(auto_tables))
+    for label, table in (("im2col", ratios), ("auto", auto_ratios)):
+        for precision, by_case in table.items():
+            names = [name for name in PRIMARY if name in by_case]
+            if names:
+                primary = [by_case[name] for name in names]
+                print(
+                    f"\n{precision}: {label} / native training time over {', '.join(names)}: "
+                    f"geometric mean {geomean(primary):.2f}x, worst {max(primary):.2f}x; "
+                    f"worst over every model {max(by_case.values()):.2f}x"
+                )
 
 
 def step_memory(impl: str) -> dict:

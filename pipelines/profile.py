@@ -1,4 +1,8 @@
-"""Print a model's per-layer profile: `python pipelines/profile.py model=vgg16` (or `make profile`)."""
+"""Print a model's per-layer profile: `python pipelines/profile.py model=vgg16` (or `make profile`).
+
+With `model.conv_impl=auto`, also the kernel each conv and pool layer runs on, timed at
+`batch_size` (`cnnlab.models.autotune`).
+"""
 
 import logging
 
@@ -18,6 +22,7 @@ def main(cfg: DictConfig) -> None:
     native_logs.import_tensorflow()  # only once Hydra has parsed the command line
     from cnnlab import models, tracking
     from cnnlab.analysis import profile, shapes_only
+    from cnnlab.models import autotune
     from cnnlab.models.init import check_init
     from cnnlab.training.fit import model_options
 
@@ -26,12 +31,20 @@ def main(cfg: DictConfig) -> None:
     num_classes = cfg.num_classes or paper_classes
     options = model_options(cfg.model)
     check_init(options.get("init", "auto"))  # refused when bad, though not drawn here
-    with shapes_only():  # the profile reads shapes: no weights are drawn (or redrawn by init)
-        model = models.build(
-            cfg.model.name, input_shape, num_classes, **options | {"init": "keras"}
-        )
+    tuning = None
+    if cfg.model.get("conv_impl") == "auto":  # timing runs the layers: their weights are drawn
+        model = models.build(cfg.model.name, input_shape, num_classes, **options)
+        tuning = autotune.tune(model, cfg.batch_size)
+        model = tuning.model
+    else:
+        with shapes_only():  # the profile reads shapes: no weights are drawn (or redrawn by init)
+            model = models.build(
+                cfg.model.name, input_shape, num_classes, **options | {"init": "keras"}
+            )
     result = profile(models.inference_model(model))  # auxiliary classifiers are training-only
     print(result.table())
+    if tuning:
+        print(f"\n{tuning.table()}")
     if cfg.log:
         name = tracking.run_name("profile", cfg.model.name)
         with tracking.run(cfg.tracking, name, {"model": cfg.model.name, "kind": "profile"}):
@@ -41,6 +54,8 @@ def main(cfg: DictConfig) -> None:
             )
             tracking.log_metrics(result.totals())
             tracking.log_text(result.table(), "profile.txt")
+            if tuning:
+                tracking.log_text(tuning.table(), "autotune.txt")
         log.info("logged the profile to MLflow run %s", name)
 
 

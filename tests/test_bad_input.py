@@ -34,7 +34,10 @@ from cnnlab.training import train
             r"optimizer.momentun is not a config key; keys here: .*momentum",
         ),
         ("+model.flavour=modern", r"model=lenet5 got unknown option\(s\) flavour"),
-        ("model.conv_impl=cuda", r"model.conv_impl='cuda' is unknown; available: native, im2col"),
+        (
+            "model.conv_impl=cuda",
+            r"model.conv_impl='cuda' is unknown; available: native, im2col, auto",
+        ),
         (
             "model.init=normal:0",
             r"model.init='normal:0' is invalid: .*or normal:<std> with std > 0",

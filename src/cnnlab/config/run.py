@@ -22,6 +22,9 @@ class ProfileConfig(Checked):
     tracking: Any = MISSING
     input_shape: list[int] | None = None  # [height, width, channels]; None = the paper's input
     num_classes: int | None = None  # None = the paper's
+    batch_size: int = (
+        32  # the batch model.conv_impl=auto times the kernels at (the trainer's default)
+    )
     log: bool = False  # log the totals and the table to MLflow
 
     def __post_init__(self) -> None:
@@ -33,6 +36,7 @@ class ProfileConfig(Checked):
         self.require(
             "num_classes", self.num_classes is None or self.num_classes >= 1, "an integer >= 1"
         )
+        self.require("batch_size", self.batch_size >= 1, "an integer >= 1")
 
 
 @dataclass

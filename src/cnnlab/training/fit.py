@@ -15,6 +15,7 @@ from cnnlab import models, tracking
 from cnnlab.config import require, validate
 from cnnlab.data import Datasets, build_datasets, describe, to_pixels
 from cnnlab.errors import ConfigError
+from cnnlab.models import autotune
 from cnnlab.training.callbacks import (
     EarlyStoppingToBest,
     LearningRateToLogs,
@@ -38,6 +39,7 @@ from cnnlab.training.strategy import (
     worker_task,
 )
 from cnnlab.viz.augment import plot_augmentation
+from cnnlab.viz.autotune import plot_kernel_choices
 from cnnlab.viz.curves import plot_history
 
 log = logging.getLogger(__name__)
@@ -186,6 +188,8 @@ def train(
         model = models.build(
             cfg.model.name, data.info.input_shape, data.info.num_classes, **model_options(cfg.model)
         )
+        tuning = tune_kernels(model, cfg, strategy.num_replicas_in_sync)
+        model = tuning.model if tuning else model
         require(cfg.model.l2 >= 0, "model.l2", cfg.model.l2, "a number >= 0")
         add_l2_penalty(model, cfg.model.l2)
         schedule = compile_model(model, cfg, steps_per_epoch, strategy.num_replicas_in_sync)
@@ -223,6 +227,7 @@ def train(
     ):
         if not resume:
             log_run_description(cfg, model, data)
+            log_kernel_choices(tuning)
         history, seconds = fit(
             model, data, cfg, steps_per_epoch, output_dir, stateful, run_id, callbacks
         )
@@ -276,6 +281,25 @@ def prepare_output_dir(output_dir: Path) -> None:
         raise ConfigError(
             f"output folder {output_dir} is invalid: expected a writable folder ({error.strerror})"
         ) from error
+
+
+def tune_kernels(model: keras.Model, cfg: DictConfig, replicas: int) -> autotune.Tuning | None:
+    """`model.conv_impl=auto`: each conv and pool layer on the kernel that trains it faster at
+    the batch each replica trains on, timed before the MLflow run opens (`models.autotune`)."""
+    if cfg.model.get("conv_impl") != "auto":
+        return None
+    return autotune.tune(model, max(1, cfg.trainer.batch_size // replicas))
+
+
+def log_kernel_choices(tuning: autotune.Tuning | None) -> None:
+    """What `conv_impl=auto` chose: layers per kernel (params), each layer's timings and
+    choice (`autotune.txt`, `autotune.png`), and the seconds its timing took (0 when cached)."""
+    if tuning is None:
+        return
+    tracking.log_params({f"autotune.{k}_layers": n for k, n in tuning.counts().items()})
+    tracking.log_metrics({"autotune_seconds": tuning.seconds})
+    tracking.log_text(tuning.table(), "autotune.txt")
+    tracking.log_figure(plot_kernel_choices(tuning), "autotune.png")
 
 
 def log_run_description(cfg: DictConfig, model: keras.Model, data: Datasets) -> None:

@@ -11,12 +11,15 @@ import keras
 
 from cnnlab.config import require_choice
 
-CONV_IMPLS = ("native", "im2col")
+# 'auto' builds the native layers; `cnnlab.models.autotune.tune` then moves each to whichever
+# kernel trains it faster on this machine.
+CONV_IMPLS = ("native", "im2col", "auto")
 
 
 @dataclass(frozen=True)
 class ConvLayers:
-    """A factory of conv/pool layers for one implementation: 'native' or 'im2col'."""
+    """A factory of conv/pool layers for one implementation: 'native', 'im2col' or 'auto'
+    (native layers, for the autotuner to choose from)."""
 
     impl: str = "native"
 
