@@ -4,6 +4,7 @@ import os
 import re
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -106,3 +107,10 @@ def make_cfg(tfds_dir, mlflow_dir, request):
         return cfg
 
     return make
+
+
+@pytest.fixture
+def rng():
+    """A NumPy generator seeded afresh for each test: its draws do not depend on which tests ran
+    before it on the same worker."""
+    return np.random.default_rng(0)

@@ -32,8 +32,6 @@ from cnnlab.models.blocks.heads import softmax_classifier
 from cnnlab.models.resnet import ZeroPadShortcut
 from cnnlab.training.fit import compile_model
 
-RNG = np.random.default_rng(0)
-
 KERAS_APPLICATIONS = {  # name: (keras.applications builder, input side, parameters)
     "vgg16": ("VGG16", 224, 138_357_544),
     "vgg19": ("VGG19", 224, 143_667_240),
@@ -86,7 +84,7 @@ def one_worker_for_resnet1202(names):
 
 
 @pytest.mark.parametrize("name", per_family(models.available()))
-def test_every_model_builds_at_32x32x3_from_its_config_and_trains_one_step(name, make_cfg):
+def test_every_model_builds_at_32x32x3_from_its_config_and_trains_one_step(rng, name, make_cfg):
     limit = sys.getrecursionlimit()
     model = small_model(name)
     assert sys.getrecursionlimit() == limit  # ResNet-1202 raises it only while it builds
@@ -96,7 +94,7 @@ def test_every_model_builds_at_32x32x3_from_its_config_and_trains_one_step(name,
     model.run_eagerly = True  # one step: tracing a graph of up to 4,000 layers takes longer
     first = model.trainable_weights[0]
     before = np.array(first)
-    images = RNG.random((2, 32, 32, 3), dtype=np.float32)
+    images = rng.random((2, 32, 32, 3), dtype=np.float32)
     labels = np.eye(10, dtype=np.float32)[[3, 7]]
     logs = model.train_on_batch(images, labels_for(model, labels), return_dict=True)
     assert np.isfinite(logs["loss"])
@@ -138,8 +136,8 @@ def test_cifar_resnet_shortcut_b_adds_two_projections():
     assert b - a == (16 * 32 + 4 * 32) + (32 * 64 + 4 * 64)
 
 
-def test_option_a_shortcut_subsamples_and_zero_pads_the_identity():
-    x = RNG.normal(size=(2, 5, 5, 3)).astype(np.float32)
+def test_option_a_shortcut_subsamples_and_zero_pads_the_identity(rng):
+    x = rng.normal(size=(2, 5, 5, 3)).astype(np.float32)
     expected = np.concatenate([x[:, ::2, ::2, :], np.zeros((2, 3, 3, 5), np.float32)], axis=-1)
     np.testing.assert_array_equal(ZeroPadShortcut(8, 2)(x), expected)
 
@@ -415,10 +413,10 @@ def test_prelu_learns_one_slope_per_channel():
 @pytest.mark.parametrize(
     "activation", ["relu", "leaky_relu", "prelu", "rrelu", "elu", "sigmoid", "tanh", "maxout"]
 )
-def test_every_activation_builds_and_predicts(activation):
+def test_every_activation_builds_and_predicts(rng, activation):
     model = models.build("vgg11", (32, 32, 3), 10, activation=activation, batch_norm=True)
     assert model.get_layer(f"block1_conv1_{activation}") is not None
-    probabilities = model.predict(RNG.random((2, 32, 32, 3), dtype=np.float32), verbose=0)
+    probabilities = model.predict(rng.random((2, 32, 32, 3), dtype=np.float32), verbose=0)
     np.testing.assert_allclose(probabilities.sum(axis=1), 1.0, rtol=1e-5)
 
 

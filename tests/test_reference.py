@@ -20,8 +20,6 @@ from cnnlab.reference import (
     relative_error,
 )
 
-RNG = np.random.default_rng(0)
-
 # Saitoh, "Deep Learning from Scratch" (2016), Figs. 7-3 to 7-6 and 7-12: a 4x4 input,
 # a 3x3 filter, the 2x2 output, the same with bias 3, the 4x4 output with padding 1,
 # and 2x2 max pooling with stride 2 of another 4x4 input.
@@ -88,18 +86,18 @@ def test_max_pool_reproduces_the_books_worked_example():
     )
 
 
-def test_im2col_rows_are_receptive_fields_in_kernel_order():
-    x = RNG.standard_normal((2, 4, 5, 3))
+def test_im2col_rows_are_receptive_fields_in_kernel_order(rng):
+    x = rng.standard_normal((2, 4, 5, 3))
     cols = im2col(x, Window.of(3, 1, 0))
     assert cols.shape == (2 * 2 * 3, 3 * 3 * 3)
     np.testing.assert_array_equal(cols[4], x[0, 1:4, 1:4, :].reshape(-1))  # n=0, oh=1, ow=1
 
 
 @pytest.mark.parametrize(("x_shape", "w_shape", "stride", "pad", "dilation", "groups"), CONV_CASES)
-def test_col2im_is_the_adjoint_of_im2col(x_shape, w_shape, stride, pad, dilation, groups):
+def test_col2im_is_the_adjoint_of_im2col(rng, x_shape, w_shape, stride, pad, dilation, groups):
     window = Window.of(w_shape[:2], stride, pad, dilation)
-    x = RNG.standard_normal(x_shape)
-    cols = RNG.standard_normal(im2col(x, window).shape)
+    x = rng.standard_normal(x_shape)
+    cols = rng.standard_normal(im2col(x, window).shape)
     # <im2col(x), cols> == <x, col2im(cols)>: col2im routes every entry back where it came from.
     assert np.vdot(im2col(x, window), cols) == pytest.approx(
         np.vdot(x, col2im(cols, x_shape, window))
@@ -107,13 +105,15 @@ def test_col2im_is_the_adjoint_of_im2col(x_shape, w_shape, stride, pad, dilation
 
 
 @pytest.mark.parametrize(("x_shape", "w_shape", "stride", "pad", "dilation", "groups"), CONV_CASES)
-def test_im2col_conv_equals_the_explicit_loops(x_shape, w_shape, stride, pad, dilation, groups):
+def test_im2col_conv_equals_the_explicit_loops(
+    rng, x_shape, w_shape, stride, pad, dilation, groups
+):
     x, w, b = (
-        RNG.standard_normal(x_shape),
-        RNG.standard_normal(w_shape),
-        RNG.standard_normal(w_shape[3]),
+        rng.standard_normal(x_shape),
+        rng.standard_normal(w_shape),
+        rng.standard_normal(w_shape[3]),
     )
-    dout = RNG.standard_normal(conv_forward_naive(x, w, b, stride, pad, dilation, groups).shape)
+    dout = rng.standard_normal(conv_forward_naive(x, w, b, stride, pad, dilation, groups).shape)
     np.testing.assert_allclose(
         conv_forward_im2col(x, w, b, stride, pad, dilation, groups),
         conv_forward_naive(x, w, b, stride, pad, dilation, groups),
@@ -129,14 +129,14 @@ def test_im2col_conv_equals_the_explicit_loops(x_shape, w_shape, stride, pad, di
 
 @pytest.mark.parametrize(("x_shape", "w_shape", "stride", "pad", "dilation", "groups"), CONV_CASES)
 def test_conv_backward_equals_the_numerical_gradient(
-    x_shape, w_shape, stride, pad, dilation, groups
+    rng, x_shape, w_shape, stride, pad, dilation, groups
 ):
     x, w, b = (
-        RNG.standard_normal(x_shape),
-        RNG.standard_normal(w_shape),
-        RNG.standard_normal(w_shape[3]),
+        rng.standard_normal(x_shape),
+        rng.standard_normal(w_shape),
+        rng.standard_normal(w_shape[3]),
     )
-    dout = RNG.standard_normal(conv_forward_naive(x, w, b, stride, pad, dilation, groups).shape)
+    dout = rng.standard_normal(conv_forward_naive(x, w, b, stride, pad, dilation, groups).shape)
 
     def loss(x, w, b):
         return float(np.sum(conv_forward_naive(x, w, b, stride, pad, dilation, groups) * dout))
@@ -149,9 +149,9 @@ def test_conv_backward_equals_the_numerical_gradient(
 
 @pytest.mark.parametrize("mode", ["max", "avg"])
 @pytest.mark.parametrize(("x_shape", "pool", "stride", "pad"), POOL_CASES)
-def test_pool_backward_equals_the_numerical_gradient(x_shape, pool, stride, pad, mode):
-    x = RNG.standard_normal(x_shape)  # continuous: no two inputs of a window tie
-    dout = RNG.standard_normal(pool_forward(x, pool, stride, pad, mode).shape)
+def test_pool_backward_equals_the_numerical_gradient(rng, x_shape, pool, stride, pad, mode):
+    x = rng.standard_normal(x_shape)  # continuous: no two inputs of a window tie
+    dout = rng.standard_normal(pool_forward(x, pool, stride, pad, mode).shape)
     dx = pool_backward(dout, x, pool, stride, pad, mode)
 
     def loss(v):
@@ -172,6 +172,6 @@ def test_max_pool_sends_a_tied_windows_gradient_to_its_first_maximum():
     np.testing.assert_array_equal(dx[0, :, :, 0], [[1, 0], [0, 0]])
 
 
-def test_average_pool_spreads_the_gradient_evenly():
-    dx = pool_backward(np.full((1, 1, 1, 1), 8.0), RNG.standard_normal((1, 2, 2, 1)), 2, mode="avg")
+def test_average_pool_spreads_the_gradient_evenly(rng):
+    dx = pool_backward(np.full((1, 1, 1, 1), 8.0), rng.standard_normal((1, 2, 2, 1)), 2, mode="avg")
     np.testing.assert_array_equal(dx[0, :, :, 0], np.full((2, 2), 2.0))
