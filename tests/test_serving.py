@@ -1,6 +1,7 @@
 """A trained run's MLflow model: raw pixels in, pyfunc in a fresh interpreter, `mlflow models
 serve` over HTTP, the Model Registry, and the evaluate and predict pipelines."""
 
+import csv
 import json
 import os
 import subprocess
@@ -15,7 +16,7 @@ from conftest import CONF_DIR
 from hydra import compose, initialize_config_dir
 from in_process import run_pipeline
 from PIL import Image
-from servers import free_port, stop, wait_for, with_env_bin
+from servers import serve_on_a_free_port, stop, with_env_bin
 
 from cnnlab import tracking
 from cnnlab.data import build_datasets
@@ -129,25 +130,30 @@ def test_a_model_with_cnnlab_layers_loads_with_pyfunc_without_importing_cnnlab(s
     )
     expected = tracking.load_model(result.run_id, cfg.tracking).predict(pixels, verbose=0)
     np.testing.assert_allclose(np.load(tmp_path / "out.npy"), expected, atol=1e-5)
+    metadata = tracking.model_metadata(result.run_id, cfg.tracking)
+    assert metadata["import_before_loading"] == ["cnnlab.models"]
 
 
 def test_mlflow_models_serve_answers_http_requests(trained, test_split, store, tmp_path):
     cfg, result = trained
-    port, log = free_port(), tmp_path / "server.log"
-    with log.open("w") as output:
-        server = subprocess.Popen(
-            [
-                *(sys.executable, "-m", "mlflow", "models", "serve"),
-                *("-m", f"runs:/{result.run_id}/model", "--env-manager", "local"),
-                *("--host", "127.0.0.1", "--port", str(port)),
-            ],
-            env=with_env_bin({**os.environ, "MLFLOW_TRACKING_URI": store["uri"]}),
-            stdout=output,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
+    log = tmp_path / "server.log"
+
+    def serve(port: int) -> subprocess.Popen:
+        with log.open("w") as output:
+            return subprocess.Popen(
+                [
+                    *(sys.executable, "-m", "mlflow", "models", "serve"),
+                    *("-m", f"runs:/{result.run_id}/model", "--env-manager", "local"),
+                    *("--host", "127.0.0.1", "--port", str(port)),
+                ],
+                env=with_env_bin({**os.environ, "MLFLOW_TRACKING_URI": store["uri"]}),
+                stdout=output,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+
+    server, port = serve_on_a_free_port(serve, "http://127.0.0.1:{port}/ping", log, seconds=180)
     try:
-        wait_for(f"http://127.0.0.1:{port}/ping", server, log, seconds=180)
         pixels = test_split[0][:4]
         request = urllib.request.Request(
             f"http://127.0.0.1:{port}/invocations",
@@ -190,8 +196,10 @@ def test_evaluate_logs_accuracy_confusion_and_per_class_to_the_run(trained, stor
     } <= set(artifacts)
 
 
-def test_evaluate_on_the_val_split_with_flips(trained, store):
-    _, result = trained
+def test_evaluate_with_flips_averages_the_probabilities_of_each_image_and_its_mirror(
+    trained, store
+):
+    cfg, result = trained
     evaluation = evaluate_run(
         compose_root(
             "evaluate",
@@ -201,7 +209,38 @@ def test_evaluate_on_the_val_split_with_flips(trained, store):
             "test_time=flip",
         )
     )
+    pixels, labels = split_pixels(build_datasets(cfg), "val")
+    model = tracking.load_model(result.run_id, cfg.tracking)
+    expected = (model.predict(pixels, verbose=0) + model.predict(pixels[:, :, ::-1], verbose=0)) / 2
+    picked = expected[np.arange(len(labels)), labels]
     assert evaluation.prefix == "eval_val_flip" and evaluation.confusion.sum() == 144
+    assert evaluation.metrics["eval_val_flip_loss"] == pytest.approx(
+        -np.mean(np.log(picked)), rel=1e-4
+    )
+    assert evaluation.metrics["eval_val_flip_accuracy"] == pytest.approx(
+        np.mean(expected.argmax(axis=1) == labels)
+    )
+    np.testing.assert_array_equal(
+        np.diag(evaluation.confusion),
+        np.bincount(labels[expected.argmax(axis=1) == labels], minlength=10),
+    )
+
+
+def test_logged_model_has_the_pixel_signature_an_input_example_and_its_metadata(
+    trained, test_split
+):
+    cfg, result = trained
+    info = mlflow.models.get_model_info(f"runs:/{result.run_id}/model")
+    (inputs,) = info.signature.inputs.inputs
+    (outputs,) = info.signature.outputs.inputs
+    assert (inputs.name, inputs.shape, inputs.type) == ("pixels", (-1, -1, -1, 1), np.float32)
+    assert (outputs.name, outputs.shape) == ("probabilities", (-1, 10))
+    local = mlflow.artifacts.download_artifacts(f"runs:/{result.run_id}/model")
+    example = mlflow.models.Model.load(local).load_input_example(local)
+    np.testing.assert_array_equal(example["pixels"], test_split[0][:2])  # the first test images
+    metadata = tracking.model_metadata(result.run_id, cfg.tracking)
+    assert metadata["class_names"] == [str(k) for k in range(10)]
+    assert metadata["import_before_loading"] == []  # LeNet-5 is Keras layers only
 
 
 def test_predict_reads_files_and_folders_and_skips_unreadable_ones(
@@ -255,3 +294,34 @@ def test_predict_with_an_unknown_run_exits_with_one_line(store, tmp_path, monkey
     assert stderr.strip().splitlines()[-1] == (
         f"error: run 'feedfacefeedface' is unknown in the tracking store {store['uri']}"
     )
+
+
+def test_predict_command_line_writes_the_models_classes_to_predictions_csv(
+    trained, test_split, store, tmp_path, monkeypatch
+):
+    cfg, result = trained
+    pixels, _ = test_split
+    files = []
+    for i in range(3):
+        files.append(tmp_path / f"digit{i}.png")
+        Image.fromarray(pixels[i, ..., 0].astype(np.uint8)).save(files[-1])
+    status, stderr = run_pipeline(
+        monkeypatch,
+        "predict",
+        f"run_id={result.run_id}",
+        f"images=[{','.join(map(str, files))}]",
+        "top_k=2",
+        *store["overrides"],
+        f"hydra.run.dir={tmp_path / 'out'}",
+    )
+    assert status == 0, stderr
+    with (tmp_path / "out" / "predictions.csv").open() as file:
+        rows = list(csv.DictReader(file))
+    expected = tracking.load_model(result.run_id, cfg.tracking).predict(pixels[:3], verbose=0)
+    assert [row["file"] for row in rows] == [str(f) for f in files]
+    assert [row["class"] for row in rows] == [str(k) for k in expected.argmax(axis=1)]
+    np.testing.assert_allclose(
+        [float(row["probability"]) for row in rows], expected.max(axis=1), atol=1e-5
+    )
+    second = np.sort(expected, axis=1)[:, -2]
+    np.testing.assert_allclose([float(r["top2_probability"]) for r in rows], second, atol=1e-5)
