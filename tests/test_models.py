@@ -410,14 +410,30 @@ def test_prelu_learns_one_slope_per_channel():
     assert model.get_layer("c1_prelu").alpha.shape == (1, 1, 6)
 
 
-@pytest.mark.parametrize(
-    "activation", ["relu", "leaky_relu", "prelu", "rrelu", "elu", "sigmoid", "tanh", "maxout"]
-)
-def test_every_activation_builds_and_predicts(rng, activation):
+# Each activation as its paper defines it, at a freshly built (inference-mode) model.
+ACTIVATION_REFERENCES = {
+    "relu": lambda x: np.maximum(x, 0),
+    "leaky_relu": lambda x: np.where(x > 0, x, 0.01 * x),  # Maas et al. (2013): slope 0.01
+    "prelu": lambda x: np.where(x > 0, x, 0.25 * x),  # He et al. (2015): slopes start at 0.25
+    "rrelu": lambda x: np.where(x >= 0, x, x * (1 / 8 + 1 / 3) / 2),  # Xu et al.: the mean slope
+    "elu": lambda x: np.where(x > 0, x, np.expm1(x)),
+    "sigmoid": lambda x: 1 / (1 + np.exp(-x)),
+    "tanh": np.tanh,
+    # Goodfellow et al. (2013): the max over groups of consecutive channels, 2 pieces each
+    "maxout": lambda x: x.reshape(*x.shape[:-1], x.shape[-1] // 2, 2).max(axis=-1),
+}
+
+
+@pytest.mark.parametrize("activation", sorted(ACTIVATION_REFERENCES))
+def test_every_activation_computes_its_papers_function_inside_the_model(rng, activation):
     model = models.build("vgg11", (32, 32, 3), 10, activation=activation, batch_norm=True)
-    assert model.get_layer(f"block1_conv1_{activation}") is not None
-    probabilities = model.predict(rng.random((2, 32, 32, 3), dtype=np.float32), verbose=0)
-    np.testing.assert_allclose(probabilities.sum(axis=1), 1.0, rtol=1e-5)
+    layer = model.get_layer(f"block1_conv1_{activation}")
+    taps = keras.Model(model.inputs, [layer.input, layer.output])
+    before, after = taps.predict(rng.random((2, 32, 32, 3), dtype=np.float32), verbose=0)
+    assert before.min() < 0 < before.max()  # both branches of the piecewise functions are used
+    np.testing.assert_allclose(
+        after, ACTIVATION_REFERENCES[activation](before), rtol=1e-5, atol=1e-6
+    )
 
 
 @pytest.mark.parametrize("name", ["resnet20", "mobilenet", "inception_resnet_v2"])
