@@ -3,7 +3,9 @@
 import subprocess
 import sys
 
+import keras
 import mlflow
+import numpy as np
 import pytest
 from omegaconf import OmegaConf
 
@@ -103,18 +105,31 @@ def test_saved_model_loads_back_and_predicts_the_same(make_cfg, tmp_path):
 
 
 def test_diverging_run_ends_failed_and_keeps_its_checkpoint(make_cfg, tmp_path):
-    cfg = make_cfg("trainer.epochs=3", "trainer.steps_per_epoch=2", "optimizer.lr=1e12")
+    class DivergeInSecondEpoch(keras.callbacks.Callback):
+        """After the first epoch (its state saved), a nan weight: the second epoch's loss is nan."""
+
+        def on_epoch_end(self, epoch, logs=None):
+            if epoch == 0:
+                self.weights = self.model.get_weights()
+                bias = self.model.trainable_variables[-1]  # the classifier's: every logit nan
+                bias.assign(bias * np.nan)
+
+    cfg = make_cfg("trainer.epochs=3", "trainer.steps_per_epoch=2", "tracking.log_model=false")
+    diverge = DivergeInSecondEpoch()
     with pytest.raises(TrainingDiverged, match=r"loss is nan .* try a smaller optimizer.lr"):
-        train(cfg, output_dir=tmp_path)
+        train(cfg, output_dir=tmp_path, callbacks=[diverge])
     (run,) = runs_of(cfg)
     assert run.info.status == "FAILED"
+    saved = keras.saving.load_model(tmp_path / "checkpoints" / "last.keras", compile=False)
+    for mine, theirs in zip(saved.get_weights(), diverge.weights, strict=True):
+        np.testing.assert_array_equal(mine, theirs)  # the first epoch's, before the nan
+    logged = tracking.list_artifacts(run.info.run_id, cfg.tracking, "checkpoints")
+    assert "checkpoints/last.keras" in logged
 
 
 def test_failed_run_exports_the_last_completed_epoch(make_cfg, tmp_path):
     """`checkpoints/last.keras` is written when training stops, with the variables of the last
     completed epoch, not those of the half-done epoch it stopped in."""
-    import keras
-    import numpy as np
 
     class FailInSecondEpoch(keras.callbacks.Callback):
         def on_epoch_end(self, epoch, logs=None):
