@@ -13,6 +13,8 @@ import optuna
 import pytest
 from hydra.core.global_hydra import GlobalHydra
 from hydra.core.hydra_config import HydraConfig
+from in_process import run_pipeline
+from omegaconf import OmegaConf
 
 from cnnlab.errors import ConfigError
 from cnnlab.tracking import get_run
@@ -154,6 +156,9 @@ def test_optuna_sweep_prunes_fails_and_resumes_from_storage(monkeypatch, sweep_a
         assert child.data.tags["optuna.trial_id"] == str(trial._trial_id)
         assert trial.value == child.data.metrics["val_accuracy"]
     assert parent.data.metrics["best_val_accuracy"] == study.best_value
+    results = OmegaConf.load(tmp_path / "a" / "optimization_results.yaml")
+    assert results.best_trial == study.best_trial.number and results.best_value == study.best_value
+    assert results.best_params == study.best_params and results.name == "resumable"
 
     # A sweep stopped mid-trial leaves that trial RUNNING; the rerun retries it first.
     study.enqueue_trial({"optimizer.lr": 0.003})
@@ -268,3 +273,44 @@ def test_ray_launcher_runs_a_sweep_on_a_local_ray_instance(sweep_args, tmp_path)
     assert parent.info.status == "FINISHED" and parent.data.tags["launcher"] == "RayLauncher"
     assert sorted(c.info.run_name for c in children) == ["optimizer.lr=0.001", "optimizer.lr=0.003"]
     assert all(c.info.status == "FINISHED" for c in children)
+
+
+def test_basic_sweep_runs_every_job_then_exits_non_zero_naming_the_failed_one(
+    monkeypatch, sweep_args, tmp_path
+):
+    status, stderr = run_pipeline(
+        monkeypatch,
+        "train",
+        "--multirun",
+        *sweep_args,
+        "optimizer.lr=-1,-2",  # both fail on their value, before any training
+        f"hydra.sweep.dir={tmp_path}/failing",
+    )
+    assert status == 2
+    assert "Error executing job with overrides: [" in stderr
+    assert "'optimizer.lr=-1']" in stderr  # the first failed job, by its overrides
+    assert "error: optimizer.lr=-1.0 is invalid: expected a number > 0" in stderr
+    ((_, children),) = sweep_runs(sweep_args).items()
+    assert sorted(c.info.run_name for c in children) == ["optimizer.lr=-1", "optimizer.lr=-2"]
+    assert all(c.info.status == "FAILED" for c in children)  # every job ran
+
+
+def test_optuna_sweep_keeps_its_study_in_a_journal_file(monkeypatch, sweep_args, tmp_path):
+    journal = tmp_path / "study.log"
+    args = [a for a in sweep_args if not a.startswith("sweep.storage=")]
+    multirun_in_process(
+        monkeypatch,
+        *args,
+        "hydra/sweeper=cnnlab_optuna",
+        "optimizer.lr=choice(-1,-2)",  # trials that fail on their value: no training
+        "hydra.sweeper.n_trials=2",
+        "sweep.study_name=journaled",
+        f"sweep.storage=journal:{journal}",
+        f"hydra.sweep.dir={tmp_path}/sweep",
+    )
+    storage = optuna.storages.JournalStorage(
+        optuna.storages.journal.JournalFileBackend(str(journal))
+    )
+    trials = optuna.load_study(study_name="journaled", storage=storage).trials
+    assert [t.state.name for t in trials] == ["FAIL", "FAIL"]
+    assert {t.params["optimizer.lr"] for t in trials} <= {-1, -2}
