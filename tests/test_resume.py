@@ -296,3 +296,14 @@ def test_unusable_tracking_store_fails_in_one_line(make_cfg, tmp_path):
         train(cfg, output_dir=tmp_path / "run")
     assert "\n" not in str(error.value)
     assert not (tmp_path / "run").exists()
+
+
+def test_resume_with_multi_worker_is_refused_in_one_line(make_cfg, tmp_path):
+    cfg = make_cfg("debug=fast", "trainer.resume=true", "trainer.strategy=multi_worker")
+    with pytest.raises(
+        ConfigError,
+        match=r"^trainer.resume=True is invalid: expected false with trainer.strategy=multi_worker",
+    ):
+        train(cfg, output_dir=tmp_path)
+    mlflow.set_tracking_uri(tracking.tracking_uri(cfg.tracking))
+    assert not mlflow.search_runs(experiment_names=[cfg.tracking.experiment], output_format="list")

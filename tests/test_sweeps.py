@@ -59,7 +59,7 @@ def sweep_args(tfds_dir, mlflow_dir, request, tmp_path, prepared_digits):
 
 def multirun_in_process(monkeypatch, *args: str) -> None:
     """`python pipelines/train.py --multirun ARGS` in this process (TF is imported once)."""
-    spec = importlib.util.spec_from_file_location("train_pipeline", PIPELINE)
+    spec = importlib.util.spec_from_file_location("train", PIPELINE)  # Hydra's job name
     pipeline = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(pipeline)
     argv = [str(PIPELINE), "--multirun", f"--config-path={ROOT / 'conf'}", *args]
@@ -106,6 +106,9 @@ def test_grid_sweep_is_one_parent_run_with_a_nested_child_per_trial(
         assert child.info.status == "FINISHED" and child.data.tags["trial_state"] == "COMPLETE"
         assert child.data.tags["kind"] == "train"
         assert set(child.info.run_name.split(",")) <= set(child.data.tags["overrides"].split())
+        job_log = mlflow.artifacts.load_text(f"runs:/{child.info.run_id}/train.log")
+        assert "[cnnlab.training.fit][INFO] - run " in job_log  # Hydra's log of the job
+        assert "model lenet5 (61,706 parameters, float32, 1 replica(s))" in job_log
     values = [c.data.metrics["val_accuracy"] for c in children]
     best = next(c for c in children if c.info.run_id == parent.data.tags["best_run_id"])
     assert (

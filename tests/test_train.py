@@ -12,6 +12,7 @@ from omegaconf import OmegaConf
 from cnnlab import tracking
 from cnnlab.errors import TrainingDiverged
 from cnnlab.training import train
+from cnnlab.training.precision import has_gpu
 
 
 def runs_of(cfg):
@@ -30,6 +31,7 @@ def test_one_epoch_run_is_recorded_with_params_metrics_and_artifacts(make_cfg, t
     assert run.data.params["model.name"] == "lenet5"
     assert run.data.params["optimizer.lr"] == str(cfg.optimizer.lr)
     assert run.data.params["model.parameters"] == "61706"
+    assert run.data.tags["precision"] == ("mixed_float16" if has_gpu() else "float32")  # auto
     assert {
         "loss",
         "accuracy",
