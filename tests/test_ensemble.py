@@ -9,8 +9,10 @@ from hydra import compose, initialize_config_dir
 
 import cnnlab.config  # noqa: F401  (registers the schemas)
 from cnnlab import tracking
+from cnnlab.data import build_datasets
 from cnnlab.ensemble import averaging_model, build_ensemble, majority_vote, weighted_average
 from cnnlab.errors import ConfigError
+from cnnlab.serving import split_pixels
 
 pytestmark = pytest.mark.xdist_group("ensemble")  # one worker: the module's fixtures run once
 
@@ -112,6 +114,82 @@ def test_ensemble_model_averages_its_members(trained):
     expected = np.mean([m.predict(pixels, verbose=0) for m in members], axis=0)
     ensemble = tracking.load_model(result.run_id, cfg.tracking)
     np.testing.assert_allclose(ensemble.predict(pixels, verbose=0), expected, atol=1e-6)
+
+
+def member_predictions(cfg, result) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Each member's test probabilities (members, N, classes), the labels, the members'
+    validation accuracies: recomputed from the logged models and runs."""
+    pixels, labels = split_pixels(build_datasets(cfg), "test")
+    members = [tracking.load_model(m.run_id, cfg.tracking) for m in result.members]
+    probabilities = np.stack([m.predict(pixels, verbose=0) for m in members])
+    val = [
+        tracking.get_run(m.run_id, cfg.tracking).data.metrics["val_accuracy"]
+        for m in result.members
+    ]
+    return probabilities, labels, np.array(val)
+
+
+def test_parent_logs_each_combinations_accuracy_and_the_gains(trained):
+    cfg, result = trained
+    probabilities, labels, val = member_predictions(cfg, result)
+    members = (probabilities.argmax(axis=2) == labels).mean(axis=1)
+    expected = {
+        "test_accuracy_mean": probabilities.mean(axis=0),
+        "test_accuracy_weighted": weighted_average(probabilities, val),
+        "test_accuracy_vote": majority_vote(probabilities),
+    }
+    metrics = tracking.get_run(result.run_id, cfg.tracking).data.metrics
+    for key, combined in expected.items():
+        assert metrics[key] == pytest.approx(np.mean(combined.argmax(axis=1) == labels)), key
+    assert metrics["gain_over_member_mean"] == pytest.approx(
+        metrics["test_accuracy_mean"] - members.mean()
+    )
+    assert metrics["gain_over_best_member"] == pytest.approx(
+        metrics["test_accuracy_mean"] - members.max()
+    )
+
+
+def test_weighted_export_logs_the_validation_weighted_average(trained, stores, tmp_path):
+    cfg, result = trained
+    ids = ",".join(m.run_id for m in result.members)
+    exported = build_ensemble(
+        compose_ensemble(*stores, f"ensemble.run_ids=[{ids}]", "ensemble.export=weighted"),
+        output_dir=tmp_path,
+    )
+    probabilities, _, val = member_predictions(cfg, result)
+    pixels, _ = split_pixels(build_datasets(cfg), "test")
+    model = tracking.load_model(exported.run_id, cfg.tracking)
+    np.testing.assert_allclose(
+        model.predict(pixels[:16], verbose=0),
+        weighted_average(probabilities[:, :16], val),
+        atol=1e-6,
+    )
+    metrics = tracking.get_run(exported.run_id, cfg.tracking).data.metrics
+    assert metrics["test_accuracy"] == metrics["test_accuracy_weighted"]
+
+
+def test_members_gathered_by_an_mlflow_filter(trained, stores, tmp_path):
+    _, result = trained
+    cfg = compose_ensemble(*stores, "ensemble.filter='params.seed = \"43\"'")
+    gathered = build_ensemble(cfg, output_dir=tmp_path)
+    assert [m.run_id for m in gathered.members] == [result.members[1].run_id]  # seed 42 + 1
+
+
+@pytest.mark.slow  # trains two more members (make test-all)
+def test_members_vary_by_architecture_and_input_scale(stores, tmp_path):
+    cfg = compose_ensemble(
+        *stores,
+        "tracking.experiment=ensemble-variety",
+        "ensemble.members=2",
+        "ensemble.models=[lenet5,simple_convnet]",
+        "ensemble.image_sizes=[[28,28],[32,32]]",
+        "debug=fast",
+    )
+    result = build_ensemble(cfg, output_dir=tmp_path)
+    params = [tracking.get_run(m.run_id, cfg.tracking).data.params for m in result.members]
+    assert [p["model.name"] for p in params] == ["lenet5", "simple_convnet"]
+    assert [p["data.image_size"] for p in params] == ["[28, 28]", "[32, 32]"]
+    assert [p["seed"] for p in params] == ["42", "43"]
 
 
 def test_members_gathered_by_run_ids_give_the_same_numbers(trained, stores, tmp_path):
