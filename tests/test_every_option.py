@@ -2,6 +2,9 @@
 `debug=fast` through the real train() and leaves a FINISHED MLflow run (offline: the TFDS
 datasets under `tfds.testing.mock_data`, the folder source on images written here)."""
 
+import contextlib
+
+import keras
 import numpy as np
 import pytest
 import tensorflow_datasets as tfds
@@ -12,6 +15,8 @@ from cnnlab.cli import group_options
 from cnnlab.data import build_datasets
 from cnnlab.data.sources import tfds as tfds_source
 from cnnlab.training import train
+from cnnlab.training.evaluate import tta_metrics
+from cnnlab.training.fit import first_batches
 
 GROUPS = ("data", "augment", "optimizer", "schedule", "model")
 
@@ -119,16 +124,20 @@ def test_option_trains_and_its_run_finishes(make_cfg, tmp_path, monkeypatch, ima
         overrides.append(f"data.path={image_folder}")
     overrides.append(f"data.stats_cache={tmp_path / 'stats'}")
     cfg = make_cfg(*overrides)
-    if choice.get("data") in TFDS_SOURCES:
-        with tfds.testing.mock_data(num_examples=24):
-            result = train(cfg, output_dir=tmp_path / "run")
-    else:
+    offline = choice.get("data") in TFDS_SOURCES
+    with tfds.testing.mock_data(num_examples=24) if offline else contextlib.nullcontext():
         result = train(cfg, output_dir=tmp_path / "run")
+        if cfg.augment.test_time != "none":  # the test views, scored by the saved model
+            views = first_batches(build_datasets(cfg).test_views, cfg.trainer.eval_steps)
+            expected = tta_metrics(keras.saving.load_model(result.model_path), views)
     run = tracking.get_run(result.run_id, cfg.tracking)
     assert run.info.status == "FINISHED"
     for group in choice:
         assert run.data.params[f"{group}.name"] == cfg[group].name
     assert np.isfinite(result.test_metrics["test_loss"])
+    if cfg.augment.test_time != "none":
+        for key, value in expected.items():
+            assert run.data.metrics[key] == pytest.approx(value, rel=1e-5), key
 
 
 # What each augment recipe on digits must do to the batches the run trains on, against the same
