@@ -4,7 +4,7 @@ backward pass against a centered-difference numerical gradient (float64)."""
 import numpy as np
 import pytest
 
-from cnnlab.errors import GeometryError
+from cnnlab.errors import ConfigError, GeometryError
 from cnnlab.reference import (
     Window,
     col2im,
@@ -64,12 +64,24 @@ def test_output_size_matches_the_books_examples():
 def test_output_size_refuses_an_inexact_fit_showing_the_formula():
     with pytest.raises(GeometryError, match=r"\(28 \+ 2\*0 - 5\) / 2 \+ 1 = 12.5"):
         output_size(28, 5, 0, 2)
+    with pytest.raises(GeometryError, match=r"\(28 \+ 2\*1 - 5\) / 2 \+ 1 = 13.5 is not"):
+        output_size(28, 5, 1, 2)
     assert output_size(28, 5, 0, 2, exact_fit=False) == 12
 
 
 def test_output_size_refuses_a_window_larger_than_the_padded_input():
-    with pytest.raises(GeometryError, match="larger than the padded input N \\+ 2P = 4"):
-        output_size(2, 5, 1, 1)
+    with pytest.raises(GeometryError, match=r"larger than the padded input N \+ 2P = 6$"):
+        output_size(2, 7, 2, 1)
+    assert output_size(3, 5, 1, 1) == 1  # as large as the padded input: one position
+
+
+@pytest.mark.parametrize(
+    ("n", "f", "p", "s"), [(0, 1, 0, 1), (4, 0, 0, 1), (4, 1, 0, 0), (4, 1, -1, 1)]
+)
+def test_output_size_refuses_non_positive_sizes_and_negative_padding(n, f, p, s):
+    message = rf"^sizes must be positive \(N={n}, F={f}, S={s}\) and P={p} >= 0$"
+    with pytest.raises(GeometryError, match=message):
+        output_size(n, f, p, s)
 
 
 def test_conv_reproduces_the_books_worked_examples():
@@ -175,3 +187,38 @@ def test_max_pool_sends_a_tied_windows_gradient_to_its_first_maximum():
 def test_average_pool_spreads_the_gradient_evenly(rng):
     dx = pool_backward(np.full((1, 1, 1, 1), 8.0), rng.standard_normal((1, 2, 2, 1)), 2, mode="avg")
     np.testing.assert_array_equal(dx[0, :, :, 0], np.full((2, 2), 2.0))
+
+
+def test_the_ops_keep_float32_and_widen_to_the_wider_operand(rng):
+    x = rng.standard_normal((1, 5, 5, 2)).astype(np.float32)
+    w = rng.standard_normal((3, 3, 2, 4)).astype(np.float32)
+    dout = rng.standard_normal((1, 3, 3, 4)).astype(np.float32)
+    window = Window.of(3)
+    assert im2col(x, window).dtype == col2im(im2col(x, window), x.shape, window).dtype == np.float32
+    dx, dw, _ = conv_backward_im2col(dout, x, w)
+    assert dx.dtype == dw.dtype == np.float32
+    dx, dw, _ = conv_backward_im2col(dout.astype(np.float64), x, w)
+    assert dx.dtype == dw.dtype == np.float64
+
+
+def test_conv_defaults_are_stride_1_no_padding_no_dilation_one_group(rng):
+    x, w = rng.standard_normal((1, 5, 5, 2)), rng.standard_normal((3, 3, 2, 4))
+    dout = rng.standard_normal((1, 3, 3, 4))
+    np.testing.assert_array_equal(
+        conv_forward_im2col(x, w), conv_forward_im2col(x, w, None, 1, 0, 1, 1)
+    )
+    np.testing.assert_array_equal(
+        conv_forward_naive(x, w), conv_forward_naive(x, w, None, 1, 0, 1, 1)
+    )
+    for default, explicit in (
+        (conv_backward_im2col(dout, x, w), conv_backward_im2col(dout, x, w, 1, 0, 1, 1)),
+        (conv_backward_naive(dout, x, w), conv_backward_naive(dout, x, w, 1, 0, 1, 1)),
+    ):
+        for a, b in zip(default, explicit, strict=True):
+            np.testing.assert_array_equal(a, b)
+
+
+def test_unknown_pool_mode_names_the_key_and_the_modes():
+    for pool in (pool_forward, lambda *a, **k: pool_backward(np.ones((1, 1, 1, 1)), *a, **k)):
+        with pytest.raises(ConfigError, match=r"^mode='median' is unknown; available: max, avg$"):
+            pool(np.ones((1, 2, 2, 1)), 2, mode="median")
