@@ -195,10 +195,13 @@ def test_the_ops_keep_float32_and_widen_to_the_wider_operand(rng):
     dout = rng.standard_normal((1, 3, 3, 4)).astype(np.float32)
     window = Window.of(3)
     assert im2col(x, window).dtype == col2im(im2col(x, window), x.shape, window).dtype == np.float32
-    dx, dw, _ = conv_backward_im2col(dout, x, w)
-    assert dx.dtype == dw.dtype == np.float32
-    dx, dw, _ = conv_backward_im2col(dout.astype(np.float64), x, w)
-    assert dx.dtype == dw.dtype == np.float64
+    for backward in (conv_backward_im2col, conv_backward_naive):
+        dx, dw, _ = backward(dout, x, w)
+        assert dx.dtype == dw.dtype == np.float32, backward.__name__
+        dx, dw, _ = backward(dout.astype(np.float64), x, w)
+        assert dx.dtype == dw.dtype == np.float64, backward.__name__
+        dx, dw, _ = backward(dout, x.astype(np.float64), w.astype(np.float64))
+        assert dx.dtype == dw.dtype == np.float64, backward.__name__
 
 
 def test_conv_defaults_are_stride_1_no_padding_no_dilation_one_group(rng):
