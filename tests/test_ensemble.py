@@ -4,8 +4,7 @@ import keras
 import mlflow
 import numpy as np
 import pytest
-from conftest import CONF_DIR
-from hydra import compose, initialize_config_dir
+from support.compose import compose_config
 
 import cnnlab.config  # noqa: F401  (registers the schemas)
 from cnnlab import tracking
@@ -67,16 +66,11 @@ def stores(tmp_path_factory, tfds_dir) -> list[str]:
     ]
 
 
-def compose_ensemble(*overrides: str):
-    with initialize_config_dir(str(CONF_DIR), version_base="1.3"):
-        return compose("ensemble", overrides=list(overrides))
-
-
 @pytest.fixture(scope="module")
 def trained(stores, tmp_path_factory):
     """Three LeNet-5 members (seeds 42, 43, 44), two short epochs each."""
-    cfg = compose_ensemble(
-        *stores, "ensemble.members=3", "trainer.epochs=2", "trainer.batch_size=64"
+    cfg = compose_config(
+        "ensemble", *stores, "ensemble.members=3", "trainer.epochs=2", "trainer.batch_size=64"
     )
     return cfg, build_ensemble(cfg, output_dir=tmp_path_factory.mktemp("ensemble"))
 
@@ -153,7 +147,9 @@ def test_weighted_export_logs_the_validation_weighted_average(trained, stores, t
     cfg, result = trained
     ids = ",".join(m.run_id for m in result.members)
     exported = build_ensemble(
-        compose_ensemble(*stores, f"ensemble.run_ids=[{ids}]", "ensemble.export=weighted"),
+        compose_config(
+            "ensemble", *stores, f"ensemble.run_ids=[{ids}]", "ensemble.export=weighted"
+        ),
         output_dir=tmp_path,
     )
     probabilities, _, val = member_predictions(cfg, result)
@@ -170,14 +166,15 @@ def test_weighted_export_logs_the_validation_weighted_average(trained, stores, t
 
 def test_members_gathered_by_an_mlflow_filter(trained, stores, tmp_path):
     _, result = trained
-    cfg = compose_ensemble(*stores, "ensemble.filter='params.seed = \"43\"'")
+    cfg = compose_config("ensemble", *stores, "ensemble.filter='params.seed = \"43\"'")
     gathered = build_ensemble(cfg, output_dir=tmp_path)
     assert [m.run_id for m in gathered.members] == [result.members[1].run_id]  # seed 42 + 1
 
 
 @pytest.mark.slow  # trains two more members (make test-all)
 def test_members_vary_by_architecture_and_input_scale(stores, tmp_path):
-    cfg = compose_ensemble(
+    cfg = compose_config(
+        "ensemble",
         *stores,
         "tracking.experiment=ensemble-variety",
         "ensemble.members=2",
@@ -195,7 +192,7 @@ def test_members_vary_by_architecture_and_input_scale(stores, tmp_path):
 def test_members_gathered_by_run_ids_give_the_same_numbers(trained, stores, tmp_path):
     _, result = trained
     ids = ",".join(m.run_id for m in result.members)
-    cfg = compose_ensemble(*stores, f"ensemble.run_ids=[{ids}]")
+    cfg = compose_config("ensemble", *stores, f"ensemble.run_ids=[{ids}]")
     gathered = build_ensemble(cfg, output_dir=tmp_path)
     assert not any(m.trained for m in gathered.members)
     assert gathered.member_accuracy == pytest.approx(result.member_accuracy)
@@ -210,7 +207,8 @@ def test_top_k_children_of_a_sweep_parent_are_gathered_best_first(trained, store
         pass
     for member in result.members:
         tracking.set_run_tags(member.run_id, {"mlflow.parentRunId": sweep_id}, cfg.tracking)
-    cfg = compose_ensemble(
+    cfg = compose_config(
+        "ensemble",
         *stores,
         f"ensemble.sweep_parent={sweep_id}",
         "ensemble.top_k=2",
@@ -222,7 +220,7 @@ def test_top_k_children_of_a_sweep_parent_are_gathered_best_first(trained, store
 
 
 def test_two_ways_of_gathering_at_once_is_one_clear_error(stores):
-    cfg = compose_ensemble(*stores, "ensemble.run_ids=[a]", "ensemble.sweep_parent=b")
+    cfg = compose_config("ensemble", *stores, "ensemble.run_ids=[a]", "ensemble.sweep_parent=b")
     with pytest.raises(
         ConfigError, match=r"ensemble.sweep_parent is invalid with ensemble.run_ids"
     ):
@@ -230,6 +228,6 @@ def test_two_ways_of_gathering_at_once_is_one_clear_error(stores):
 
 
 def test_unknown_member_run_is_one_clear_error(stores):
-    cfg = compose_ensemble(*stores, "ensemble.run_ids=[0123456789abcdef]")
+    cfg = compose_config("ensemble", *stores, "ensemble.run_ids=[0123456789abcdef]")
     with pytest.raises(ConfigError, match=r"run '0123456789abcdef' is unknown"):
         build_ensemble(cfg)

@@ -20,8 +20,8 @@ import sys
 import keras
 import numpy as np
 import pytest
-from model_builds import CONF_MODEL, config_options, paper_model, per_family, small_model
 from omegaconf import OmegaConf
+from support.model_builds import CONF_MODEL, config_options, paper_model, per_family, small_model
 
 from cnnlab import models
 from cnnlab.errors import ConfigError, GeometryError

@@ -12,7 +12,7 @@ import keras
 import mlflow
 import numpy as np
 import pytest
-from model_builds import paper_model
+from support.model_builds import paper_model
 
 from cnnlab import models
 from cnnlab.analysis import profile

@@ -13,8 +13,8 @@ import keras
 import mlflow
 import numpy as np
 import pytest
-from conftest import compose_train
 from omegaconf import OmegaConf
+from support.compose import compose_config
 
 from cnnlab import tracking
 from cnnlab.errors import ConfigError, TrainingDiverged
@@ -182,10 +182,10 @@ def resumed(tfds_dir, mlflow_dir, tmp_path_factory):
         "trainer.verbose=0",
     )
     reference = train(
-        compose_train(*stores, "tracking.experiment=resume-reference", *RESUMABLE),
+        compose_config("train", *stores, "tracking.experiment=resume-reference", *RESUMABLE),
         folder / "reference",
     )
-    cfg = compose_train(*stores, "tracking.experiment=resume", *RESUMABLE)
+    cfg = compose_config("train", *stores, "tracking.experiment=resume", *RESUMABLE)
     with pytest.raises(Interrupted):
         train(cfg, folder / "interrupted", callbacks=[InterruptAfter(INTERRUPTED_AFTER)])
     client = mlflow.MlflowClient(tracking.tracking_uri(cfg.tracking))
@@ -195,7 +195,8 @@ def resumed(tfds_dir, mlflow_dir, tmp_path_factory):
         tags={**failed.data.tags, "output_dir": str(folder / "decoy")},
     )
     result = train(
-        compose_train(
+        compose_config(
+            "train",
             *stores,
             "tracking.experiment=resume",
             *RESUMABLE,

@@ -11,7 +11,7 @@ import mlflow
 import numpy as np
 import pytest
 from omegaconf import OmegaConf
-from servers import PORT_TRIES, free_port, port_taken
+from support.servers import PORT_TRIES, free_port, port_taken
 
 from cnnlab import models, tracking
 from cnnlab.data import build_datasets

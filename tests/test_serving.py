@@ -12,11 +12,10 @@ import keras
 import mlflow
 import numpy as np
 import pytest
-from conftest import CONF_DIR
-from hydra import compose, initialize_config_dir
-from in_process import run_pipeline
 from PIL import Image
-from servers import serve_on_a_free_port, stop, with_env_bin
+from support.compose import compose_config
+from support.in_process import run_pipeline
+from support.servers import serve_on_a_free_port, stop, with_env_bin
 
 from cnnlab import tracking
 from cnnlab.data import build_datasets
@@ -25,11 +24,6 @@ from cnnlab.serving import evaluate_run, predict_files, split_pixels, write_csv
 from cnnlab.training import train
 
 pytestmark = pytest.mark.xdist_group("serving")  # one worker: the module's fixtures run once
-
-
-def compose_root(name: str, *overrides: str):
-    with initialize_config_dir(str(CONF_DIR), version_base="1.3"):
-        return compose(name, overrides=list(overrides))
 
 
 @pytest.fixture(scope="module")
@@ -49,7 +43,7 @@ def store(tmp_path_factory, tfds_dir) -> dict[str, str]:
 @pytest.fixture(scope="module")
 def trained(store, tmp_path_factory):
     """One short LeNet-5 run on standardized digits, registered as `digits-lenet5`."""
-    cfg = compose_root(
+    cfg = compose_config(
         "train",
         *store["overrides"],
         f"data.data_dir={store['data_dir']}",
@@ -102,7 +96,7 @@ def test_pyfunc_predicts_in_a_fresh_interpreter(trained, test_split, store, tmp_
 
 @pytest.mark.slow  # trains an im2col model, then a fresh interpreter loads it
 def test_a_model_with_cnnlab_layers_loads_with_pyfunc_without_importing_cnnlab(store, tmp_path):
-    cfg = compose_root(
+    cfg = compose_config(
         "train",
         *store["overrides"],
         f"data.data_dir={store['data_dir']}",
@@ -178,7 +172,7 @@ def test_register_as_creates_a_model_version(trained, store):
 def test_evaluate_logs_accuracy_confusion_and_per_class_to_the_run(trained, store):
     cfg, result = trained
     evaluation = evaluate_run(
-        compose_root("evaluate", *store["overrides"], f"run_id={result.run_id}")
+        compose_config("evaluate", *store["overrides"], f"run_id={result.run_id}")
     )
     # the logged model on raw pixels scores what training measured through the pipeline
     assert evaluation.metrics["eval_test_accuracy"] == pytest.approx(
@@ -201,7 +195,7 @@ def test_evaluate_with_flips_averages_the_probabilities_of_each_image_and_its_mi
 ):
     cfg, result = trained
     evaluation = evaluate_run(
-        compose_root(
+        compose_config(
             "evaluate",
             *store["overrides"],
             f"run_id={result.run_id}",
@@ -252,7 +246,7 @@ def test_predict_reads_files_and_folders_and_skips_unreadable_ones(
         Image.fromarray(pixels[i, ..., 0].astype(np.uint8)).save(tmp_path / f"digit{i}.png")
     (tmp_path / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\n not an image")
     (tmp_path / "notes.txt").write_text("not an image either")
-    cfg_predict = compose_root(
+    cfg_predict = compose_config(
         "predict",
         *store["overrides"],
         f"run_id={result.run_id}",
@@ -274,7 +268,7 @@ def test_predict_reads_files_and_folders_and_skips_unreadable_ones(
 
 
 def test_a_run_without_a_model_is_one_clear_error(store):
-    cfg = compose_root("train", *store["overrides"])
+    cfg = compose_config("train", *store["overrides"])
     with tracking.run(cfg.tracking, "no-model") as run_id:
         pass
     with pytest.raises(ConfigError, match=f"run '{run_id}' has no logged model 'model'"):

@@ -13,8 +13,8 @@ import optuna
 import pytest
 from hydra.core.global_hydra import GlobalHydra
 from hydra.core.hydra_config import HydraConfig
-from in_process import run_pipeline
 from omegaconf import OmegaConf
+from support.in_process import run_pipeline
 
 from cnnlab.errors import ConfigError
 from cnnlab.tracking import get_run
@@ -31,11 +31,11 @@ pytestmark = pytest.mark.xdist_group("sweeps")  # these share the worker's SQLit
 @pytest.fixture(scope="session")
 def prepared_digits(tfds_dir) -> None:
     """Prepare the digits once, before parallel jobs would race to prepare the same folder."""
-    from conftest import compose_train
+    from support.compose import compose_config
 
     from cnnlab.data import build_datasets
 
-    build_datasets(compose_train(f"data.data_dir={tfds_dir}"))
+    build_datasets(compose_config("train", f"data.data_dir={tfds_dir}"))
 
 
 @pytest.fixture

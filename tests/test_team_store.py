@@ -20,9 +20,8 @@ from pathlib import Path
 import mlflow
 import pytest
 import requests
-from conftest import CONF_DIR
-from hydra import compose, initialize_config_dir
-from servers import (
+from support.compose import compose_config
+from support.servers import (
     PORT_TRIES,
     free_port,
     port_taken,
@@ -173,9 +172,8 @@ def team_work(team_server, tfds_dir, tmp_path_factory):
     with pytest.MonkeyPatch.context() as env:
         env.setenv("MLFLOW_TRACKING_USERNAME", ALICE[0])
         env.setenv("MLFLOW_TRACKING_PASSWORD", ALICE[1])
-        with initialize_config_dir(str(CONF_DIR), version_base="1.3"):
-            cfg = compose("train", overrides=store)
-            ensemble_cfg = compose("ensemble", overrides=store)
+        cfg = compose_config("train", *store)
+        ensemble_cfg = compose_config("ensemble", *store)
         with tracking.run(cfg.tracking, "sweep", {"kind": "sweep"}) as sweep_id:
             pass
         children = []

@@ -9,9 +9,8 @@ import keras
 import mlflow
 import numpy as np
 import pytest
-from conftest import CONF_DIR, ROOT, compose_train
-from hydra import compose, initialize_config_dir
 from omegaconf import DictConfig
+from support.compose import ROOT, compose_config
 
 import cnnlab.config  # noqa: F401  (registers the schemas)
 from cnnlab import tracking
@@ -35,7 +34,8 @@ class TrainedRun:
 @pytest.fixture(scope="session")
 def lenet_run(tfds_dir, mlflow_dir, tmp_path_factory) -> TrainedRun:
     """A LeNet-5 trained for a few seconds on the digits (about 0.9 test accuracy)."""
-    cfg = compose_train(
+    cfg = compose_config(
+        "train",
         f"data.data_dir={tfds_dir}",
         f"tracking.uri=sqlite:///{mlflow_dir}/mlflow.db",
         f"tracking.artifact_location={mlflow_dir}/artifacts",
@@ -51,17 +51,14 @@ def lenet_run(tfds_dir, mlflow_dir, tmp_path_factory) -> TrainedRun:
 
 
 def compose_viz(train_cfg: TrainedRun, *overrides: str) -> DictConfig:
-    with initialize_config_dir(str(CONF_DIR), version_base="1.3"):
-        return compose(
-            "visualize",
-            overrides=[
-                f"run={train_cfg.run_id}",
-                f"tracking.uri={train_cfg.tracking.uri}",
-                f"tracking.artifact_location={train_cfg.tracking.artifact_location}",
-                "tracking.experiment=viz",
-                *overrides,
-            ],
-        )
+    return compose_config(
+        "visualize",
+        f"run={train_cfg.run_id}",
+        f"tracking.uri={train_cfg.tracking.uri}",
+        f"tracking.artifact_location={train_cfg.tracking.artifact_location}",
+        "tracking.experiment=viz",
+        *overrides,
+    )
 
 
 @pytest.fixture(scope="session")
@@ -289,17 +286,14 @@ def test_the_command_line_exits_with_one_line_for_an_unknown_run(tmp_path):
 
 @pytest.mark.slow
 def test_style_transfer_on_a_random_vgg11_lowers_its_loss(tmp_path):
-    with initialize_config_dir(str(CONF_DIR), version_base="1.3"):
-        cfg = compose(
-            "visualize",
-            overrides=[
-                "viz=style_transfer",
-                "viz.model=random:vgg11",
-                "viz.input_shape=[48,48,3]",
-                "viz.steps=20",
-                "log=false",
-            ],
-        )
+    cfg = compose_config(
+        "visualize",
+        "viz=style_transfer",
+        "viz.model=random:vgg11",
+        "viz.input_shape=[48,48,3]",
+        "viz.steps=20",
+        "log=false",
+    )
     metrics = visualize(cfg, tmp_path).pictures.metrics
     assert metrics["loss_after"] < 0.5 * metrics["loss_before"]
 

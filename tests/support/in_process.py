@@ -18,7 +18,7 @@ from hydra.core.hydra_config import HydraConfig
 
 from cnnlab import cli
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 # Hydra's logging set-up (logging.config.dictConfig) would close the test runner's own log
 # handlers in this process; the pipelines' errors are written to stderr, not logged.
 NO_LOGGING_SETUP = ("hydra/job_logging=none", "hydra/hydra_logging=none")
