@@ -27,7 +27,7 @@ $(INSTALLED): $(LOCK) pyproject.toml
 	$(PY) -m pip install --quiet --no-deps -e .
 	@touch $@
 
-.PHONY: help install lock train profile notes test test-without-onednn test-all test-services lint format ui clean bench bench-data bench-im2col bench-zoo bench-degradation bench-im2col-models visualize bench-viz bench-init ensemble evaluate predict bench-train bench-step bench-gpu sweep screenshots
+.PHONY: help install lock train profile notes test test-without-onednn test-all test-services lint format ui clean bench bench-data bench-im2col bench-zoo bench-degradation bench-im2col-models visualize bench-viz bench-init ensemble evaluate predict bench-train bench-step bench-gpu sweep screenshots mutate
 
 help: ## list the targets
 	@grep -hE '^[a-zA-Z0-9_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  \033[36m%-14s\033[0m %s\n", $$1, $$2}'
@@ -81,6 +81,10 @@ test-all: $(INSTALLED) ## run every test, the slow ones and the team store's too
 test-services: $(INSTALLED) ## the tests against real services: PostgreSQL + `mlflow server --app-name basic-auth` (team store), `mlflow ui` in headless Chromium (needs postgresql, chromium)
 	$(PY) -m pytest -n 0 -q -m "team_store or browser" $(ARGS)
 
+mutate: $(INSTALLED) ## mutation testing of the reference ops, lr schedules and augmentation ops (mutmut; tens of minutes, not in CI)
+	TF_NUM_INTRAOP_THREADS=1 $(VENV)/bin/mutmut run $(ARGS)
+	$(VENV)/bin/mutmut results
+
 lint: $(INSTALLED) ## check style with ruff
 	$(PY) -m ruff check src pipelines tests benchmarks
 	$(PY) -m ruff format --check src pipelines tests benchmarks
@@ -132,5 +136,5 @@ screenshots: $(INSTALLED) ## retake README's dashboard screenshots (a tiny sweep
 	$(PY) benchmarks/dashboard_screenshots.py $(ARGS)
 
 clean: ## remove outputs, caches and the local MLflow store (keeps .venv)
-	rm -rf outputs multirun mlflow.db mlartifacts mlruns .pytest_cache .ruff_cache .hypothesis
+	rm -rf outputs multirun mutants mlflow.db mlartifacts mlruns .pytest_cache .ruff_cache .hypothesis
 	find . -name __pycache__ -not -path './.venv/*' -prune -exec rm -rf {} +

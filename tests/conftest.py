@@ -4,7 +4,10 @@ import os
 import re
 from pathlib import Path
 
+import numpy as np
 import pytest
+from omegaconf import DictConfig
+from support.compose import compose_config
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
@@ -14,8 +17,6 @@ if os.environ.get("PYTEST_XDIST_WORKER"):
     os.environ.setdefault("TF_NUM_INTRAOP_THREADS", "1")
     os.environ.setdefault("TF_NUM_INTEROP_THREADS", "1")
 
-from hydra import compose, initialize_config_dir
-from omegaconf import DictConfig
 
 import cnnlab.config.sweep  # noqa: F401  (registers the sweep/base schema that conf/ builds on)
 
@@ -23,9 +24,6 @@ try:
     from _pytest.nodeid import coerce_node_id  # pytest 9.2's structured test ids
 except ImportError:  # older pytest reads the id that pytest-xdist writes
     coerce_node_id = None
-
-ROOT = Path(__file__).resolve().parents[1]
-CONF_DIR = ROOT / "conf"
 
 
 @pytest.hookimpl(trylast=True)
@@ -82,11 +80,6 @@ def mlflow_dir(tmp_path_factory) -> Path:
     return tmp_path_factory.mktemp("mlflow")
 
 
-def compose_train(*overrides: str) -> DictConfig:
-    with initialize_config_dir(str(CONF_DIR), version_base="1.3"):
-        return compose("train", overrides=list(overrides))
-
-
 @pytest.fixture
 def make_cfg(tfds_dir, mlflow_dir, request):
     """Compose `conf/train.yaml` with test-safe stores, a tiny budget and the given overrides."""
@@ -100,9 +93,16 @@ def make_cfg(tfds_dir, mlflow_dir, request):
             f"tracking.experiment={experiment}",
             "trainer.verbose=0",
         ]
-        cfg = compose_train(*stores, *overrides)
+        cfg = compose_config("train", *stores, *overrides)
         if "data_dir" in cfg.data and cfg.data.data_dir is None:  # TFDS sources: a test data dir
-            cfg = compose_train(f"data.data_dir={tfds_dir}", *stores, *overrides)
+            cfg = compose_config("train", f"data.data_dir={tfds_dir}", *stores, *overrides)
         return cfg
 
     return make
+
+
+@pytest.fixture
+def rng():
+    """A NumPy generator seeded afresh for each test: its draws do not depend on which tests ran
+    before it on the same worker."""
+    return np.random.default_rng(0)

@@ -4,9 +4,9 @@ import re
 
 import mlflow
 import pytest
-from conftest import compose_train
 from hydra.errors import MissingConfigException
-from in_process import run_pipeline
+from support.compose import compose_config
+from support.in_process import run_pipeline
 
 from cnnlab import tracking
 from cnnlab.cli import user_error_message
@@ -83,13 +83,13 @@ def test_image_too_small_for_the_model_names_the_minimum(make_cfg):
 )
 def test_wrong_type_is_named_when_composing(override, message):
     with pytest.raises(Exception) as error:  # Hydra's exception; the CLI prints our line
-        compose_train(override)
+        compose_config("train", override)
     assert re.search(message, user_error_message(error.value))
 
 
 def test_unknown_group_option_suggests_and_lists_the_available_ones():
     with pytest.raises(MissingConfigException) as error:
-        compose_train("model=lenet")
+        compose_config("train", "model=lenet")
     message = user_error_message(error.value)
     assert message.startswith("model='lenet' is unknown; did you mean lenet5")
     assert "resnet20" in message and "schema" not in message

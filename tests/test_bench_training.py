@@ -4,6 +4,7 @@ import importlib.util
 import os
 import subprocess
 import sys
+import types
 from pathlib import Path
 
 import keras
@@ -20,12 +21,25 @@ def load(name: str):
 
 
 @pytest.mark.parametrize("policy", ["float32", "mixed_float16"])
-def test_gpu_benchmark_times_a_training_step_on_the_cpu(policy):
+def test_gpu_benchmark_rate_is_the_images_of_the_timed_steps_per_second(monkeypatch, policy):
+    gpu = load("gpu")
+    built, steps = [], []
+    build, step = gpu.models.build, keras.Model.train_on_batch
+    monkeypatch.setattr(
+        gpu.models, "build", lambda *a, **k: built.append(build(*a, **k)) or built[-1]
+    )
+    monkeypatch.setattr(
+        keras.Model, "train_on_batch", lambda self, *a, **k: steps.append(1) or step(self, *a, **k)
+    )
+    clock = iter([10.0, 12.5])  # the timer's start and end
+    monkeypatch.setattr(gpu, "time", types.SimpleNamespace(perf_counter=lambda: next(clock)))
     try:
-        rate = load("gpu").images_per_second("lenet5", policy, batch=2, steps=1, size=None)
+        rate = gpu.images_per_second("lenet5", policy, batch=2, steps=5, size=None)
     finally:
         keras.mixed_precision.set_global_policy("float32")
-    assert rate > 0
+    assert rate == 2 * 5 / 2.5
+    assert len(steps) == 3 + 5  # three warm-up steps, outside the timer
+    assert built[0].dtype_policy.name == policy
 
 
 @pytest.mark.slow

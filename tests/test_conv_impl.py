@@ -9,8 +9,8 @@ from pathlib import Path
 import keras
 import numpy as np
 import pytest
-from model_builds import REPRESENTATIVES
 from omegaconf import OmegaConf
+from support.model_builds import REPRESENTATIVES
 
 from cnnlab import models, tracking
 from cnnlab.layers import Im2ColConv2D, Im2ColDepthwiseConv2D, Im2ColPool2D

@@ -4,13 +4,14 @@ import keras
 import mlflow
 import numpy as np
 import pytest
-from conftest import CONF_DIR
-from hydra import compose, initialize_config_dir
+from support.compose import compose_config
 
 import cnnlab.config  # noqa: F401  (registers the schemas)
 from cnnlab import tracking
+from cnnlab.data import build_datasets
 from cnnlab.ensemble import averaging_model, build_ensemble, majority_vote, weighted_average
 from cnnlab.errors import ConfigError
+from cnnlab.serving import split_pixels
 
 pytestmark = pytest.mark.xdist_group("ensemble")  # one worker: the module's fixtures run once
 
@@ -65,16 +66,11 @@ def stores(tmp_path_factory, tfds_dir) -> list[str]:
     ]
 
 
-def compose_ensemble(*overrides: str):
-    with initialize_config_dir(str(CONF_DIR), version_base="1.3"):
-        return compose("ensemble", overrides=list(overrides))
-
-
 @pytest.fixture(scope="module")
 def trained(stores, tmp_path_factory):
     """Three LeNet-5 members (seeds 42, 43, 44), two short epochs each."""
-    cfg = compose_ensemble(
-        *stores, "ensemble.members=3", "trainer.epochs=2", "trainer.batch_size=64"
+    cfg = compose_config(
+        "ensemble", *stores, "ensemble.members=3", "trainer.epochs=2", "trainer.batch_size=64"
     )
     return cfg, build_ensemble(cfg, output_dir=tmp_path_factory.mktemp("ensemble"))
 
@@ -114,10 +110,89 @@ def test_ensemble_model_averages_its_members(trained):
     np.testing.assert_allclose(ensemble.predict(pixels, verbose=0), expected, atol=1e-6)
 
 
+def member_predictions(cfg, result) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Each member's test probabilities (members, N, classes), the labels, the members'
+    validation accuracies: recomputed from the logged models and runs."""
+    pixels, labels = split_pixels(build_datasets(cfg), "test")
+    members = [tracking.load_model(m.run_id, cfg.tracking) for m in result.members]
+    probabilities = np.stack([m.predict(pixels, verbose=0) for m in members])
+    val = [
+        tracking.get_run(m.run_id, cfg.tracking).data.metrics["val_accuracy"]
+        for m in result.members
+    ]
+    return probabilities, labels, np.array(val)
+
+
+def test_parent_logs_each_combinations_accuracy_and_the_gains(trained):
+    cfg, result = trained
+    probabilities, labels, val = member_predictions(cfg, result)
+    members = (probabilities.argmax(axis=2) == labels).mean(axis=1)
+    expected = {
+        "test_accuracy_mean": probabilities.mean(axis=0),
+        "test_accuracy_weighted": weighted_average(probabilities, val),
+        "test_accuracy_vote": majority_vote(probabilities),
+    }
+    metrics = tracking.get_run(result.run_id, cfg.tracking).data.metrics
+    for key, combined in expected.items():
+        assert metrics[key] == pytest.approx(np.mean(combined.argmax(axis=1) == labels)), key
+    assert metrics["gain_over_member_mean"] == pytest.approx(
+        metrics["test_accuracy_mean"] - members.mean()
+    )
+    assert metrics["gain_over_best_member"] == pytest.approx(
+        metrics["test_accuracy_mean"] - members.max()
+    )
+
+
+def test_weighted_export_logs_the_validation_weighted_average(trained, stores, tmp_path):
+    cfg, result = trained
+    ids = ",".join(m.run_id for m in result.members)
+    exported = build_ensemble(
+        compose_config(
+            "ensemble", *stores, f"ensemble.run_ids=[{ids}]", "ensemble.export=weighted"
+        ),
+        output_dir=tmp_path,
+    )
+    probabilities, _, val = member_predictions(cfg, result)
+    pixels, _ = split_pixels(build_datasets(cfg), "test")
+    model = tracking.load_model(exported.run_id, cfg.tracking)
+    np.testing.assert_allclose(
+        model.predict(pixels[:16], verbose=0),
+        weighted_average(probabilities[:, :16], val),
+        atol=1e-6,
+    )
+    metrics = tracking.get_run(exported.run_id, cfg.tracking).data.metrics
+    assert metrics["test_accuracy"] == metrics["test_accuracy_weighted"]
+
+
+def test_members_gathered_by_an_mlflow_filter(trained, stores, tmp_path):
+    _, result = trained
+    cfg = compose_config("ensemble", *stores, "ensemble.filter='params.seed = \"43\"'")
+    gathered = build_ensemble(cfg, output_dir=tmp_path)
+    assert [m.run_id for m in gathered.members] == [result.members[1].run_id]  # seed 42 + 1
+
+
+@pytest.mark.slow  # trains two more members (make test-all)
+def test_members_vary_by_architecture_and_input_scale(stores, tmp_path):
+    cfg = compose_config(
+        "ensemble",
+        *stores,
+        "tracking.experiment=ensemble-variety",
+        "ensemble.members=2",
+        "ensemble.models=[lenet5,simple_convnet]",
+        "ensemble.image_sizes=[[28,28],[32,32]]",
+        "debug=fast",
+    )
+    result = build_ensemble(cfg, output_dir=tmp_path)
+    params = [tracking.get_run(m.run_id, cfg.tracking).data.params for m in result.members]
+    assert [p["model.name"] for p in params] == ["lenet5", "simple_convnet"]
+    assert [p["data.image_size"] for p in params] == ["[28, 28]", "[32, 32]"]
+    assert [p["seed"] for p in params] == ["42", "43"]
+
+
 def test_members_gathered_by_run_ids_give_the_same_numbers(trained, stores, tmp_path):
     _, result = trained
     ids = ",".join(m.run_id for m in result.members)
-    cfg = compose_ensemble(*stores, f"ensemble.run_ids=[{ids}]")
+    cfg = compose_config("ensemble", *stores, f"ensemble.run_ids=[{ids}]")
     gathered = build_ensemble(cfg, output_dir=tmp_path)
     assert not any(m.trained for m in gathered.members)
     assert gathered.member_accuracy == pytest.approx(result.member_accuracy)
@@ -132,7 +207,8 @@ def test_top_k_children_of_a_sweep_parent_are_gathered_best_first(trained, store
         pass
     for member in result.members:
         tracking.set_run_tags(member.run_id, {"mlflow.parentRunId": sweep_id}, cfg.tracking)
-    cfg = compose_ensemble(
+    cfg = compose_config(
+        "ensemble",
         *stores,
         f"ensemble.sweep_parent={sweep_id}",
         "ensemble.top_k=2",
@@ -144,7 +220,7 @@ def test_top_k_children_of_a_sweep_parent_are_gathered_best_first(trained, store
 
 
 def test_two_ways_of_gathering_at_once_is_one_clear_error(stores):
-    cfg = compose_ensemble(*stores, "ensemble.run_ids=[a]", "ensemble.sweep_parent=b")
+    cfg = compose_config("ensemble", *stores, "ensemble.run_ids=[a]", "ensemble.sweep_parent=b")
     with pytest.raises(
         ConfigError, match=r"ensemble.sweep_parent is invalid with ensemble.run_ids"
     ):
@@ -152,6 +228,6 @@ def test_two_ways_of_gathering_at_once_is_one_clear_error(stores):
 
 
 def test_unknown_member_run_is_one_clear_error(stores):
-    cfg = compose_ensemble(*stores, "ensemble.run_ids=[0123456789abcdef]")
+    cfg = compose_config("ensemble", *stores, "ensemble.run_ids=[0123456789abcdef]")
     with pytest.raises(ConfigError, match=r"run '0123456789abcdef' is unknown"):
         build_ensemble(cfg)

@@ -2,6 +2,9 @@
 `debug=fast` through the real train() and leaves a FINISHED MLflow run (offline: the TFDS
 datasets under `tfds.testing.mock_data`, the folder source on images written here)."""
 
+import contextlib
+
+import keras
 import numpy as np
 import pytest
 import tensorflow_datasets as tfds
@@ -9,8 +12,11 @@ from PIL import Image
 
 from cnnlab import tracking
 from cnnlab.cli import group_options
+from cnnlab.data import build_datasets
 from cnnlab.data.sources import tfds as tfds_source
 from cnnlab.training import train
+from cnnlab.training.evaluate import tta_metrics
+from cnnlab.training.fit import first_batches
 
 GROUPS = ("data", "augment", "optimizer", "schedule", "model")
 
@@ -118,13 +124,81 @@ def test_option_trains_and_its_run_finishes(make_cfg, tmp_path, monkeypatch, ima
         overrides.append(f"data.path={image_folder}")
     overrides.append(f"data.stats_cache={tmp_path / 'stats'}")
     cfg = make_cfg(*overrides)
-    if choice.get("data") in TFDS_SOURCES:
-        with tfds.testing.mock_data(num_examples=24):
-            result = train(cfg, output_dir=tmp_path / "run")
-    else:
+    offline = choice.get("data") in TFDS_SOURCES
+    with tfds.testing.mock_data(num_examples=24) if offline else contextlib.nullcontext():
         result = train(cfg, output_dir=tmp_path / "run")
+        if cfg.augment.test_time != "none":  # the test views, scored by the saved model
+            views = first_batches(build_datasets(cfg).test_views, cfg.trainer.eval_steps)
+            expected = tta_metrics(keras.saving.load_model(result.model_path), views)
     run = tracking.get_run(result.run_id, cfg.tracking)
     assert run.info.status == "FINISHED"
     for group in choice:
         assert run.data.params[f"{group}.name"] == cfg[group].name
     assert np.isfinite(result.test_metrics["test_loss"])
+    if cfg.augment.test_time != "none":
+        for key, value in expected.items():
+            assert run.data.metrics[key] == pytest.approx(value, rel=1e-5), key
+
+
+# What each augment recipe on digits must do to the batches the run trains on, against the same
+# batch without augmentation (same seed, same order): (crop padding, mirrored, a changed box of at
+# most this many pixels, mixed labels). The RGB recipes (alexnet, imagenet, vgg_multiscale) are
+# left to test_augment.py's checks of their ops.
+PROMISES = {
+    "translate": (3, False, 0, False),
+    "cifar": (4, True, 0, False),
+    "cutout": (4, True, 16 * 16, False),
+    "random_erasing": (4, True, int(0.4 * 28 * 28), False),
+    "mixup": (None, None, None, True),
+    "cutmix": (None, None, None, True),
+}
+
+
+def views(image: np.ndarray, padding: int, mirror: bool):
+    """Every crop of the zero-padded image (and of its mirror) at the image's size."""
+    h, w = image.shape[:2]
+    for view in [image, image[:, ::-1]] if mirror else [image]:
+        padded = np.pad(view, ((padding, padding), (padding, padding), (0, 0)))
+        for top in range(2 * padding + 1):
+            for left in range(2 * padding + 1):
+                yield padded[top : top + h, left : left + w]
+
+
+def is_crop_of(augmented: np.ndarray, original: np.ndarray, padding, mirror, box_area) -> bool:
+    """`augmented` is a crop of the padded `original` (or its mirror), apart from one box of at
+    most `box_area` pixels."""
+    for view in views(original, padding, mirror):
+        rows, cols = np.nonzero(np.any(augmented != view, axis=-1))
+        if not len(rows) or (np.ptp(rows) + 1) * (np.ptp(cols) + 1) <= box_area:
+            return True
+    return False
+
+
+def is_mix_of(label: np.ndarray, own: np.ndarray, others: np.ndarray) -> bool:
+    """`label` is lam * own + (1 - lam) * one of `others` for some lam in [0, 1]."""
+    lam = label[own.argmax()]
+    return any(
+        np.allclose(label, own if other.argmax() == own.argmax() else lam * own + (1 - lam) * other)
+        for other in others
+    )
+
+
+def first_train_batch(make_cfg, augment: str) -> tuple[np.ndarray, np.ndarray]:
+    cfg = make_cfg(f"augment={augment}", "data.normalize=false", "trainer.batch_size=16")
+    images, labels = next(iter(build_datasets(cfg).train))
+    return images.numpy(), labels.numpy()
+
+
+@pytest.mark.parametrize("augment", sorted(PROMISES))
+def test_augment_option_changes_the_training_batches_as_its_ops_promise(make_cfg, augment):
+    originals, labels = first_train_batch(make_cfg, "none")
+    images, mixed = first_train_batch(make_cfg, augment)
+    assert not np.array_equal(images, originals)
+    padding, mirror, box_area, mixes_labels = PROMISES[augment]
+    if mixes_labels:
+        assert all(is_mix_of(y, own, labels) for y, own in zip(mixed, labels, strict=True))
+        assert np.any(mixed.max(axis=1) < 1)  # some labels are mixed
+    else:
+        np.testing.assert_array_equal(mixed, labels)
+        for image, original in zip(images, originals, strict=True):
+            assert is_crop_of(image, original, padding, mirror, box_area)

@@ -9,8 +9,6 @@ from cnnlab import models
 from cnnlab.errors import ConfigError
 from cnnlab.layers import LRN, Maxout, RReLU
 
-RNG = np.random.default_rng(0)
-
 
 def lrn_reference(a: np.ndarray, size=5, k=2.0, alpha=1e-4, beta=0.75) -> np.ndarray:
     """Krizhevsky et al. (2012), Sec. 3.3, written as the paper's sum over channels."""
@@ -23,20 +21,20 @@ def lrn_reference(a: np.ndarray, size=5, k=2.0, alpha=1e-4, beta=0.75) -> np.nda
     return b
 
 
-def test_lrn_matches_the_papers_formula():
+def test_lrn_matches_the_papers_formula(rng):
     # Activations of ~30 make alpha * sum ~ 0.5, so the normalization is far from the identity.
-    a = RNG.normal(0, 30, (2, 5, 5, 12)).astype(np.float32)
+    a = rng.normal(0, 30, (2, 5, 5, 12)).astype(np.float32)
     np.testing.assert_allclose(LRN()(a), lrn_reference(a), rtol=1e-5)
 
 
-def test_lrn_matches_tf_nn_local_response_normalization():
-    a = RNG.normal(0, 30, (2, 6, 6, 16)).astype(np.float32)
+def test_lrn_matches_tf_nn_local_response_normalization(rng):
+    a = rng.normal(0, 30, (2, 6, 6, 16)).astype(np.float32)
     expected = tf.nn.local_response_normalization(a, depth_radius=3, bias=1.5, alpha=2e-4, beta=0.6)
     np.testing.assert_allclose(LRN(size=7, k=1.5, alpha=2e-4, beta=0.6)(a), expected, rtol=1e-5)
 
 
-def test_lrn_gradient_matches_tf_nn():
-    a = tf.constant(RNG.normal(0, 30, (1, 3, 3, 8)).astype(np.float32))
+def test_lrn_gradient_matches_tf_nn(rng):
+    a = tf.constant(rng.normal(0, 30, (1, 3, 3, 8)).astype(np.float32))
     with tf.GradientTape(persistent=True) as tape:
         tape.watch(a)
         ours = tf.reduce_sum(LRN()(a) ** 2)
@@ -60,14 +58,14 @@ def test_lrn_refuses_an_even_size():
         LRN(size=4)
 
 
-def test_maxout_takes_the_max_over_consecutive_channel_groups():
-    x = RNG.normal(size=(2, 3, 3, 12)).astype(np.float32)
+def test_maxout_takes_the_max_over_consecutive_channel_groups(rng):
+    x = rng.normal(size=(2, 3, 3, 12)).astype(np.float32)
     expected = x.reshape(2, 3, 3, 4, 3).max(axis=-1)
     np.testing.assert_array_equal(Maxout(4)(x), expected)
 
 
-def test_maxout_on_dense_features():
-    x = RNG.normal(size=(5, 8)).astype(np.float32)
+def test_maxout_on_dense_features(rng):
+    x = rng.normal(size=(5, 8)).astype(np.float32)
     np.testing.assert_array_equal(Maxout(2)(x), x.reshape(5, 2, 4).max(axis=-1))
 
 
@@ -76,8 +74,8 @@ def test_maxout_refuses_channels_not_divisible_by_its_units():
         Maxout(4)(np.zeros((1, 10), np.float32))
 
 
-def test_rrelu_at_inference_uses_the_mean_slope():
-    x = RNG.normal(size=(4, 50)).astype(np.float32)
+def test_rrelu_at_inference_uses_the_mean_slope(rng):
+    x = rng.normal(size=(4, 50)).astype(np.float32)
     expected = np.where(x >= 0, x, x * (0.1 + 0.3) / 2)
     np.testing.assert_allclose(RReLU(0.1, 0.3)(x, training=False), expected, rtol=1e-6)
 
@@ -91,8 +89,8 @@ def test_rrelu_in_training_draws_a_slope_per_element_in_its_range():
     assert abs(slopes.std() - (1 / 3 - 0.125) / np.sqrt(12)) < 0.003
 
 
-def test_rrelu_keeps_positive_inputs_in_training():
-    x = np.abs(RNG.normal(size=(10, 10))).astype(np.float32)
+def test_rrelu_keeps_positive_inputs_in_training(rng):
+    x = np.abs(rng.normal(size=(10, 10))).astype(np.float32)
     np.testing.assert_array_equal(RReLU()(x, training=True), x)
 
 
@@ -119,7 +117,7 @@ def test_leaky_slope_out_of_range_is_one_line():
         models.build("lenet5", (28, 28, 1), 10, activation="leaky_relu", leaky_slope=1.5)
 
 
-def test_the_layers_save_and_load_inside_a_model(tmp_path):
+def test_the_layers_save_and_load_inside_a_model(rng, tmp_path):
     inputs = keras.Input((4, 4, 8))
     x = LRN(size=3, k=1.0, alpha=1e-3, beta=0.5)(inputs)
     x = RReLU(0.2, 0.4)(x)
@@ -127,7 +125,7 @@ def test_the_layers_save_and_load_inside_a_model(tmp_path):
     model = keras.Model(inputs, outputs)
     model.save(tmp_path / "m.keras")
     loaded = keras.saving.load_model(tmp_path / "m.keras")
-    batch = RNG.normal(0, 10, (2, 4, 4, 8)).astype(np.float32)
+    batch = rng.normal(0, 10, (2, 4, 4, 8)).astype(np.float32)
     np.testing.assert_allclose(loaded.predict(batch, verbose=0), model.predict(batch, verbose=0))
     assert loaded.layers[1].get_config()["size"] == 3
     assert loaded.layers[2].get_config()["lower"] == 0.2

@@ -20,8 +20,8 @@ import sys
 import keras
 import numpy as np
 import pytest
-from model_builds import CONF_MODEL, config_options, paper_model, per_family, small_model
 from omegaconf import OmegaConf
+from support.model_builds import CONF_MODEL, config_options, paper_model, per_family, small_model
 
 from cnnlab import models
 from cnnlab.errors import ConfigError, GeometryError
@@ -31,8 +31,6 @@ from cnnlab.models.blocks.auxiliary import with_auxiliary_outputs
 from cnnlab.models.blocks.heads import softmax_classifier
 from cnnlab.models.resnet import ZeroPadShortcut
 from cnnlab.training.fit import compile_model
-
-RNG = np.random.default_rng(0)
 
 KERAS_APPLICATIONS = {  # name: (keras.applications builder, input side, parameters)
     "vgg16": ("VGG16", 224, 138_357_544),
@@ -86,7 +84,7 @@ def one_worker_for_resnet1202(names):
 
 
 @pytest.mark.parametrize("name", per_family(models.available()))
-def test_every_model_builds_at_32x32x3_from_its_config_and_trains_one_step(name, make_cfg):
+def test_every_model_builds_at_32x32x3_from_its_config_and_trains_one_step(rng, name, make_cfg):
     limit = sys.getrecursionlimit()
     model = small_model(name)
     assert sys.getrecursionlimit() == limit  # ResNet-1202 raises it only while it builds
@@ -96,7 +94,7 @@ def test_every_model_builds_at_32x32x3_from_its_config_and_trains_one_step(name,
     model.run_eagerly = True  # one step: tracing a graph of up to 4,000 layers takes longer
     first = model.trainable_weights[0]
     before = np.array(first)
-    images = RNG.random((2, 32, 32, 3), dtype=np.float32)
+    images = rng.random((2, 32, 32, 3), dtype=np.float32)
     labels = np.eye(10, dtype=np.float32)[[3, 7]]
     logs = model.train_on_batch(images, labels_for(model, labels), return_dict=True)
     assert np.isfinite(logs["loss"])
@@ -138,8 +136,8 @@ def test_cifar_resnet_shortcut_b_adds_two_projections():
     assert b - a == (16 * 32 + 4 * 32) + (32 * 64 + 4 * 64)
 
 
-def test_option_a_shortcut_subsamples_and_zero_pads_the_identity():
-    x = RNG.normal(size=(2, 5, 5, 3)).astype(np.float32)
+def test_option_a_shortcut_subsamples_and_zero_pads_the_identity(rng):
+    x = rng.normal(size=(2, 5, 5, 3)).astype(np.float32)
     expected = np.concatenate([x[:, ::2, ::2, :], np.zeros((2, 3, 3, 5), np.float32)], axis=-1)
     np.testing.assert_array_equal(ZeroPadShortcut(8, 2)(x), expected)
 
@@ -412,14 +410,30 @@ def test_prelu_learns_one_slope_per_channel():
     assert model.get_layer("c1_prelu").alpha.shape == (1, 1, 6)
 
 
-@pytest.mark.parametrize(
-    "activation", ["relu", "leaky_relu", "prelu", "rrelu", "elu", "sigmoid", "tanh", "maxout"]
-)
-def test_every_activation_builds_and_predicts(activation):
+# Each activation as its paper defines it, at a freshly built (inference-mode) model.
+ACTIVATION_REFERENCES = {
+    "relu": lambda x: np.maximum(x, 0),
+    "leaky_relu": lambda x: np.where(x > 0, x, 0.01 * x),  # Maas et al. (2013): slope 0.01
+    "prelu": lambda x: np.where(x > 0, x, 0.25 * x),  # He et al. (2015): slopes start at 0.25
+    "rrelu": lambda x: np.where(x >= 0, x, x * (1 / 8 + 1 / 3) / 2),  # Xu et al.: the mean slope
+    "elu": lambda x: np.where(x > 0, x, np.expm1(x)),
+    "sigmoid": lambda x: 1 / (1 + np.exp(-x)),
+    "tanh": np.tanh,
+    # Goodfellow et al. (2013): the max over groups of consecutive channels, 2 pieces each
+    "maxout": lambda x: x.reshape(*x.shape[:-1], x.shape[-1] // 2, 2).max(axis=-1),
+}
+
+
+@pytest.mark.parametrize("activation", sorted(ACTIVATION_REFERENCES))
+def test_every_activation_computes_its_papers_function_inside_the_model(rng, activation):
     model = models.build("vgg11", (32, 32, 3), 10, activation=activation, batch_norm=True)
-    assert model.get_layer(f"block1_conv1_{activation}") is not None
-    probabilities = model.predict(RNG.random((2, 32, 32, 3), dtype=np.float32), verbose=0)
-    np.testing.assert_allclose(probabilities.sum(axis=1), 1.0, rtol=1e-5)
+    layer = model.get_layer(f"block1_conv1_{activation}")
+    taps = keras.Model(model.inputs, [layer.input, layer.output])
+    before, after = taps.predict(rng.random((2, 32, 32, 3), dtype=np.float32), verbose=0)
+    assert before.min() < 0 < before.max()  # both branches of the piecewise functions are used
+    np.testing.assert_allclose(
+        after, ACTIVATION_REFERENCES[activation](before), rtol=1e-5, atol=1e-6
+    )
 
 
 @pytest.mark.parametrize("name", ["resnet20", "mobilenet", "inception_resnet_v2"])

@@ -70,3 +70,15 @@ def test_linear_lr_scaling_multiplies_by_the_replicas():
     cfg = OmegaConf.create({"lr": 0.1, "scale_lr": "linear"})
     assert scaled_lr(cfg, 4) == pytest.approx(0.4)
     assert scaled_lr(OmegaConf.create({"lr": 0.1, "scale_lr": "none"}), 4) == pytest.approx(0.1)
+
+
+@pytest.mark.parametrize("name", ["sgd", "adam", "adamw"])
+def test_weight_decay_shrinks_a_weight_without_gradient_by_lr_times_decay(make_cfg, name):
+    """Decoupled decay (Loshchilov & Hutter, 2019): w <- w - lr * weight_decay * w, outside the
+    gradient, so Adam's per-weight rescaling does not touch it (an L2 term in the loss would
+    give a zero gradient's weight Adam's full step of about lr instead)."""
+    cfg = make_cfg(f"optimizer={name}", "optimizer.weight_decay=0.1")
+    optimizer = build_optimizer(cfg.optimizer, 0.5)
+    weight = keras.Variable(np.array([2.0, -4.0], np.float32))
+    optimizer.apply_gradients([(np.zeros(2, np.float32), weight)])
+    np.testing.assert_allclose(weight.numpy(), np.array([2.0, -4.0]) * (1 - 0.5 * 0.1), rtol=1e-6)

@@ -67,7 +67,17 @@ def test_recipe_trains_with_debug_fast(make_cfg, tmp_path, recipe):
         "tracking.log_model=false",
     )
     result = train(cfg, output_dir=tmp_path)
-    assert tracking.get_run(result.run_id, cfg.tracking).info.status == "FINISHED"
+    run = tracking.get_run(result.run_id, cfg.tracking)
+    assert run.info.status == "FINISHED"
+    if recipe in PAPERS:  # the run recorded the paper's settings (the batch is the test's 8)
+        model, optimizer, lr, _, l2, schedule = PAPERS[recipe]
+        params = run.data.params
+        assert (params["model.name"], params["optimizer.name"], params["schedule.name"]) == (
+            model,
+            optimizer,
+            schedule,
+        )
+        assert float(params["optimizer.lr"]) == lr and float(params["model.l2"]) == l2
 
 
 @pytest.mark.slow

@@ -1,8 +1,8 @@
 """The model registry: names, options and input geometry."""
 
 import pytest
-from model_builds import CONF_MODEL, per_family
 from omegaconf import OmegaConf
+from support.model_builds import CONF_MODEL, per_family
 
 from cnnlab import models
 from cnnlab.errors import ConfigError, GeometryError

@@ -6,6 +6,7 @@ import pytest
 
 from cnnlab import models, tracking
 from cnnlab.training import train
+from cnnlab.training.fit import compile_model
 from cnnlab.training.regularization import add_l2_penalty
 
 
@@ -58,3 +59,19 @@ def test_early_stopping_exports_the_best_epoch_and_logs_it(make_cfg, tmp_path):
         strict=True,
     ):
         np.testing.assert_array_equal(a, b)
+
+
+def test_label_smoothing_is_the_cross_entropy_with_softened_targets(make_cfg):
+    """Szegedy et al. (2016), Sec. 7: the target is (1 - eps) * one-hot + eps / K."""
+    eps, classes = 0.2, 4
+    cfg = make_cfg(f"trainer.label_smoothing={eps}")
+    # a model that predicts the probabilities 0.1, 0.2, 0.3, 0.4 for any input
+    model = keras.Sequential([keras.Input((1,)), keras.layers.Dense(classes, activation="softmax")])
+    model.layers[0].set_weights([np.zeros((1, classes)), np.log([0.1, 0.2, 0.3, 0.4])])
+    compile_model(model, cfg, steps_per_epoch=1, replicas=1)
+    labels = np.eye(classes, dtype=np.float32)[[0, 3]]
+    target = (1 - eps) * labels + eps / classes
+    probabilities = np.array([0.1, 0.2, 0.3, 0.4])
+    expected = -np.mean(np.sum(target * np.log(probabilities), axis=1))
+    logged = model.evaluate(np.zeros((2, 1)), labels, verbose=0, return_dict=True)["loss"]
+    assert logged == pytest.approx(expected, rel=1e-5)

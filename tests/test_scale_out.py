@@ -2,7 +2,6 @@
 
 import json
 import os
-import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -12,6 +11,7 @@ import mlflow
 import numpy as np
 import pytest
 from omegaconf import OmegaConf
+from support.servers import PORT_TRIES, free_port, port_taken
 
 from cnnlab import models, tracking
 from cnnlab.data import build_datasets
@@ -111,17 +111,10 @@ def test_mirrored_trains_over_two_cpu_devices_and_logs_one_run(make_cfg, tmp_pat
     assert run.data.metrics["lr"] == pytest.approx(2 * cfg.optimizer.lr)  # scale_lr: linear
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.mark.slow
 def test_multi_worker_trains_as_two_local_processes_and_the_chief_logs_one_run(make_cfg, tmp_path):
     cfg = make_cfg("trainer.strategy=multi_worker", "debug=fast", "trainer.batch_size=16")
     build_datasets(cfg)  # prepared once: two processes preparing one TFDS folder would race
-    workers = [f"127.0.0.1:{free_port()}" for _ in range(2)]
     command = [
         sys.executable,
         str(ROOT / "pipelines" / "train.py"),
@@ -134,22 +127,33 @@ def test_multi_worker_trains_as_two_local_processes_and_the_chief_logs_one_run(m
         "trainer.batch_size=16",
         "trainer.verbose=0",
     ]
-    children = [
-        subprocess.Popen(
-            [*command, f"hydra.run.dir={tmp_path}/worker{index}"],
-            env={
-                **os.environ,
-                "TF_CONFIG": json.dumps(
-                    {"cluster": {"worker": workers}, "task": {"type": "worker", "index": index}}
-                ),
-            },
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
+
+    def launch(workers: list[str]) -> list[subprocess.Popen]:
+        return [
+            subprocess.Popen(
+                [*command, f"hydra.run.dir={tmp_path}/worker{index}"],
+                env={
+                    **os.environ,
+                    "TF_CONFIG": json.dumps(
+                        {"cluster": {"worker": workers}, "task": {"type": "worker", "index": index}}
+                    ),
+                },
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+            )
+            for index in range(2)
+        ]
+
+    for tries in range(1, PORT_TRIES + 1):  # again on new ports if another process took one
+        children = launch([f"127.0.0.1:{free_port()}" for _ in range(2)])
+        errors = [child.communicate(timeout=900)[1] for child in children]
+        clash = any(
+            child.returncode and port_taken(error)
+            for child, error in zip(children, errors, strict=True)
         )
-        for index in range(2)
-    ]
-    errors = [child.communicate(timeout=900)[1] for child in children]
+        if not clash or tries == PORT_TRIES:
+            break
     for index, child in enumerate(children):
         assert child.returncode == 0, f"worker {index}: {errors[index][-3000:]}"
     mlflow.set_tracking_uri(tracking.tracking_uri(cfg.tracking))

@@ -1,6 +1,7 @@
 """A trained run's MLflow model: raw pixels in, pyfunc in a fresh interpreter, `mlflow models
 serve` over HTTP, the Model Registry, and the evaluate and predict pipelines."""
 
+import csv
 import json
 import os
 import subprocess
@@ -11,11 +12,10 @@ import keras
 import mlflow
 import numpy as np
 import pytest
-from conftest import CONF_DIR
-from hydra import compose, initialize_config_dir
-from in_process import run_pipeline
 from PIL import Image
-from servers import free_port, stop, wait_for, with_env_bin
+from support.compose import compose_config
+from support.in_process import run_pipeline
+from support.servers import serve_on_a_free_port, stop, with_env_bin
 
 from cnnlab import tracking
 from cnnlab.data import build_datasets
@@ -24,11 +24,6 @@ from cnnlab.serving import evaluate_run, predict_files, split_pixels, write_csv
 from cnnlab.training import train
 
 pytestmark = pytest.mark.xdist_group("serving")  # one worker: the module's fixtures run once
-
-
-def compose_root(name: str, *overrides: str):
-    with initialize_config_dir(str(CONF_DIR), version_base="1.3"):
-        return compose(name, overrides=list(overrides))
 
 
 @pytest.fixture(scope="module")
@@ -48,7 +43,7 @@ def store(tmp_path_factory, tfds_dir) -> dict[str, str]:
 @pytest.fixture(scope="module")
 def trained(store, tmp_path_factory):
     """One short LeNet-5 run on standardized digits, registered as `digits-lenet5`."""
-    cfg = compose_root(
+    cfg = compose_config(
         "train",
         *store["overrides"],
         f"data.data_dir={store['data_dir']}",
@@ -101,7 +96,7 @@ def test_pyfunc_predicts_in_a_fresh_interpreter(trained, test_split, store, tmp_
 
 @pytest.mark.slow  # trains an im2col model, then a fresh interpreter loads it
 def test_a_model_with_cnnlab_layers_loads_with_pyfunc_without_importing_cnnlab(store, tmp_path):
-    cfg = compose_root(
+    cfg = compose_config(
         "train",
         *store["overrides"],
         f"data.data_dir={store['data_dir']}",
@@ -129,25 +124,30 @@ def test_a_model_with_cnnlab_layers_loads_with_pyfunc_without_importing_cnnlab(s
     )
     expected = tracking.load_model(result.run_id, cfg.tracking).predict(pixels, verbose=0)
     np.testing.assert_allclose(np.load(tmp_path / "out.npy"), expected, atol=1e-5)
+    metadata = tracking.model_metadata(result.run_id, cfg.tracking)
+    assert metadata["import_before_loading"] == ["cnnlab.models"]
 
 
 def test_mlflow_models_serve_answers_http_requests(trained, test_split, store, tmp_path):
     cfg, result = trained
-    port, log = free_port(), tmp_path / "server.log"
-    with log.open("w") as output:
-        server = subprocess.Popen(
-            [
-                *(sys.executable, "-m", "mlflow", "models", "serve"),
-                *("-m", f"runs:/{result.run_id}/model", "--env-manager", "local"),
-                *("--host", "127.0.0.1", "--port", str(port)),
-            ],
-            env=with_env_bin({**os.environ, "MLFLOW_TRACKING_URI": store["uri"]}),
-            stdout=output,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
+    log = tmp_path / "server.log"
+
+    def serve(port: int) -> subprocess.Popen:
+        with log.open("w") as output:
+            return subprocess.Popen(
+                [
+                    *(sys.executable, "-m", "mlflow", "models", "serve"),
+                    *("-m", f"runs:/{result.run_id}/model", "--env-manager", "local"),
+                    *("--host", "127.0.0.1", "--port", str(port)),
+                ],
+                env=with_env_bin({**os.environ, "MLFLOW_TRACKING_URI": store["uri"]}),
+                stdout=output,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+
+    server, port = serve_on_a_free_port(serve, "http://127.0.0.1:{port}/ping", log, seconds=180)
     try:
-        wait_for(f"http://127.0.0.1:{port}/ping", server, log, seconds=180)
         pixels = test_split[0][:4]
         request = urllib.request.Request(
             f"http://127.0.0.1:{port}/invocations",
@@ -172,7 +172,7 @@ def test_register_as_creates_a_model_version(trained, store):
 def test_evaluate_logs_accuracy_confusion_and_per_class_to_the_run(trained, store):
     cfg, result = trained
     evaluation = evaluate_run(
-        compose_root("evaluate", *store["overrides"], f"run_id={result.run_id}")
+        compose_config("evaluate", *store["overrides"], f"run_id={result.run_id}")
     )
     # the logged model on raw pixels scores what training measured through the pipeline
     assert evaluation.metrics["eval_test_accuracy"] == pytest.approx(
@@ -190,10 +190,12 @@ def test_evaluate_logs_accuracy_confusion_and_per_class_to_the_run(trained, stor
     } <= set(artifacts)
 
 
-def test_evaluate_on_the_val_split_with_flips(trained, store):
-    _, result = trained
+def test_evaluate_with_flips_averages_the_probabilities_of_each_image_and_its_mirror(
+    trained, store
+):
+    cfg, result = trained
     evaluation = evaluate_run(
-        compose_root(
+        compose_config(
             "evaluate",
             *store["overrides"],
             f"run_id={result.run_id}",
@@ -201,7 +203,38 @@ def test_evaluate_on_the_val_split_with_flips(trained, store):
             "test_time=flip",
         )
     )
+    pixels, labels = split_pixels(build_datasets(cfg), "val")
+    model = tracking.load_model(result.run_id, cfg.tracking)
+    expected = (model.predict(pixels, verbose=0) + model.predict(pixels[:, :, ::-1], verbose=0)) / 2
+    picked = expected[np.arange(len(labels)), labels]
     assert evaluation.prefix == "eval_val_flip" and evaluation.confusion.sum() == 144
+    assert evaluation.metrics["eval_val_flip_loss"] == pytest.approx(
+        -np.mean(np.log(picked)), rel=1e-4
+    )
+    assert evaluation.metrics["eval_val_flip_accuracy"] == pytest.approx(
+        np.mean(expected.argmax(axis=1) == labels)
+    )
+    np.testing.assert_array_equal(
+        np.diag(evaluation.confusion),
+        np.bincount(labels[expected.argmax(axis=1) == labels], minlength=10),
+    )
+
+
+def test_logged_model_has_the_pixel_signature_an_input_example_and_its_metadata(
+    trained, test_split
+):
+    cfg, result = trained
+    info = mlflow.models.get_model_info(f"runs:/{result.run_id}/model")
+    (inputs,) = info.signature.inputs.inputs
+    (outputs,) = info.signature.outputs.inputs
+    assert (inputs.name, inputs.shape, inputs.type) == ("pixels", (-1, -1, -1, 1), np.float32)
+    assert (outputs.name, outputs.shape) == ("probabilities", (-1, 10))
+    local = mlflow.artifacts.download_artifacts(f"runs:/{result.run_id}/model")
+    example = mlflow.models.Model.load(local).load_input_example(local)
+    np.testing.assert_array_equal(example["pixels"], test_split[0][:2])  # the first test images
+    metadata = tracking.model_metadata(result.run_id, cfg.tracking)
+    assert metadata["class_names"] == [str(k) for k in range(10)]
+    assert metadata["import_before_loading"] == []  # LeNet-5 is Keras layers only
 
 
 def test_predict_reads_files_and_folders_and_skips_unreadable_ones(
@@ -213,7 +246,7 @@ def test_predict_reads_files_and_folders_and_skips_unreadable_ones(
         Image.fromarray(pixels[i, ..., 0].astype(np.uint8)).save(tmp_path / f"digit{i}.png")
     (tmp_path / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\n not an image")
     (tmp_path / "notes.txt").write_text("not an image either")
-    cfg_predict = compose_root(
+    cfg_predict = compose_config(
         "predict",
         *store["overrides"],
         f"run_id={result.run_id}",
@@ -235,7 +268,7 @@ def test_predict_reads_files_and_folders_and_skips_unreadable_ones(
 
 
 def test_a_run_without_a_model_is_one_clear_error(store):
-    cfg = compose_root("train", *store["overrides"])
+    cfg = compose_config("train", *store["overrides"])
     with tracking.run(cfg.tracking, "no-model") as run_id:
         pass
     with pytest.raises(ConfigError, match=f"run '{run_id}' has no logged model 'model'"):
@@ -255,3 +288,34 @@ def test_predict_with_an_unknown_run_exits_with_one_line(store, tmp_path, monkey
     assert stderr.strip().splitlines()[-1] == (
         f"error: run 'feedfacefeedface' is unknown in the tracking store {store['uri']}"
     )
+
+
+def test_predict_command_line_writes_the_models_classes_to_predictions_csv(
+    trained, test_split, store, tmp_path, monkeypatch
+):
+    cfg, result = trained
+    pixels, _ = test_split
+    files = []
+    for i in range(3):
+        files.append(tmp_path / f"digit{i}.png")
+        Image.fromarray(pixels[i, ..., 0].astype(np.uint8)).save(files[-1])
+    status, stderr = run_pipeline(
+        monkeypatch,
+        "predict",
+        f"run_id={result.run_id}",
+        f"images=[{','.join(map(str, files))}]",
+        "top_k=2",
+        *store["overrides"],
+        f"hydra.run.dir={tmp_path / 'out'}",
+    )
+    assert status == 0, stderr
+    with (tmp_path / "out" / "predictions.csv").open() as file:
+        rows = list(csv.DictReader(file))
+    expected = tracking.load_model(result.run_id, cfg.tracking).predict(pixels[:3], verbose=0)
+    assert [row["file"] for row in rows] == [str(f) for f in files]
+    assert [row["class"] for row in rows] == [str(k) for k in expected.argmax(axis=1)]
+    np.testing.assert_allclose(
+        [float(row["probability"]) for row in rows], expected.max(axis=1), atol=1e-5
+    )
+    second = np.sort(expected, axis=1)[:, -2]
+    np.testing.assert_allclose([float(r["top2_probability"]) for r in rows], second, atol=1e-5)

@@ -22,6 +22,7 @@ import pytest
 from hydra.core.global_hydra import GlobalHydra
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import OmegaConf
+from support.in_process import run_pipeline
 
 from cnnlab.errors import ConfigError
 from cnnlab.tracking import get_run
@@ -39,11 +40,11 @@ pytestmark = pytest.mark.xdist_group("sweeps")  # these share the worker's SQLit
 @pytest.fixture(scope="session")
 def prepared_digits(tfds_dir) -> None:
     """Prepare the digits once, before parallel jobs would race to prepare the same folder."""
-    from conftest import compose_train
+    from support.compose import compose_config
 
     from cnnlab.data import build_datasets
 
-    build_datasets(compose_train(f"data.data_dir={tfds_dir}"))
+    build_datasets(compose_config("train", f"data.data_dir={tfds_dir}"))
 
 
 @pytest.fixture
@@ -67,7 +68,7 @@ def sweep_args(tfds_dir, mlflow_dir, request, tmp_path, prepared_digits):
 
 def multirun_in_process(monkeypatch, *args: str) -> None:
     """`python pipelines/train.py --multirun ARGS` in this process (TF is imported once)."""
-    spec = importlib.util.spec_from_file_location("train_pipeline", PIPELINE)
+    spec = importlib.util.spec_from_file_location("train", PIPELINE)  # Hydra's job name
     pipeline = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(pipeline)
     argv = [str(PIPELINE), "--multirun", f"--config-path={ROOT / 'conf'}", *args]
@@ -114,6 +115,9 @@ def test_grid_sweep_is_one_parent_run_with_a_nested_child_per_trial(
         assert child.info.status == "FINISHED" and child.data.tags["trial_state"] == "COMPLETE"
         assert child.data.tags["kind"] == "train"
         assert set(child.info.run_name.split(",")) <= set(child.data.tags["overrides"].split())
+        job_log = mlflow.artifacts.load_text(f"runs:/{child.info.run_id}/train.log")
+        assert "[cnnlab.training.fit][INFO] - run " in job_log  # Hydra's log of the job
+        assert "model lenet5 (61,706 parameters, float32, 1 replica(s))" in job_log
     values = [c.data.metrics["val_accuracy"] for c in children]
     best = next(c for c in children if c.info.run_id == parent.data.tags["best_run_id"])
     assert (
@@ -164,6 +168,9 @@ def test_optuna_sweep_prunes_fails_and_resumes_from_storage(monkeypatch, sweep_a
         assert child.data.tags["optuna.trial"] == str(trial.number)
         assert trial.value == child.data.metrics["val_accuracy"]
     assert parent.data.metrics["best_val_accuracy"] == study.best_value
+    results = OmegaConf.load(tmp_path / "a" / "optimization_results.yaml")
+    assert results.best_trial == study.best_trial.number and results.best_value == study.best_value
+    assert results.best_params == study.best_params and results.name == "resumable"
 
     # A sweep stopped mid-trial leaves that trial RUNNING; the rerun retries it first.
     study.enqueue_trial({"optimizer.lr": 0.003})
@@ -482,3 +489,44 @@ def test_a_sweep_killed_during_trials_resumes_as_one_study(
     results = OmegaConf.load(tmp_path / "b" / "optimization_results.yaml")
     printed = printed_best(resumed.stdout + resumed.stderr)
     assert printed == (results.best_trial, round(results.best_value, 4))
+
+
+def test_basic_sweep_runs_every_job_then_exits_non_zero_naming_the_failed_one(
+    monkeypatch, sweep_args, tmp_path
+):
+    status, stderr = run_pipeline(
+        monkeypatch,
+        "train",
+        "--multirun",
+        *sweep_args,
+        "optimizer.lr=-1,-2",  # both fail on their value, before any training
+        f"hydra.sweep.dir={tmp_path}/failing",
+    )
+    assert status == 2
+    assert "Error executing job with overrides: [" in stderr
+    assert "'optimizer.lr=-1']" in stderr  # the first failed job, by its overrides
+    assert "error: optimizer.lr=-1.0 is invalid: expected a number > 0" in stderr
+    ((_, children),) = sweep_runs(sweep_args).items()
+    assert sorted(c.info.run_name for c in children) == ["optimizer.lr=-1", "optimizer.lr=-2"]
+    assert all(c.info.status == "FAILED" for c in children)  # every job ran
+
+
+def test_optuna_sweep_keeps_its_study_in_a_journal_file(monkeypatch, sweep_args, tmp_path):
+    journal = tmp_path / "study.log"
+    args = [a for a in sweep_args if not a.startswith("sweep.storage=")]
+    multirun_in_process(
+        monkeypatch,
+        *args,
+        "hydra/sweeper=cnnlab_optuna",
+        "optimizer.lr=choice(-1,-2)",  # trials that fail on their value: no training
+        "hydra.sweeper.n_trials=2",
+        "sweep.study_name=journaled",
+        f"sweep.storage=journal:{journal}",
+        f"hydra.sweep.dir={tmp_path}/sweep",
+    )
+    storage = optuna.storages.JournalStorage(
+        optuna.storages.journal.JournalFileBackend(str(journal))
+    )
+    trials = optuna.load_study(study_name="journaled", storage=storage).trials
+    assert [t.state.name for t in trials] == ["FAIL", "FAIL"]
+    assert {t.params["optimizer.lr"] for t in trials} <= {-1, -2}

@@ -20,9 +20,15 @@ from pathlib import Path
 import mlflow
 import pytest
 import requests
-from conftest import CONF_DIR
-from hydra import compose, initialize_config_dir
-from servers import free_port, stop, wait_for, with_env_bin
+from support.compose import compose_config
+from support.servers import (
+    PORT_TRIES,
+    free_port,
+    port_taken,
+    serve_on_a_free_port,
+    stop,
+    with_env_bin,
+)
 
 import cnnlab.config  # noqa: F401  (registers the schemas)
 from cnnlab import tracking
@@ -65,7 +71,7 @@ def postgres():
     if os.geteuid() == 0:
         user = pwd.getpwnam("postgres")
         os.chown(folder, user.pw_uid, user.pw_gid)
-    data, port = folder / "data", free_port()
+    data, log = folder / "data", folder / "log"
     subprocess.run(
         as_postgres(
             [str(bin_dir / "initdb"), "-D", str(data), "-U", "cnnlab", "--auth=trust", "-E", "UTF8"]
@@ -73,24 +79,15 @@ def postgres():
         check=True,
         capture_output=True,
     )
-    options = f"-p {port} -k {folder} -c listen_addresses=127.0.0.1"
-    subprocess.run(
-        as_postgres(
-            [
-                str(bin_dir / "pg_ctl"),
-                "-D",
-                str(data),
-                "-o",
-                options,
-                "-l",
-                str(folder / "log"),
-                "-w",
-                "start",
-            ]
-        ),
-        check=True,
-        capture_output=True,
-    )
+    for tries in range(1, PORT_TRIES + 1):  # again on a new port if another process took it
+        port = free_port()
+        options = f"-p {port} -k {folder} -c listen_addresses=127.0.0.1"
+        start = [str(bin_dir / "pg_ctl"), "-D", str(data), "-o", options, "-l", str(log)]
+        if subprocess.run(as_postgres([*start, "-w", "start"]), capture_output=True).returncode:
+            if tries < PORT_TRIES and port_taken(log.read_text()):
+                continue
+            raise RuntimeError(f"PostgreSQL did not start:\n{log.read_text()[-3000:]}")
+        break
     try:
         import psycopg  # SQLAlchemy 2.1's driver for postgresql:// URIs
 
@@ -120,29 +117,32 @@ def team_server(postgres, tmp_path_factory):
         f"admin_username = {ADMIN[0]}\n"
         f"admin_password = {ADMIN[1]}\n"
     )
-    port, log = free_port(), folder / "server.log"
+    log = folder / "server.log"
     env = {
         **os.environ,
         "MLFLOW_AUTH_CONFIG_PATH": str(auth_ini),
         "MLFLOW_FLASK_SERVER_SECRET_KEY": "cnnlab-test-secret",
     }
-    with log.open("w") as output:
-        server = subprocess.Popen(
-            [
-                *(sys.executable, "-m", "mlflow", "server", "--app-name", "basic-auth"),
-                *("--backend-store-uri", f"{postgres}/mlflow"),
-                *("--artifacts-destination", str(folder / "artifacts")),
-                *("--host", "127.0.0.1", "--port", str(port), "--workers", "1"),
-            ],
-            env=with_env_bin(env),
-            cwd=folder,
-            stdout=output,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
+
+    def serve(port: int) -> subprocess.Popen:
+        with log.open("w") as output:
+            return subprocess.Popen(
+                [
+                    *(sys.executable, "-m", "mlflow", "server", "--app-name", "basic-auth"),
+                    *("--backend-store-uri", f"{postgres}/mlflow"),
+                    *("--artifacts-destination", str(folder / "artifacts")),
+                    *("--host", "127.0.0.1", "--port", str(port), "--workers", "1"),
+                ],
+                env=with_env_bin(env),
+                cwd=folder,
+                stdout=output,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+
+    server, port = serve_on_a_free_port(serve, "http://127.0.0.1:{port}/health", log, seconds=180)
     url = f"http://127.0.0.1:{port}"
     try:
-        wait_for(f"{url}/health", server, log, seconds=180)
         for user in (ALICE, BOB):
             response = requests.post(
                 f"{url}/api/2.0/mlflow/users/create",
@@ -172,9 +172,8 @@ def team_work(team_server, tfds_dir, tmp_path_factory):
     with pytest.MonkeyPatch.context() as env:
         env.setenv("MLFLOW_TRACKING_USERNAME", ALICE[0])
         env.setenv("MLFLOW_TRACKING_PASSWORD", ALICE[1])
-        with initialize_config_dir(str(CONF_DIR), version_base="1.3"):
-            cfg = compose("train", overrides=store)
-            ensemble_cfg = compose("ensemble", overrides=store)
+        cfg = compose_config("train", *store)
+        ensemble_cfg = compose_config("ensemble", *store)
         with tracking.run(cfg.tracking, "sweep", {"kind": "sweep"}) as sweep_id:
             pass
         children = []

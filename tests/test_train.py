@@ -3,13 +3,16 @@
 import subprocess
 import sys
 
+import keras
 import mlflow
+import numpy as np
 import pytest
 from omegaconf import OmegaConf
 
 from cnnlab import tracking
 from cnnlab.errors import TrainingDiverged
 from cnnlab.training import train
+from cnnlab.training.precision import has_gpu
 
 
 def runs_of(cfg):
@@ -28,6 +31,7 @@ def test_one_epoch_run_is_recorded_with_params_metrics_and_artifacts(make_cfg, t
     assert run.data.params["model.name"] == "lenet5"
     assert run.data.params["optimizer.lr"] == str(cfg.optimizer.lr)
     assert run.data.params["model.parameters"] == "61706"
+    assert run.data.tags["precision"] == ("mixed_float16" if has_gpu() else "float32")  # auto
     assert {
         "loss",
         "accuracy",
@@ -103,18 +107,31 @@ def test_saved_model_loads_back_and_predicts_the_same(make_cfg, tmp_path):
 
 
 def test_diverging_run_ends_failed_and_keeps_its_checkpoint(make_cfg, tmp_path):
-    cfg = make_cfg("trainer.epochs=3", "trainer.steps_per_epoch=2", "optimizer.lr=1e12")
+    class DivergeInSecondEpoch(keras.callbacks.Callback):
+        """After the first epoch (its state saved), a nan weight: the second epoch's loss is nan."""
+
+        def on_epoch_end(self, epoch, logs=None):
+            if epoch == 0:
+                self.weights = self.model.get_weights()
+                bias = self.model.trainable_variables[-1]  # the classifier's: every logit nan
+                bias.assign(bias * np.nan)
+
+    cfg = make_cfg("trainer.epochs=3", "trainer.steps_per_epoch=2", "tracking.log_model=false")
+    diverge = DivergeInSecondEpoch()
     with pytest.raises(TrainingDiverged, match=r"loss is nan .* try a smaller optimizer.lr"):
-        train(cfg, output_dir=tmp_path)
+        train(cfg, output_dir=tmp_path, callbacks=[diverge])
     (run,) = runs_of(cfg)
     assert run.info.status == "FAILED"
+    saved = keras.saving.load_model(tmp_path / "checkpoints" / "last.keras", compile=False)
+    for mine, theirs in zip(saved.get_weights(), diverge.weights, strict=True):
+        np.testing.assert_array_equal(mine, theirs)  # the first epoch's, before the nan
+    logged = tracking.list_artifacts(run.info.run_id, cfg.tracking, "checkpoints")
+    assert "checkpoints/last.keras" in logged
 
 
 def test_failed_run_exports_the_last_completed_epoch(make_cfg, tmp_path):
     """`checkpoints/last.keras` is written when training stops, with the variables of the last
     completed epoch, not those of the half-done epoch it stopped in."""
-    import keras
-    import numpy as np
 
     class FailInSecondEpoch(keras.callbacks.Callback):
         def on_epoch_end(self, epoch, logs=None):

@@ -9,9 +9,8 @@ import keras
 import mlflow
 import numpy as np
 import pytest
-from conftest import CONF_DIR, ROOT, compose_train
-from hydra import compose, initialize_config_dir
 from omegaconf import DictConfig
+from support.compose import ROOT, compose_config
 
 import cnnlab.config  # noqa: F401  (registers the schemas)
 from cnnlab import tracking
@@ -35,7 +34,8 @@ class TrainedRun:
 @pytest.fixture(scope="session")
 def lenet_run(tfds_dir, mlflow_dir, tmp_path_factory) -> TrainedRun:
     """A LeNet-5 trained for a few seconds on the digits (about 0.9 test accuracy)."""
-    cfg = compose_train(
+    cfg = compose_config(
+        "train",
         f"data.data_dir={tfds_dir}",
         f"tracking.uri=sqlite:///{mlflow_dir}/mlflow.db",
         f"tracking.artifact_location={mlflow_dir}/artifacts",
@@ -51,17 +51,14 @@ def lenet_run(tfds_dir, mlflow_dir, tmp_path_factory) -> TrainedRun:
 
 
 def compose_viz(train_cfg: TrainedRun, *overrides: str) -> DictConfig:
-    with initialize_config_dir(str(CONF_DIR), version_base="1.3"):
-        return compose(
-            "visualize",
-            overrides=[
-                f"run={train_cfg.run_id}",
-                f"tracking.uri={train_cfg.tracking.uri}",
-                f"tracking.artifact_location={train_cfg.tracking.artifact_location}",
-                "tracking.experiment=viz",
-                *overrides,
-            ],
-        )
+    return compose_config(
+        "visualize",
+        f"run={train_cfg.run_id}",
+        f"tracking.uri={train_cfg.tracking.uri}",
+        f"tracking.artifact_location={train_cfg.tracking.artifact_location}",
+        "tracking.experiment=viz",
+        *overrides,
+    )
 
 
 @pytest.fixture(scope="session")
@@ -97,12 +94,22 @@ def test_filters_are_logged_to_the_run_and_to_a_visualize_child(lenet_run, tmp_p
     assert children[0].info.status == "FINISHED"
 
 
-def test_feature_maps_of_every_stage_end_before_each_downsampling(lenet, lenet_run, tmp_path):
+def test_feature_maps_of_every_stage_end_before_each_downsampling(
+    lenet, lenet_run, digits, tmp_path
+):
     assert [layer.name for layer in stage_layers(lenet)] == ["c1_relu", "c3_relu", "s4"]
     cfg = compose_viz(lenet_run, "viz=feature_maps", "viz.images.indices=[0,1]", "log=false")
     figures = visualize(cfg, tmp_path).pictures.figures
     assert set(figures) == {f"feature_maps_{n}.png" for n in ("c1_relu", "c3_relu", "s4")}
-    assert (tmp_path / "feature_maps_s4.png").stat().st_size > 1000
+    assert (tmp_path / "feature_maps_s4.png").exists()
+    # row 1: the first test digit, then its channels, each stretched to [0, 1]
+    maps = keras.Model(lenet.inputs, lenet.get_layer("c3_relu").output)(digits[0][:1]).numpy()[0]
+    for channel in range(3):
+        values = maps[..., channel]
+        shown = figures["feature_maps_c3_relu.png"].axes[1 + channel].images[0].get_array()
+        span = values.max() - values.min()  # a dead (constant) channel is shown as 0
+        stretched = (values - values.min()) / span if span else np.zeros_like(values)
+        np.testing.assert_allclose(shown, stretched, atol=1e-5, err_msg=f"channel {channel}")
 
 
 def test_activation_max_raises_the_target_filter_and_class(lenet):
@@ -125,6 +132,42 @@ def test_saliency_maps_have_the_input_size_and_vary(lenet, digits):
         assert np.all(values.std(axis=(1, 2)) > 0)
 
 
+def test_smoothgrad_without_noise_is_the_vanilla_gradient(lenet, digits):
+    images, labels = digits
+    logits = logits_model(lenet)
+    np.testing.assert_allclose(
+        saliency.smoothgrad(logits, images, labels, samples=2, noise=0.0, seed=0),
+        saliency.vanilla(logits, images, labels),
+        rtol=1e-5,
+        atol=1e-7,
+    )
+
+
+def two_region_model() -> keras.Model:
+    """Class c's score is the mean of feature map c, a copy of input channel c (a 1x1 conv)."""
+    image = keras.Input((8, 8, 2))
+    maps = keras.layers.Conv2D(2, 1, use_bias=False, name="maps")(image)
+    scores = keras.layers.GlobalAveragePooling2D()(maps)
+    model = keras.Model(image, keras.layers.Activation("softmax")(scores))
+    model.get_layer("maps").set_weights([np.eye(2, dtype=np.float32)[None, None]])
+    return model
+
+
+def test_gradcam_lights_the_region_of_the_explained_class_only():
+    """Each class has its own feature map, lit in its own region of the image (channel c holds
+    region c); Grad-CAM for class c must weight map c alone and light up region c, though the
+    other region is brighter."""
+    model = two_region_model()
+    image = np.zeros((1, 8, 8, 2), np.float32)
+    image[0, :4, :4, 0] = 1.0  # class 0's region
+    image[0, 4:, 4:, 1] = 2.0  # class 1's region, brighter
+    for target, region in ((0, np.s_[:4, :4]), (1, np.s_[4:, 4:])):
+        cam = saliency.gradcam(model, model.get_layer("maps"), image, np.array([target]))[0]
+        inside = np.zeros(cam.shape, bool)
+        inside[region] = True
+        assert cam[inside].min() > 0 and cam[~inside].max() < 0.1 * cam.max(), target
+
+
 def test_vanilla_saliency_is_the_finite_difference_of_the_logit(lenet, digits):
     images, labels = digits
     logits = logits_model(lenet)
@@ -139,10 +182,15 @@ def test_vanilla_saliency_is_the_finite_difference_of_the_logit(lenet, digits):
 
 def test_deepdream_raises_the_layer_activation(lenet, digits):
     settings = ascent.AscentSettings(steps=5, lr=0.02, jitter=1)
+    image = digits[0][0]
     dream, before, after = ascent.deepdream(
-        lenet, lenet.get_layer("c3"), digits[0][0], 2, 1.4, settings, 0
+        lenet, lenet.get_layer("c3"), image, 2, 1.4, settings, 0
     )
-    assert dream.shape == digits[0][0].shape and after > before
+    c3 = keras.Model(lenet.inputs, lenet.get_layer("c3").output)
+    energy = lambda x: float(np.mean(np.square(c3(x[None]).numpy())))  # noqa: E731
+    assert dream.shape == image.shape
+    assert before == pytest.approx(energy(image), rel=1e-4)  # the paper's L2 objective
+    assert after == pytest.approx(energy(dream), rel=1e-4) and after > 1.05 * before
 
 
 def test_style_transfer_lowers_its_loss_and_logs_it(lenet_run, tmp_path):
@@ -240,17 +288,14 @@ def test_the_command_line_exits_with_one_line_for_an_unknown_run(tmp_path):
 
 @pytest.mark.slow
 def test_style_transfer_on_a_random_vgg11_lowers_its_loss(tmp_path):
-    with initialize_config_dir(str(CONF_DIR), version_base="1.3"):
-        cfg = compose(
-            "visualize",
-            overrides=[
-                "viz=style_transfer",
-                "viz.model=random:vgg11",
-                "viz.input_shape=[48,48,3]",
-                "viz.steps=20",
-                "log=false",
-            ],
-        )
+    cfg = compose_config(
+        "visualize",
+        "viz=style_transfer",
+        "viz.model=random:vgg11",
+        "viz.input_shape=[48,48,3]",
+        "viz.steps=20",
+        "log=false",
+    )
     metrics = visualize(cfg, tmp_path).pictures.metrics
     assert metrics["loss_after"] < 0.7 * metrics["loss_before"]  # see above
 

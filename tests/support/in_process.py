@@ -18,7 +18,7 @@ from hydra.core.hydra_config import HydraConfig
 
 from cnnlab import cli
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 # Hydra's logging set-up (logging.config.dictConfig) would close the test runner's own log
 # handlers in this process; the pipelines' errors are written to stderr, not logged.
 NO_LOGGING_SETUP = ("hydra/job_logging=none", "hydra/hydra_logging=none")
@@ -30,7 +30,9 @@ def run_pipeline(monkeypatch: pytest.MonkeyPatch, name: str, *args: str) -> tupl
     spec = importlib.util.spec_from_file_location(f"{name}_pipeline", path)
     pipeline = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(pipeline)
-    argv = [str(path), f"--config-path={ROOT / 'conf'}", *NO_LOGGING_SETUP, *args]
+    flags = [a for a in args if a.startswith("--")]  # before the overrides, as argparse wants
+    overrides = [a for a in args if not a.startswith("--")]
+    argv = [str(path), f"--config-path={ROOT / 'conf'}", *flags, *NO_LOGGING_SETUP, *overrides]
     monkeypatch.setattr(sys, "argv", argv)
     monkeypatch.setenv("HYDRA_FULL_ERROR", "1")  # what cli.run sets in its own process
     stderr = io.StringIO()

@@ -15,7 +15,7 @@ from cnnlab import models
 from cnnlab.analysis import shapes_only
 from cnnlab.training.fit import model_options
 
-CONF_MODEL = Path(__file__).resolve().parents[1] / "conf" / "model"
+CONF_MODEL = Path(__file__).resolve().parents[2] / "conf" / "model"
 
 # One model per family in `make test`; every model in `make test-all` (the rest take seconds
 # to minutes each to build and step on 2 CPU cores).
