@@ -13,7 +13,7 @@ import keras
 import mlflow
 import numpy as np
 import pytest
-from in_process import run_pipeline
+from support.in_process import run_pipeline
 
 from cnnlab import models, tracking
 from cnnlab.layers import Im2ColConv2D, Im2ColPool2D

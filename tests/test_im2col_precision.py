@@ -12,7 +12,7 @@ import pytest
 import tensorflow as tf
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
-from test_im2col_layers import (
+from support.im2col_cases import (
     COMPILED_CONVS,
     POLICY_TOLERANCE,
     conv_cases,

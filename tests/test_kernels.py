@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 import scipy.ndimage
 import scipy.signal
-from conftest import CONF_DIR
 from hydra import compose, initialize_config_dir
+from support.compose import CONF_DIR
 
 from cnnlab import reference
 from cnnlab.errors import ConfigError

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import mlflow
 import pytest
-from in_process import run_pipeline
+from support.in_process import run_pipeline
 
 from cnnlab.analysis import notes
 from cnnlab.analysis.notes import ERRATUM, MATCH, MISMATCH, Printed, Rows

@@ -227,11 +227,12 @@ def test_logged_model_has_the_pixel_signature_an_input_example_and_its_metadata(
     info = mlflow.models.get_model_info(f"runs:/{result.run_id}/model")
     (inputs,) = info.signature.inputs.inputs
     (outputs,) = info.signature.outputs.inputs
-    assert (inputs.name, inputs.shape, inputs.type) == ("pixels", (-1, -1, -1, 1), np.float32)
+    # unnamed: MLflow hands the model the array itself, as `model.predict` takes it
+    assert (inputs.name, inputs.shape, inputs.type) == (None, (-1, -1, -1, 1), np.float32)
     assert (outputs.name, outputs.shape) == ("probabilities", (-1, 10))
     local = mlflow.artifacts.download_artifacts(f"runs:/{result.run_id}/model")
     example = mlflow.models.Model.load(local).load_input_example(local)
-    np.testing.assert_array_equal(example["pixels"], test_split[0][:2])  # the first test images
+    np.testing.assert_array_equal(example, test_split[0][:2])  # the first test images
     metadata = tracking.model_metadata(result.run_id, cfg.tracking)
     assert metadata["class_names"] == [str(k) for k in range(10)]
     assert metadata["import_before_loading"] == []  # LeNet-5 is Keras layers only

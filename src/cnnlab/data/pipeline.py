@@ -305,7 +305,9 @@ def prepared_in_memory(ds: tf.data.Dataset, transform: Callable) -> tf.data.Data
     count = int(ds.cardinality())
     prepared = ds.batch(STATS_BATCH).map(traced_as_written(transform), num_parallel_calls=AUTOTUNE)
     prepared = prepared.unbatch().cache()
-    return prepared.apply(tf.data.experimental.assert_cardinality(count)) if count >= 0 else prepared
+    return (
+        prepared.apply(tf.data.experimental.assert_cardinality(count)) if count >= 0 else prepared
+    )
 
 
 def traced_as_written(function):
