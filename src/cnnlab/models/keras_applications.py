@@ -5,7 +5,8 @@ layers of cnnlab's models of the same name, in the same order, so their weights 
 order (Keras numbers Inception's layers, `conv2d_57`, so names could not pair them). What
 differs is converted so that the outputs are equal:
 
-- MobileNet's classifier is a 1x1 convolution (`conv_preds`); here it is a Dense layer.
+- MobileNet's classifier is a 1x1 convolution (`conv_preds`); here it is a Dense layer. Its
+  activations are ReLU6, which the run's model takes (`model.activation=relu6`).
 - ResNet-50's convolutions have biases (26,560 parameters) and a batch norm after each:
   BN(conv(x) + b) = BN'(conv(x)) with BN's moving mean lowered by b. Its batch norms use
   epsilon 1.001e-5 where cnnlab's use Keras's 1e-3: gamma is scaled by
@@ -16,6 +17,7 @@ differs is converted so that the outputs are equal:
 Each application's preprocessing becomes the run's normalization (`data.mean`, `data.std`).
 """
 
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -40,6 +42,7 @@ class Application:
     bgr: bool  # trained on BGR images ('caffe' preprocessing)
     mean: tuple[float, ...]  # its preprocessing as (x - mean) / std, RGB, x in [0, 1]
     std: tuple[float, ...]
+    options: tuple[tuple[str, str], ...] = ()  # the cnnlab model's options that it needs
 
     @property
     def input_shape(self) -> tuple[int, int, int]:
@@ -49,7 +52,9 @@ class Application:
 APPLICATIONS: dict[str, Application] = {
     "vgg16": Application("vgg16", "VGG16", 224, True, CAFFE_MEAN, CAFFE_STD),
     "vgg19": Application("vgg19", "VGG19", 224, True, CAFFE_MEAN, CAFFE_STD),
-    "mobilenet": Application("mobilenet", "MobileNet", 224, False, TF_MEAN, TF_STD),
+    "mobilenet": Application(
+        "mobilenet", "MobileNet", 224, False, TF_MEAN, TF_STD, (("activation", "relu6"),)
+    ),
     "inception_v3": Application("inception_v3", "InceptionV3", 299, False, TF_MEAN, TF_STD),
     "resnet50": Application("resnet50", "ResNet50", 224, True, CAFFE_MEAN, CAFFE_STD),
 }
@@ -91,16 +96,19 @@ def load_application(
             f"({problems[-1]})"
         )
     try:
-        return build(
-            weights="imagenet",
-            include_top=tuple(input_shape) == app.input_shape,
-            input_shape=input_shape,
-        )
+        with warnings.catch_warnings():  # the top's default input: no top at other sizes
+            warnings.simplefilter("ignore", UserWarning)
+            return build(
+                weights="imagenet",
+                include_top=tuple(input_shape) == app.input_shape,
+                input_shape=input_shape,
+            )
     except Exception as error:  # get_file raises a bare Exception when the download fails
         first = str(error).splitlines()[0] if str(error) else type(error).__name__
         raise ConfigError(
-            f"model.init_from=keras:{app.model} is invalid here: Keras could not download its "
-            f"ImageNet weights ({first}); offline, set model.weights_path to a local copy"
+            f"model.init_from=keras:{app.model} is invalid here: keras.applications."
+            f"{app.builder}(weights='imagenet') failed ({first}); offline, set "
+            "model.weights_path to a local copy of its weights file"
         ) from error
 
 

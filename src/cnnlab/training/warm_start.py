@@ -44,6 +44,7 @@ class Source:
     normalization: tuple[list[float], list[float]] | None = None  # None: the source's is none
     keeps_normalization: bool = False  # True: the source says nothing about it (a file)
     model: str | None = None  # the source's architecture, for a family's layer mapping
+    model_options: tuple[tuple[str, str], ...] = ()  # options the model needs to fit it
     run_id: str | None = None  # lineage: the run the weights came from
 
 
@@ -88,6 +89,7 @@ def keras_source(cfg: DictConfig, name: str, key: str) -> Source:
         input_shape=input_shape,
         normalization=(list(app.mean), list(app.std)),
         model=app.model,
+        model_options=app.options,
     )
 
 
@@ -137,8 +139,9 @@ def run_source(cfg: DictConfig, text: str, key: str) -> Source:
 
 
 def source_data(cfg: DictConfig, source: Source | None) -> DictConfig:
-    """`cfg` with the source's input size, channels and normalization as the data's: the
-    images are resized and converted to what the source was trained on (said in one line)."""
+    """`cfg` with the source's input size, channels and normalization as the data's (and the
+    model options it needs): the images are resized and converted to what the source was
+    trained on (said in one line)."""
     if source is None or source.input_shape is None:
         return cfg
     height, width, channels = source.input_shape
@@ -154,8 +157,11 @@ def source_data(cfg: DictConfig, source: Source | None) -> DictConfig:
         )
     if cfg.data.get("load_size"):
         data["load_size"] = None
-    log.info("%s: %s (the source's input)", source.key, said)
-    return OmegaConf.merge(cfg, {"data": data})
+    options = dict(source.model_options)
+    if options:
+        said += ", " + ", ".join(f"model.{k}={v}" for k, v in options.items())
+    log.info("%s: %s (as the source)", source.key, said)
+    return OmegaConf.merge(cfg, {"data": data, "model": options})
 
 
 def load_source(source: Source, model: keras.Model) -> Transfer:
