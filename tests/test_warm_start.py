@@ -5,6 +5,7 @@ Keras's ImageNet weights are never downloaded here: keras.applications models bu
 `model.weights_path`; their outputs are the reference the cnnlab models must reproduce.
 """
 
+import logging
 import re
 
 import keras
@@ -17,6 +18,8 @@ from PIL import Image
 
 from cnnlab import models
 from cnnlab.models.keras_applications import APPLICATIONS
+from cnnlab.models.transfer import layer_mapping, layer_weights, transfer_weights
+from cnnlab.models.vgg import STAGEWISE_LAYERS
 from cnnlab.training import train
 from cnnlab.training.warm_start import load_source, open_source
 
@@ -302,3 +305,72 @@ def test_bad_source_is_one_line_exit_2_and_no_run(
     mlflow.set_tracking_uri(f"sqlite:///{mlflow_dir}/mlflow.db")
     if mlflow.get_experiment_by_name(experiment) is not None:
         assert mlflow.search_runs(experiment_names=[experiment], output_format="list") == []
+
+
+# Recipes ----------------------------------------------------------------------------------------
+
+
+@pytest.mark.slow  # two VGGs with their 4096-wide FC layers: 13 s on the loaded 2 cores
+def test_vgg_d_starts_from_as_first_four_convolutions_and_fc_layers():
+    a, d = models.build("vgg11", (32, 32, 3), 10), models.build("vgg16", (32, 32, 3), 10)
+    transfer = transfer_weights(
+        layer_weights(a), d, "model.init_from=A", layer_mapping("vgg11", "vgg16")
+    )
+    assert transfer.loaded == STAGEWISE_LAYERS  # Sec. 3.1; block1_conv2, block2_conv2, ... new
+    np.testing.assert_array_equal(
+        d.get_layer("block3_conv2").kernel, a.get_layer("block3_conv2").kernel
+    )
+
+
+def test_finetune_folder_recipe_composes_to_the_guides_two_phases(make_cfg, tmp_path):
+    cfg = make_cfg("experiment=finetune_folder", f"data.path={tmp_path}")
+    assert (cfg.data.source, cfg.model.name, cfg.model.init_from) == (
+        "folder",
+        "mobilenet",
+        "keras:mobilenet",
+    )
+    assert (cfg.model.freeze, cfg.trainer.unfreeze_at_epoch) == ("backbone", 5)
+    assert cfg.optimizer.lr * cfg.trainer.unfreeze_lr_factor == pytest.approx(1e-5)  # the guide's
+
+
+@pytest.mark.slow
+def test_finetune_folder_recipe_trains_from_a_local_weights_file(make_cfg, tmp_path, colour_folder):
+    """README's command: `make train ARGS="experiment=finetune_folder data.path=<folder>
+    model.weights_path=<file>"`, shortened to two epochs of two steps."""
+    _, path = keras_reference("mobilenet", 224, tmp_path, include_top=False)
+    cfg = make_cfg(
+        "experiment=finetune_folder",
+        f"data.path={colour_folder}",
+        f"data.stats_cache={tmp_path / 'stats'}",
+        f"model.weights_path={path}",
+        "trainer.epochs=2",
+        "trainer.unfreeze_at_epoch=1",
+        "trainer.steps_per_epoch=2",
+        "trainer.batch_size=4",
+        "tracking.log_model=false",
+    )
+    result = train(cfg, tmp_path / "run")
+    assert mlflow.get_run(result.run_id).info.status == "FINISHED"
+    first, second = result.history["lr"]
+    assert second == pytest.approx(first * 0.01)
+
+
+@pytest.mark.slow
+def test_vgg_stagewise_recipe_starts_vgg16_from_a_vgg11_run(make_cfg, tmp_path, caplog):
+    tiny = (
+        "data=synthetic",
+        "data.image_size=[32,32]",
+        "data.train_size=32",
+        "data.test_size=8",
+        "trainer.epochs=1",
+        "trainer.batch_size=8",
+        "tracking.log_model=true",
+    )
+    a = train(make_cfg("model=vgg11", *tiny), tmp_path / "a")
+    with caplog.at_level(logging.INFO):
+        train(
+            make_cfg("experiment=vgg_stagewise", f"model.init_from={a.run_id}", *tiny),
+            tmp_path / "d",
+        )
+    assert "7 layers loaded, 9 left new (block1_conv2, block2_conv2, block3_conv3" in caplog.text
+    assert "(vgg11 -> vgg16 mapping)" in caplog.text
