@@ -27,7 +27,7 @@ $(INSTALLED): $(LOCK) pyproject.toml
 	$(PY) -m pip install --quiet --no-deps -e .
 	@touch $@
 
-.PHONY: help install lock train profile test test-all test-services lint format ui clean bench bench-data bench-im2col bench-zoo bench-degradation bench-im2col-models visualize bench-viz ensemble evaluate predict bench-train bench-step bench-gpu sweep screenshots
+.PHONY: help install lock train profile test test-all test-services lint format ui clean bench bench-data bench-im2col bench-zoo bench-degradation bench-im2col-models visualize bench-viz ensemble evaluate predict bench-train bench-step bench-gpu bench-transfer sweep screenshots
 
 help: ## list the targets
 	@grep -hE '^[a-zA-Z0-9_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  \033[36m%-14s\033[0m %s\n", $$1, $$2}'
@@ -94,6 +94,9 @@ bench-degradation: $(INSTALLED) ## plain-20/56 vs ResNet-20/56 training error on
 
 bench-viz: $(INSTALLED) ## time each visualization on a short LeNet-5 run and a random VGG-11; refresh the README gallery
 	$(PY) benchmarks/visualize.py $(ARGS)
+bench-transfer: $(INSTALLED) ## few labels: scratch vs warm start from another digits task; VGG-16 scratch vs stage-wise (~20 min)
+	$(PY) benchmarks/transfer.py $(ARGS)
+
 bench-train: $(INSTALLED) ## cnnlab train() vs a plain model.fit: images/s, overhead, ResNet-20 share of conv2d peak
 	$(PY) benchmarks/training.py $(ARGS)
 

@@ -2,12 +2,14 @@
 source takes them from the images when they agree, and says so; else 64x64 RGB, in one line."""
 
 import logging
+from pathlib import Path
 
 import numpy as np
-import pytest
 from PIL import Image
 
+from cnnlab.config.data import FolderDataConfig
 from cnnlab.data import build_datasets
+from cnnlab.data.sources.folder import ImageFile, image_geometry
 
 
 def write_images(root, sizes, modes, per_class=10):
@@ -39,27 +41,25 @@ def test_images_that_agree_give_their_size_and_channels(make_cfg, tmp_path, capl
     )
 
 
-def test_colour_images_of_one_size_are_rgb_at_that_size(make_cfg, tmp_path):
-    root = write_images(tmp_path / "photos", sizes=[(20, 30)], modes=["RGB", "RGBA", "P"])
-    assert folder_data(make_cfg, root).info.input_shape == (20, 30, 3)
+def headers(size, modes):
+    return [ImageFile(Path(f"{i}.png"), 0, size=size, mode=mode) for i, mode in enumerate(modes)]
 
 
-def test_images_that_disagree_fall_back_to_64x64_rgb_in_one_line(make_cfg, tmp_path, caplog):
-    root = write_images(tmp_path / "mixed", sizes=[(20, 30), (24, 24)], modes=["L", "RGB"])
+def test_colour_images_of_one_size_are_rgb_at_that_size():
+    unset = FolderDataConfig(path="/images")
+    assert image_geometry(unset, headers((20, 30), ["RGB", "RGBA", "P"])) == ((20, 30), 3)
+
+
+def test_images_that_disagree_fall_back_to_64x64_rgb_in_one_line(caplog):
+    files = headers((20, 30), ["L", "L"]) + headers((24, 24), ["RGB"])
     with caplog.at_level(logging.INFO):
-        data = folder_data(make_cfg, root)
-    assert data.info.input_shape == (64, 64, 3)
-    lines = [r.getMessage() for r in caplog.records if r.getMessage().startswith("folder images")]
-    assert lines == [
+        assert image_geometry(FolderDataConfig(path="/images"), files) == ((64, 64), 3)
+    assert [r.getMessage() for r in caplog.records] == [
         "folder images: data.image_size=[64, 64] (the images' 2 sizes differ: 20x30, 24x24, ...; "
         "set data.image_size); data.channels=3 (gray and colour images mix)"
     ]
 
 
-@pytest.mark.parametrize(
-    ("override", "shape"),
-    [("data.channels=3", (28, 28, 3)), ("data.image_size=[16,16]", (16, 16, 1))],
-)
-def test_a_value_that_is_set_wins_over_the_images(make_cfg, tmp_path, override, shape):
-    root = write_images(tmp_path / "digits", sizes=[(28, 28)], modes=["L"])
-    assert folder_data(make_cfg, root, override).info.input_shape == shape
+def test_values_that_are_set_win_over_the_images():
+    given = FolderDataConfig(path="/images", image_size=[16, 16], channels=3)
+    assert image_geometry(given, headers((28, 28), ["L"])) == (None, None)  # the config's

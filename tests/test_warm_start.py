@@ -79,6 +79,7 @@ def rgb_and_bgr(name, side):
     return x, (x[..., ::-1] if APPLICATIONS[name].bgr else x)  # caffe models were fed BGR
 
 
+@pytest.mark.slow  # 14.7M weights to write and read: MobileNet tests the path in the fast suite
 def test_keras_vgg16_weights_without_the_top_give_its_features(make_cfg, tmp_path):
     reference, path = keras_reference("vgg16", 32, tmp_path, include_top=False)
     model, transfer = warm_started(make_cfg, "vgg16", 32, path, num_classes=5)
@@ -158,17 +159,37 @@ def on_folder(stores, folder, *overrides):
         f"data.stats_cache={folder.parent / 'stats'}",
         "trainer.epochs=2",
         "trainer.batch_size=8",
+        "tracking.log_model=false",  # the saved model.keras is what the tests read
         *overrides,
     )
 
 
+class WeightsAtEpochEnd(keras.callbacks.Callback):
+    """The model's weights by layer name after each epoch."""
+
+    def __init__(self):
+        super().__init__()
+        self.epochs: list[dict[str, list[np.ndarray]]] = []
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.epochs.append({layer.name: layer.get_weights() for layer in self.model.layers})
+
+
 @pytest.fixture(scope="module")
-def frozen_run(stores, digits_run, colour_folder, tmp_path_factory):
-    """Two epochs on the colour folder from the digits run, its backbone frozen."""
+def finetuned(stores, digits_run, colour_folder, tmp_path_factory):
+    """The colour folder from the digits run: one epoch with the backbone frozen, one with
+    everything at a tenth of the rate. Returns (result, weights after each epoch)."""
     cfg = on_folder(
-        stores, colour_folder, f"model.init_from={digits_run.run_name}", "model.freeze=backbone"
+        stores,
+        colour_folder,
+        f"model.init_from={digits_run.run_name}",
+        "model.freeze=backbone",
+        "trainer.unfreeze_at_epoch=1",
+        "trainer.unfreeze_lr_factor=0.1",
+        "schedule=constant",
     )
-    return train(cfg, tmp_path_factory.mktemp("frozen"))
+    weights = WeightsAtEpochEnd()
+    return train(cfg, tmp_path_factory.mktemp("finetuned"), callbacks=[weights]), weights.epochs
 
 
 def saved_weights(result) -> dict[str, list[np.ndarray]]:
@@ -176,49 +197,47 @@ def saved_weights(result) -> dict[str, list[np.ndarray]]:
     return {layer.name: layer.get_weights() for layer in model.layers if layer.weights}
 
 
-def test_frozen_backbone_keeps_the_source_runs_weights_bit_for_bit(digits_run, frozen_run):
-    source, ours = saved_weights(digits_run), saved_weights(frozen_run)
+def test_frozen_backbone_keeps_the_source_runs_weights_bit_for_bit(digits_run, finetuned):
+    source, (_, (frozen_epoch, _)) = saved_weights(digits_run), finetuned
     for name in LENET_BACKBONE:
-        for theirs, mine in zip(source[name], ours[name], strict=True):
+        for theirs, mine in zip(source[name], frozen_epoch[name], strict=True):
             np.testing.assert_array_equal(mine, theirs)
 
 
-def test_the_head_is_new_for_the_folders_three_classes(digits_run, frozen_run):
-    head = saved_weights(frozen_run)["predictions_logits"]
+def test_unfreezing_trains_the_backbone_at_the_lower_rate(digits_run, finetuned):
+    source, (result, (_, unfrozen_epoch)) = saved_weights(digits_run), finetuned
+    assert all(not np.array_equal(source[n][0], unfrozen_epoch[n][0]) for n in LENET_BACKBONE)
+    first, second = result.history["lr"]
+    assert second == pytest.approx(first * 0.1)
+
+
+def test_the_head_is_new_for_the_folders_three_classes(finetuned):
+    head = saved_weights(finetuned[0])["predictions_logits"]
     assert head[0].shape == (84, 3)
 
 
-def test_folder_images_take_the_source_runs_input_shape(frozen_run):
-    params = mlflow.get_run(frozen_run.run_id).data.params
+def test_folder_images_take_the_source_runs_input_shape(finetuned):
+    params = mlflow.get_run(finetuned[0].run_id).data.params
     assert params["dataset.input_shape"] == "(28, 28, 1)"  # the folder's 20x24 RGB images
 
 
-def test_warm_started_run_finishes_with_its_lineage(digits_run, frozen_run):
-    run = mlflow.get_run(frozen_run.run_id)
+def test_warm_started_run_finishes_with_its_lineage(digits_run, finetuned):
+    run = mlflow.get_run(finetuned[0].run_id)
     assert run.info.status == "FINISHED"
     assert run.data.tags["init_from_run"] == digits_run.run_id
     assert run.data.params["model.init_from"] == digits_run.run_name
 
 
-def test_unfreezing_trains_the_backbone_at_the_lower_rate(
-    stores, digits_run, colour_folder, tmp_path
-):
-    cfg = on_folder(
-        stores,
-        colour_folder,
-        f"model.init_from=runs:/{digits_run.run_id}/model",
-        "model.freeze=backbone",
-        "trainer.unfreeze_at_epoch=1",
-        "trainer.unfreeze_lr_factor=0.1",
-        "schedule=constant",
+def test_a_run_is_found_by_its_models_uri(make_cfg, digits_run):
+    source = open_source(make_cfg(f"model.init_from=runs:/{digits_run.run_id}/model"))
+    assert (source.run_id, source.input_shape, source.model) == (
+        digits_run.run_id,
+        (28, 28, 1),
+        "lenet5",
     )
-    result = train(cfg, tmp_path)
-    source, ours = saved_weights(digits_run), saved_weights(result)
-    assert all(not np.array_equal(source[n][0], ours[n][0]) for n in LENET_BACKBONE)
-    first, second = result.history["lr"]
-    assert second == pytest.approx(first * 0.1)
 
 
+@pytest.mark.slow  # ResNet-20's train step to trace: about 6 s of CPU
 def test_frozen_batch_norm_keeps_its_statistics(make_cfg, tmp_path):
     source = randomized(models.build("resnet20", (28, 28, 1), 10))
     source.save(tmp_path / "source.keras")
@@ -227,8 +246,9 @@ def test_frozen_batch_norm_keeps_its_statistics(make_cfg, tmp_path):
         "model=resnet20",
         "model.freeze=backbone",
         "trainer.epochs=1",
-        "trainer.steps_per_epoch=3",
+        "trainer.steps_per_epoch=2",
         "trainer.eval_steps=1",
+        "tracking.log_model=false",
     )
     result = train(cfg, tmp_path / "run")
     ours = saved_weights(result)
