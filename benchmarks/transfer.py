@@ -3,9 +3,9 @@
 The digits split into two tasks: the source task is the classes 0-4 (every training image),
 the target task the classes 5-9 with only 10 or 50 labelled images per class, tested on all of
 the test split's 5-9. Each model (LeNet-5, the simple convnet) is trained on the source task
-once, then on the target task from scratch and from the source run (`model.init_from=<run>`,
-every layer fine-tuned; the 5-class head starts from the source's and relearns its classes),
-with the default recipe, over several seeds. Then VGG-16 on the whole digits, from scratch and
+once, then on the target task from scratch and from the source run (`model.init_from=<run>`:
+every layer fine-tuned, or the backbone frozen with `model.freeze=backbone`; the 5-class head
+starts from the source's and relearns its classes), with the default recipe, over seeds. Then VGG-16 on the whole digits, from scratch and
 stage-wise from a VGG-11 run (Sec. 3.1's mapping, `experiment=vgg_stagewise`), a short run each.
 
 The tasks are folders of the 8x8 digits as PNG files (`data=folder`, `train/` and `test/`),
@@ -91,23 +91,28 @@ def on_folder(path: Path, *overrides: str) -> list[str]:
 
 def few_labels_table(args, workdir: Path) -> None:
     source_folder = write_task(workdir / "source", SOURCE_CLASSES, None, 0)
-    print("| model | labels per class | scratch | warm start | gain | others' load |")
-    print("| --- | --- | --- | --- | --- | --- |")
+    print(
+        "| model | labels per class | scratch | warm start | gain | warm, backbone frozen | gain "
+        "| others' load |"
+    )
+    print("| --- | --- | --- | --- | --- | --- | --- | --- |")
     for model in MODELS:
         accuracy, source_run = run(on_folder(source_folder, f"model={model}"), workdir)
         logging.info("%s on classes 0-4: test accuracy %.4f", model, accuracy)
         for labels in args.labels:
-            scratch, warm = [], []
+            scratch, warm, frozen = [], [], []
             with others_load() as others:
                 for seed in range(args.seeds):
                     target = write_task(workdir / f"t{labels}s{seed}", TARGET_CLASSES, labels, seed)
                     common = on_folder(target, f"model={model}", f"seed={seed}")
                     scratch.append(run(common, workdir)[0])
-                    warm.append(run([*common, f"model.init_from={source_run}"], workdir)[0])
-            s, w = statistics.mean(scratch), statistics.mean(warm)
+                    warm_start = [*common, f"model.init_from={source_run}"]
+                    warm.append(run(warm_start, workdir)[0])
+                    frozen.append(run([*warm_start, "model.freeze=backbone"], workdir)[0])
+            s, w, f = (statistics.mean(v) for v in (scratch, warm, frozen))
             print(
-                f"| {model} | {labels} | {s:.3f} | {w:.3f} | {w - s:+.3f} | "
-                f"{others.cores:.2f}{busy(others.cores)} |",
+                f"| {model} | {labels} | {s:.3f} | {w:.3f} | {w - s:+.3f} | {f:.3f} | {f - s:+.3f} "
+                f"| {others.cores:.2f}{busy(others.cores)} |",
                 flush=True,
             )
 

@@ -44,8 +44,15 @@ def weight_layers(model: keras.Model) -> list[keras.layers.Layer]:
 
 
 def layer_weights(model: keras.Model) -> LayerWeights:
-    """A model's weights by layer name (a `.keras` file's, a run's)."""
-    return {layer.name: layer.get_weights() for layer in weight_layers(model)}
+    """A model's weights by layer name (a `.keras` file's, a run's), looking into the models
+    it nests (a logged model wraps the network in its preprocessing)."""
+    weights: LayerWeights = {}
+    for layer in weight_layers(model):
+        if isinstance(layer, keras.Model):
+            weights |= layer_weights(layer)
+        else:
+            weights[layer.name] = layer.get_weights()
+    return weights
 
 
 def is_classifier(layer: keras.layers.Layer) -> bool:

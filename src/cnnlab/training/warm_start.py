@@ -107,10 +107,11 @@ def file_source(path: Path, key: str) -> Source:
         raise ConfigError(
             f"{key} is invalid: Keras cannot load it ({first_line(error)})"
         ) from error
+    shape = tuple(model.input_shape[1:])  # (None, None, C): a model that resizes, the data's
     return Source(
         key,
         lambda ours: layer_weights(model),
-        input_shape=tuple(model.input_shape[1:]),
+        input_shape=shape if None not in shape else None,
         keeps_normalization=True,
         model=model.name,
     )
