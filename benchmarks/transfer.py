@@ -130,7 +130,10 @@ def vgg_table(args, workdir: Path) -> None:
     with others_load() as others:
         a_accuracy, a_run = run(["model=vgg11", *short], workdir)
         scratch = run(["model=vgg16", *short], workdir)[0]
-    print(f"| VGG-11 (A), the source | {args.vgg_epochs} | {a_accuracy:.3f} | {others.cores:.2f} |")
+    print(
+        f"| VGG-11 (A), the source | {args.vgg_epochs} | {a_accuracy:.3f} | "
+        f"{others.cores:.2f}{busy(others.cores)} |"
+    )
     print(
         f"| from scratch | {args.vgg_epochs} | {scratch:.3f} | {others.cores:.2f}{busy(others.cores)} |"
     )
