@@ -24,7 +24,7 @@ from cnnlab.training.callbacks import (
 )
 from cnnlab.training.checkpoints import EpochCheckpoint, Stateful, load_state, load_variables
 from cnnlab.training.evaluate import tta_metrics
-from cnnlab.training.freeze import UnfreezeAt, check_unfreeze, freeze, layers_to_freeze
+from cnnlab.training.freeze import check_unfreeze, freeze_for_fine_tuning, layers_to_freeze
 from cnnlab.training.optimizers import build_optimizer, scaled_lr
 from cnnlab.training.precision import set_precision
 from cnnlab.training.regularization import add_l2_penalty
@@ -202,13 +202,7 @@ def train(
         add_l2_penalty(model, cfg.model.l2)
         schedule = compile_model(model, cfg, steps_per_epoch, strategy.num_replicas_in_sync)
         frozen = layers_to_freeze(model, freezing, loaded)
-        freeze(model, frozen, unfreezes=cfg.trainer.unfreeze_at_epoch is not None)
-    if cfg.trainer.unfreeze_at_epoch is not None:
-        factor = cfg.trainer.unfreeze_lr_factor
-        callbacks = [
-            UnfreezeAt(frozen, cfg.trainer.unfreeze_at_epoch, factor, schedule),
-            *callbacks,
-        ]
+        callbacks = [*freeze_for_fine_tuning(model, frozen, cfg.trainer, schedule), *callbacks]
     if cfg.trainer.strategy == "multi_worker":
         work_around_keras_multi_worker(model)
     stateful = stateful_callbacks(cfg, schedule, has_val=data.val is not None)

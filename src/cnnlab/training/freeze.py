@@ -10,6 +10,7 @@ import logging
 from collections.abc import Sequence
 
 import keras
+from omegaconf import DictConfig
 
 from cnnlab.errors import ConfigError
 from cnnlab.models.transfer import is_classifier, weight_layers
@@ -95,6 +96,21 @@ class UnfreezeAt(keras.callbacks.Callback):
             len(self.layers),
             self.factor,
         )
+
+
+def freeze_for_fine_tuning(
+    model: keras.Model,
+    layers: Sequence[keras.layers.Layer],
+    trainer: DictConfig,
+    schedule: EpochSchedule,
+) -> list[keras.callbacks.Callback]:
+    """Freeze `layers`; return the callback that unfreezes them at `trainer.unfreeze_at_epoch`
+    (none when it is null)."""
+    epoch = trainer.unfreeze_at_epoch
+    freeze(model, layers, unfreezes=epoch is not None)
+    if epoch is None:
+        return []
+    return [UnfreezeAt(layers, epoch, trainer.unfreeze_lr_factor, schedule)]
 
 
 def check_unfreeze(freeze_value: str, unfreeze_at_epoch: int | None, epochs: int) -> None:
