@@ -17,10 +17,12 @@ from in_process import run_pipeline
 from PIL import Image
 
 from cnnlab import models
+from cnnlab.errors import ConfigError
 from cnnlab.models.keras_applications import APPLICATIONS
 from cnnlab.models.transfer import layer_mapping, layer_weights, transfer_weights
 from cnnlab.models.vgg import STAGEWISE_LAYERS
 from cnnlab.training import train
+from cnnlab.training.freeze import check_unfreeze, layers_to_freeze
 from cnnlab.training.warm_start import load_source, open_source
 
 RNG = np.random.default_rng(0)
@@ -257,6 +259,23 @@ def test_frozen_batch_norm_keeps_its_statistics(make_cfg, tmp_path):
     for layer in norms:
         for theirs, mine in zip(layer.get_weights(), ours[layer.name], strict=True):
             np.testing.assert_array_equal(mine, theirs)
+
+
+def test_freeze_names_a_layer_or_stage_and_everything_before_it():
+    lenet = models.build("lenet5", (28, 28, 1), 10)
+    assert [layer.name for layer in layers_to_freeze(lenet, "c3", None)] == ["c1", "c3"]
+    assert [layer.name for layer in layers_to_freeze(lenet, "backbone", None)] == [*LENET_BACKBONE]
+    with pytest.raises(ConfigError, match=r"model.freeze='c9' is invalid: .*\(stages: c1, c3,"):
+        layers_to_freeze(lenet, "c9", None)
+
+
+def test_unfreezing_needs_frozen_layers_and_a_later_epoch():
+    with pytest.raises(
+        ConfigError, match=r"unfreeze_at_epoch=2 is invalid with model\.freeze=none"
+    ):
+        check_unfreeze("none", 2, 5)
+    with pytest.raises(ConfigError, match=r"expected an epoch before trainer\.epochs=5"):
+        check_unfreeze("backbone", 5, 5)
 
 
 # Bad sources: one line, exit 2, no run ----------------------------------------------------------
