@@ -94,7 +94,7 @@ bench-degradation: $(INSTALLED) ## plain-20/56 vs ResNet-20/56 training error on
 
 bench-viz: $(INSTALLED) ## time each visualization on a short LeNet-5 run and a random VGG-11; refresh the README gallery
 	$(PY) benchmarks/visualize.py $(ARGS)
-bench-transfer: $(INSTALLED) ## few labels: scratch vs warm start from another digits task; VGG-16 scratch vs stage-wise (~20 min)
+bench-transfer: $(INSTALLED) ## few labels: scratch vs warm start from another digits task; VGG-16 scratch vs stage-wise (46 min on the loaded 2 cores)
 	$(PY) benchmarks/transfer.py $(ARGS)
 
 bench-train: $(INSTALLED) ## cnnlab train() vs a plain model.fit: images/s, overhead, ResNet-20 share of conv2d peak

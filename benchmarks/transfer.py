@@ -12,7 +12,7 @@ The tasks are folders of the 8x8 digits as PNG files (`data=folder`, `train/` an
 trained at 28x28 like the digits source. Runs are logged to MLflow (experiment `transfer`).
 Prints Markdown tables with the load other processes put on the machine (`_machine.py`).
 
-    python benchmarks/transfer.py [--seeds 3] [--labels 10 50] [--vgg-epochs 2] [--no-vgg]
+    python benchmarks/transfer.py [--seeds 3] [--labels 10 50] [--vgg-epochs 5] [--no-vgg]
 """
 
 import argparse
@@ -150,7 +150,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, default=3)
     parser.add_argument("--labels", type=int, nargs="+", default=[10, 50])
-    parser.add_argument("--vgg-epochs", type=int, default=2)
+    parser.add_argument("--vgg-epochs", type=int, default=5)
     parser.add_argument("--no-vgg", action="store_true")
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)
