@@ -27,7 +27,7 @@ $(INSTALLED): $(LOCK) pyproject.toml
 	$(PY) -m pip install --quiet --no-deps -e .
 	@touch $@
 
-.PHONY: help install lock train profile notes test test-without-onednn test-all test-services lint format ui clean bench bench-data bench-im2col bench-zoo bench-degradation bench-im2col-models visualize bench-viz bench-init ensemble evaluate predict bench-train bench-step bench-gpu sweep screenshots mutate
+.PHONY: help install lock train profile notes test test-without-onednn test-all test-services lint format ui clean bench bench-data bench-im2col bench-zoo bench-degradation bench-im2col-models visualize bench-viz bench-init ensemble evaluate predict bench-train bench-step bench-gpu bench-transfer sweep screenshots mutate
 
 help: ## list the targets
 	@grep -hE '^[a-zA-Z0-9_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  \033[36m%-14s\033[0m %s\n", $$1, $$2}'
@@ -112,6 +112,9 @@ bench-viz: $(INSTALLED) ## time each visualization on a short LeNet-5 run and a 
 	$(PY) benchmarks/visualize.py $(ARGS)
 bench-init: $(INSTALLED) ## activations of a 10-layer tanh/ReLU net at initialization under normal:0.01, normal:1, Glorot, He; short training curves
 	$(PY) benchmarks/init.py $(ARGS)
+
+bench-transfer: $(INSTALLED) ## few labels: scratch vs warm start from another digits task; VGG-16 scratch vs stage-wise (46 min on the loaded 2 cores)
+	$(PY) benchmarks/transfer.py $(ARGS)
 
 bench-train: $(INSTALLED) ## cnnlab train() vs a plain model.fit: images/s, overhead, ResNet-20 share of conv2d peak
 	$(PY) benchmarks/training.py $(ARGS)

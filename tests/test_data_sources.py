@@ -32,7 +32,10 @@ def test_every_data_config_composes_and_validates(make_cfg, config):
     needs = {"tfds": ["data.name=mnist"], "folder": ["data.path=/images"]}
     cfg = make_cfg(f"data={config}", *needs.get(config, []))
     validate(cfg)
-    assert len(cfg.data.image_size) == 2 and cfg.data.channels in (1, 3)
+    if config == "folder":  # null: the images' own size and channels
+        assert cfg.data.image_size is None and cfg.data.channels is None
+    else:
+        assert len(cfg.data.image_size) == 2 and cfg.data.channels in (1, 3)
     assert 0 <= cfg.data.val_fraction < 1
 
 

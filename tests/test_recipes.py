@@ -11,6 +11,7 @@ from cnnlab.training import train
 
 ROOT = Path(__file__).resolve().parents[1]
 RECIPES = sorted(p.stem for p in (ROOT / "conf" / "experiment").glob("*.yaml"))
+FROM_WEIGHTS = {"finetune_folder", "vgg_stagewise"}  # need a source: tests/test_warm_start.py
 # The paper's numbers, one per recipe: (model, optimizer, lr, batch, L2, schedule).
 PAPERS = {
     "lenet5_digits": ("lenet5", "sgd", 0.02, 32, 0.0, "cosine"),
@@ -52,7 +53,12 @@ HEAVY = {"alexnet_imagenet", "vgg16_imagenet", "mobilenet_imagenet"}  # 10-60 s 
 
 
 @pytest.mark.parametrize(
-    "recipe", [pytest.param(r, marks=[pytest.mark.slow] * (r in HEAVY)) for r in RECIPES]
+    "recipe",
+    [
+        pytest.param(r, marks=[pytest.mark.slow] * (r in HEAVY))
+        for r in RECIPES
+        if r not in FROM_WEIGHTS
+    ],
 )
 def test_recipe_trains_with_debug_fast(make_cfg, tmp_path, recipe):
     cfg = make_cfg(

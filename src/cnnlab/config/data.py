@@ -31,6 +31,9 @@ class OnBadFile(StrEnum):
 @dataclass
 class DataConfig(Checked):
     GROUP = "data"
+    # True for a source that reads data.image_size and data.channels from its images when
+    # they are null (the folder source)
+    GEOMETRY_FROM_IMAGES = False
 
     source: str = MISSING
     name: str = MISSING
@@ -48,20 +51,29 @@ class DataConfig(Checked):
     cache_path: str | None = None  # or in files with this prefix
 
     def __post_init__(self) -> None:
-        self.require("image_size", is_size(self.image_size), "[height, width] with integers >= 1")
+        unset = self.GEOMETRY_FROM_IMAGES
+        self.require(
+            "image_size",
+            is_size(self.image_size) or (unset and self.image_size is None),
+            "[height, width] with integers >= 1" + (", or null (the images')" if unset else ""),
+        )
         self.require(
             "load_size",
             self.load_size is None or is_size(self.load_size),
             "[height, width] with integers >= 1, or null (= data.image_size)",
         )
-        self.require("channels", self.channels in (1, 3), "1 or 3")
+        self.require(
+            "channels",
+            self.channels in (1, 3) or (unset and self.channels is None),
+            "1 or 3" + (", or null (the images')" if unset else ""),
+        )
         self.require("val_fraction", 0 <= self.val_fraction < 1, "a number in [0, 1)")
         self.require("shuffle_buffer", self.shuffle_buffer >= 1, "an integer >= 1")
         for key in ("mean", "std"):
             values = getattr(self, key)
             self.require(
                 key,
-                values is None or len(values) == self.channels,
+                values is None or self.channels is None or len(values) == self.channels,
                 f"a list of {self.channels} numbers (one per channel) or null",
             )
         self.require("std", self.std is None or min(self.std) > 0, "numbers > 0 or null")
@@ -104,10 +116,15 @@ class DigitsDataConfig(DataConfig):
 
 @dataclass
 class FolderDataConfig(DataConfig):
-    """A folder of the user's images, one sub-folder per class."""
+    """A folder of the user's images, one sub-folder per class. Left null, `image_size` and
+    `channels` are the images' own when they all agree (`cnnlab.data.sources.folder`)."""
+
+    GEOMETRY_FROM_IMAGES = True
 
     source: str = "folder"
     name: str = "folder"
+    image_size: list[int] | None = None
+    channels: int | None = None
     path: str = MISSING
     split: FolderSplit = FolderSplit.auto
     test_fraction: float = 0.2

@@ -67,6 +67,10 @@ class TrainerConfig(Checked):
     deterministic: bool = False  # bit-identical weights for the same config on the same machine
     resume: Any = False  # true: this command's newest unfinished run | a run id
     early_stopping: EarlyStoppingConfig = field(default_factory=EarlyStoppingConfig)
+    # fine-tuning (cnnlab.training.freeze): after this many epochs, model.freeze's layers train
+    # again at the learning rate times unfreeze_lr_factor; None: they stay frozen
+    unfreeze_at_epoch: int | None = None
+    unfreeze_lr_factor: float = 0.1
 
     def __post_init__(self) -> None:
         self.require("epochs", self.epochs >= 1, "an integer >= 1")
@@ -83,6 +87,12 @@ class TrainerConfig(Checked):
             "an integer >= 1 or null",
         )
         self.require("verbose", self.verbose in VERBOSITY, "one of " + ", ".join(VERBOSITY))
+        self.require(
+            "unfreeze_at_epoch",
+            self.unfreeze_at_epoch is None or self.unfreeze_at_epoch >= 1,
+            "an integer >= 1 or null",
+        )
+        self.require("unfreeze_lr_factor", 0 < self.unfreeze_lr_factor <= 1, "a number in (0, 1]")
         self.require(
             "resume",
             isinstance(self.resume, bool) or (isinstance(self.resume, str) and self.resume.strip()),

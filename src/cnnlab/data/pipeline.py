@@ -34,7 +34,7 @@ from cnnlab.data.normalize import (
     compute_stats,
     normalization,
 )
-from cnnlab.data.sources.registry import Source, load_source
+from cnnlab.data.sources.registry import Source, load_source, with_source_geometry
 from cnnlab.errors import ConfigError
 
 log = logging.getLogger(__name__)
@@ -184,6 +184,7 @@ def build_datasets(cfg: DictConfig) -> Datasets:
     data: DataConfig = typed(cfg.data, "data")
     augment: AugmentConfig = typed(cfg.augment, "augment")
     source = load_source(data, seed=cfg.seed)
+    data = with_source_geometry(data, source)
     geometry = ImageSizes.from_config(data)
     loaded = {split: load_examples(ds, geometry) for split, ds in source.splits.items()}
     stored = {split: cached(ds, data) for split, ds in loaded.items()}

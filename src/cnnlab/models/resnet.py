@@ -136,9 +136,16 @@ def imagenet_resnet(
     branch, depths = IMAGENET_DEPTHS[depth]
     small = uses_small_stem(stem, input_shape, name, ANY_SIDE)
     x = inputs = keras.Input(input_shape, name="image")
-    x = unit(x, 64, 7, strides=1 if small else 2, name="conv1")
-    if not small:
-        x = unit.layers.max_pool2d(3, 2, padding="same", name="pool1")(x)
+    if small:
+        x = unit(x, 64, 7, name="conv1")
+    else:
+        # Padded evenly, as the released models (and torchvision, keras.applications) pad:
+        # 'same' would pad 2 before and 3 after at stride 2 and shift every window by a pixel,
+        # so keras.applications' weights would not give its outputs. Same output sizes.
+        x = keras.layers.ZeroPadding2D(3, name="conv1_pad")(x)
+        x = unit(x, 64, 7, strides=2, padding="valid", name="conv1")
+        x = keras.layers.ZeroPadding2D(1, name="pool1_pad")(x)  # after ReLU zeros never win
+        x = unit.layers.max_pool2d(3, 2, padding="valid", name="pool1")(x)
     x = residual_stages(x, unit, branch, IMAGENET_WIDTHS, depths, shortcut, first=2)
     x = keras.layers.GlobalAveragePooling2D(name="avg_pool")(x)
     return keras.Model(inputs, softmax_classifier(x, num_classes), name=name)

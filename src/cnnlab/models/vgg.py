@@ -56,6 +56,29 @@ VGG_TABLE: dict[str, tuple[tuple[str, ...], ...]] = {
     ),
 }
 
+# Sec. 3.1: "we initialised the first four convolutional layers and the last three fully-
+# connected layers with the layers of net A (the intermediate layers were initialised randomly)".
+# A's first four convolutions share their names (and shapes) with those of every deeper column.
+STAGEWISE_LAYERS = (
+    "block1_conv1",
+    "block2_conv1",
+    "block3_conv1",
+    "block3_conv2",
+    "fc1",
+    "fc2",
+    "predictions_logits",
+)
+STAGEWISE_SOURCES = ("vgg11", "vgg11_lrn")  # configuration A
+STAGEWISE_TARGETS = ("vgg13", "vgg16_c", "vgg16", "vgg19")  # B-E
+
+
+def stagewise_mapping(source: str, target: str) -> dict[str, str] | None:
+    """{layer: A's layer} of the paper's initialization of B-E from A (Sec. 3.1); None if
+    `source` is not A or `target` not a deeper configuration."""
+    if source in STAGEWISE_SOURCES and target in STAGEWISE_TARGETS:
+        return {name: name for name in STAGEWISE_LAYERS}
+    return None
+
 
 def vgg(
     input_shape,

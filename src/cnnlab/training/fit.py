@@ -25,6 +25,7 @@ from cnnlab.training.callbacks import (
 )
 from cnnlab.training.checkpoints import EpochCheckpoint, Stateful, load_state, load_variables
 from cnnlab.training.evaluate import tta_metrics
+from cnnlab.training.freeze import check_unfreeze, freeze_for_fine_tuning, layers_to_freeze
 from cnnlab.training.optimizers import build_optimizer, scaled_lr
 from cnnlab.training.precision import set_precision
 from cnnlab.training.regularization import add_l2_penalty
@@ -38,6 +39,7 @@ from cnnlab.training.strategy import (
     work_around_keras_multi_worker,
     worker_task,
 )
+from cnnlab.training.warm_start import lineage_tags, load_source, open_source, source_data
 from cnnlab.viz.augment import plot_augmentation
 from cnnlab.viz.autotune import plot_kernel_choices
 from cnnlab.viz.curves import plot_history
@@ -79,11 +81,16 @@ def hydra_log_file() -> Path | None:
     return Path(config.runtime.output_dir, f"{config.job.name}.log")
 
 
+# `cfg.model` keys that are not the builder's: the name, the L2 penalty (training.regularization)
+# and where the weights start from (training.warm_start, training.freeze)
+RUN_MODEL_KEYS = ("name", "l2", "init_from", "weights_path", "freeze")
+
+
 def model_options(model_cfg: DictConfig) -> dict:
-    """`cfg.model` without its name and l2: the keyword options of the model's builder."""
+    """`cfg.model` without its run-level keys: the keyword options of the model's builder."""
     options = OmegaConf.to_container(model_cfg, resolve=True)
-    options.pop("name")
-    options.pop("l2", None)  # a training penalty (training.regularization), not a builder option
+    for key in RUN_MODEL_KEYS:
+        options.pop(key, None)
     return options
 
 
@@ -175,6 +182,10 @@ def train(
         enable_determinism()
     keras.utils.set_random_seed(cfg.seed)
     policy = set_precision(cfg.trainer.precision)
+    freezing = str(cfg.model.get("freeze", "none"))
+    check_unfreeze(freezing, cfg.trainer.unfreeze_at_epoch, cfg.trainer.epochs)
+    source = open_source(cfg)  # a bad model.init_from fails here, before data and run
+    cfg = source_data(cfg, source)
     data = build_datasets(cfg)
     if cfg.trainer.strategy == "multi_worker":
         data = shard_by_data(data)
@@ -188,11 +199,14 @@ def train(
         model = models.build(
             cfg.model.name, data.info.input_shape, data.info.num_classes, **model_options(cfg.model)
         )
-        tuning = tune_kernels(model, cfg, strategy.num_replicas_in_sync)
+        loaded = load_source(source, model).loaded if source else None
+        tuning = tune_kernels(model, cfg, strategy.num_replicas_in_sync)  # keeps the weights
         model = tuning.model if tuning else model
         require(cfg.model.l2 >= 0, "model.l2", cfg.model.l2, "a number >= 0")
         add_l2_penalty(model, cfg.model.l2)
         schedule = compile_model(model, cfg, steps_per_epoch, strategy.num_replicas_in_sync)
+        frozen = layers_to_freeze(model, freezing, loaded)
+        callbacks = [*freeze_for_fine_tuning(model, frozen, cfg.trainer, schedule), *callbacks]
     if cfg.trainer.strategy == "multi_worker":
         work_around_keras_multi_worker(model)
     stateful = stateful_callbacks(cfg, schedule, has_val=data.val is not None)
@@ -207,6 +221,7 @@ def train(
         "output_dir": str(output_dir.resolve()),
         "precision": policy,
         "replicas": str(strategy.num_replicas_in_sync),
+        **lineage_tags(source),
     }
     log.info(
         "%s %s: %s; model %s (%s parameters, %s, %d replica(s)); outputs in %s",

@@ -1,10 +1,11 @@
 """Learning-rate schedules of the literature, per optimizer step, with an optional linear warm-up.
 
-Every schedule is lr(step) = base_lr * warmup(epoch) * decay(epoch) * plateau_scale, where
+Every schedule is lr(step) = base_lr * warmup(epoch) * decay(epoch) * scale, where
 epoch = step / steps_per_epoch is fractional. `plateau` has no decay of its own: its scale is
-divided by `factor` by `ReduceOnPlateau` when the monitored validation metric stops improving
+multiplied by `factor` by `ReduceOnPlateau` when the monitored validation metric stops improving
 (AlexNet, Krizhevsky et al. 2012, Sec. 5: "divide the learning rate by 10 when the validation
-error rate stopped improving").
+error rate stopped improving"); fine-tuning's `UnfreezeAt` multiplies it by
+`trainer.unfreeze_lr_factor`.
 """
 
 import dataclasses
@@ -41,17 +42,14 @@ class EpochSchedule(keras.optimizers.schedules.LearningRateSchedule):
         self.gamma = float(gamma)
         self.min_lr_fraction = float(min_lr_fraction)
         self.power = float(power)
-        # The plateau factor so far: a variable, so that a callback can lower it between steps.
-        self.scale = (
-            keras.Variable(1.0, dtype="float32", trainable=False, name="lr_plateau_scale")
-            if name == "plateau"
-            else None
-        )
+        # The factor so far: a variable, so that a callback can lower it between steps (the
+        # plateau's ReduceOnPlateau, fine-tuning's UnfreezeAt); times 1.0 leaves lr exact.
+        self.scale = keras.Variable(1.0, dtype="float32", trainable=False, name="lr_scale")
 
     def __call__(self, step):
         epoch = keras.ops.cast(step, "float32") / self.steps_per_epoch
         lr = self.base_lr * self._warmup(epoch) * self._decay(epoch)
-        return lr * self.scale if self.scale is not None else lr
+        return lr * self.scale
 
     def _warmup(self, epoch):
         if self.warmup_epochs <= 0:

@@ -5,6 +5,10 @@ from seeded, per-class fractions. Every file is checked before training: empty, 
 unsupported, corrupt and truncated files are skipped and reported in one line (or, with
 `data.on_bad_file=error`, stop the run up front with the file's path), so nothing fails
 mid-epoch. Images of any mode (gray, RGBA, palette) are decoded to RGB the same way.
+
+Left null, `data.image_size` and `data.channels` are the images' own, read from the headers
+that the check reads anyway: their common size, and 1 channel if every image is gray (PIL
+modes 1, L, LA, I, F), 3 if none is. Where the images disagree, 64x64 and RGB, said in a line.
 """
 
 import hashlib
@@ -32,6 +36,9 @@ IMAGE_SIGNATURES = (b"\xff\xd8", b"\x89PNG", b"GIF8", b"BM")  # how files of FOR
 SPLIT_FOLDERS = ("train", "val", "test")
 LISTED_BAD_FILES = 5  # the warning names the first few
 LISTED_CLASSES = 20  # all of them go to MLflow (data.class_names)
+GRAY_MODES = ("1", "L", "LA", "I", "I;16", "F")  # PIL modes of one-channel images
+FALLBACK_SIZE = (64, 64)  # data.image_size where the images' sizes differ
+FALLBACK_CHANNELS = 3  # data.channels where gray and colour images mix
 
 
 @dataclass(frozen=True)
@@ -39,6 +46,8 @@ class ImageFile:
     path: Path
     label: int
     needs_pil: bool = False  # TensorFlow misreads palette / 1-bit BMPs; PIL decodes those
+    size: tuple[int, int] = (0, 0)  # (height, width), from the header
+    mode: str = ""  # PIL's mode, from the header
 
 
 @dataclass(frozen=True)
@@ -68,6 +77,7 @@ def load_folder_source(data: FolderDataConfig, seed: int) -> Source:
     report_bad_files(root, bad, on_bad_file)
     check_classes(top, class_names, found["train"] + found.get("val", []) + found.get("test", []))
     files = split_files(found, {"val": data.val_fraction, "test": data.test_fraction}, seed)
+    image_size, channels = image_geometry(data, [f for group in found.values() for f in group])
     shown = ", ".join(class_names[:LISTED_CLASSES]) + (
         ", ..." if len(class_names) > LISTED_CLASSES else ""
     )
@@ -86,7 +96,43 @@ def load_folder_source(data: FolderDataConfig, seed: int) -> Source:
         split_sizes={split: len(items) for split, items in files.items()},
         extra={"data.bad_files": float(len(bad))},
         fingerprint=fingerprint(root, files["train"]),
+        image_size=image_size,
+        channels=channels,
     )
+
+
+def image_geometry(
+    data: FolderDataConfig, files: list[ImageFile]
+) -> tuple[tuple[int, int] | None, int | None]:
+    """The image size and channels for a data.image_size / data.channels left null: the images'
+    own where they all agree, else 64x64 and RGB; one line says which (None: the config's)."""
+    size = channels = None
+    said = []
+    if data.image_size is None:
+        sizes = Counter(f.size for f in files)
+        if len(sizes) == 1:
+            size = next(iter(sizes))
+            said.append(f"data.image_size={list(size)} (every image's)")
+        else:
+            size = FALLBACK_SIZE
+            common = ", ".join(f"{h}x{w}" for (h, w), _ in sizes.most_common(2))
+            said.append(
+                f"data.image_size={list(size)} (the images' {len(sizes)} sizes differ: "
+                f"{common}, ...; set data.image_size)"
+            )
+    if data.channels is None:
+        gray = {f.mode in GRAY_MODES for f in files}
+        if len(gray) == 1:
+            channels = 1 if gray.pop() else 3
+            said.append(
+                f"data.channels={channels} (every image is {'gray' if channels == 1 else 'colour'})"
+            )
+        else:
+            channels = FALLBACK_CHANNELS
+            said.append(f"data.channels={channels} (gray and colour images mix)")
+    if said:
+        log.info("folder images: %s", "; ".join(said))
+    return size, channels
 
 
 def check_root(path: str | None) -> Path:
@@ -166,7 +212,7 @@ def read_header(path: Path, label: int) -> ImageFile | BadFile:
         if path.stat().st_size == 0:
             return BadFile(path, "empty file")
         with Image.open(path) as image:
-            kind, mode = image.format, image.mode
+            kind, mode, (width, height) = image.format, image.mode, image.size
     except (UnidentifiedImageError, OSError):
         with path.open("rb") as file:
             start = file.read(4)
@@ -174,7 +220,8 @@ def read_header(path: Path, label: int) -> ImageFile | BadFile:
         return BadFile(path, "corrupt or truncated" if damaged else "not an image file")
     if kind not in FORMATS:
         return BadFile(path, f"unsupported format {kind}")
-    return ImageFile(path, label, needs_pil=kind == "BMP" and mode not in ("RGB", "RGBA"))
+    needs_pil = kind == "BMP" and mode not in ("RGB", "RGBA")
+    return ImageFile(path, label, needs_pil, (height, width), mode)
 
 
 def undecodable(files: list[ImageFile]) -> set[int]:

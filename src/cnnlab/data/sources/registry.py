@@ -4,6 +4,7 @@ A source yields uint8 or float images of shape (H, W, C) and integer labels; res
 scaling, augmentation and batching happen once, in `cnnlab.data.pipeline`.
 """
 
+import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -28,6 +29,9 @@ class Source:
     split_sizes: dict[str, int]
     extra: dict[str, float] = field(default_factory=dict)  # e.g. bad files skipped, as metrics
     fingerprint: str = ""
+    # for a data.image_size / data.channels left null: the source's choice (the images')
+    image_size: tuple[int, int] | None = None
+    channels: int | None = None
 
     @property
     def num_classes(self) -> int:
@@ -53,6 +57,16 @@ def register_source(name: str) -> Callable[[SourceLoader], SourceLoader]:
 
 def available_sources() -> list[str]:
     return sorted(_SOURCES)
+
+
+def with_source_geometry(data: DataConfig, source: Source) -> DataConfig:
+    """`data` with the image size and channels its source chose where they were left null."""
+    changes = {}
+    if data.image_size is None:
+        changes["image_size"] = list(source.image_size)
+    if data.channels is None:
+        changes["channels"] = source.channels
+    return dataclasses.replace(data, **changes) if changes else data
 
 
 def load_source(data: DataConfig | DictConfig, seed: int) -> Source:
