@@ -12,6 +12,12 @@ from cnnlab.layers import LocallyConnected2D
 RNG = np.random.default_rng(0)
 
 
+@pytest.fixture(autouse=True)
+def _same_draws_in_any_order():
+    """Each test draws the same values whichever tests ran before it on its worker."""
+    RNG.bit_generator.state = np.random.default_rng(0).bit_generator.state
+
+
 def built(layer: LocallyConnected2D, input_shape) -> keras.Model:
     inputs = keras.Input(input_shape)
     return keras.Model(inputs, layer(inputs))

@@ -12,9 +12,9 @@ import keras
 import mlflow
 import numpy as np
 import pytest
-from conftest import compose_train
-from in_process import run_pipeline
 from PIL import Image
+from support.compose import compose_config
+from support.in_process import run_pipeline
 
 from cnnlab import models
 from cnnlab.errors import ConfigError
@@ -25,7 +25,17 @@ from cnnlab.training import train
 from cnnlab.training.freeze import check_unfreeze, layers_to_freeze
 from cnnlab.training.warm_start import load_source, open_source
 
+# One worker trains the source run and the fine-tuned run that most tests here read.
+pytestmark = pytest.mark.xdist_group("warm_start")
 RNG = np.random.default_rng(0)
+
+
+@pytest.fixture(autouse=True)
+def _same_draws_in_any_order():
+    """Each test draws the same values whichever tests ran before it on its worker."""
+    RNG.bit_generator.state = np.random.default_rng(0).bit_generator.state
+
+
 COLOURS = {"red": (200, 40, 40), "green": (40, 200, 40), "blue": (40, 40, 200)}
 LENET_BACKBONE = ("c1", "c3", "f5", "f6")
 
@@ -143,8 +153,9 @@ def stores(tfds_dir, mlflow_dir):
 
 @pytest.fixture(scope="module")
 def digits_run(stores, tmp_path_factory):
-    """LeNet-5 trained two epochs on the digits: the source."""
-    return train(compose_train(*stores, "trainer.epochs=2"), tmp_path_factory.mktemp("source"))
+    """LeNet-5 trained two short epochs on the digits: the source."""
+    cfg = compose_config("train", *stores, "trainer.epochs=2", "trainer.steps_per_epoch=5")
+    return train(cfg, tmp_path_factory.mktemp("source"))
 
 
 @pytest.fixture(scope="module")
@@ -154,7 +165,8 @@ def colour_folder(tmp_path_factory):
 
 def on_folder(stores, folder, *overrides):
     data_dir = [s for s in stores if s.startswith("data.data_dir")]
-    return compose_train(
+    return compose_config(
+        "train",
         *(s for s in stores if s not in data_dir),
         "data=folder",
         f"data.path={folder}",
