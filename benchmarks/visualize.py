@@ -22,7 +22,7 @@ from PIL import Image
 
 import cnnlab.config.viz  # its VIZ_SCHEMAS name the visualizations
 from cnnlab.training import train
-from cnnlab.viz.pipeline import visualize
+from cnnlab.visualize import visualize
 
 ROOT = Path(__file__).resolve().parents[1]
 GALLERY = ROOT / "benchmarks" / "gallery"

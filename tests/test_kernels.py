@@ -12,9 +12,9 @@ from support.compose import CONF_DIR
 
 from cnnlab import reference
 from cnnlab.errors import ConfigError
+from cnnlab.visualize import visualize
 from cnnlab.viz import kernels
 from cnnlab.viz.inputs import photo
-from cnnlab.viz.pipeline import visualize
 
 RNG = np.random.default_rng(0)
 IMAGE = RNG.normal(size=(7, 9))
@@ -133,7 +133,7 @@ def test_without_a_run_the_visualizations_look_at_photographs():
 
 def test_style_transfer_takes_a_photograph_as_its_default_style():
     from cnnlab.config.viz import StyleTransferConfig
-    from cnnlab.viz.pipeline import style_image
+    from cnnlab.visualize import style_image
 
     assert StyleTransferConfig().style == "photo:coffee"
     np.testing.assert_array_equal(

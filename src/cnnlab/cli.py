@@ -26,11 +26,10 @@ from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
-from cnnlab.config import is_schema
+from cnnlab.config import CONF_DIR, is_schema
 from cnnlab.config.messages import omegaconf_error_message, unknown_option_message
 from cnnlab.errors import CnnlabError
 
-CONF_DIR = Path(__file__).resolve().parents[2] / "conf"
 EXIT_USER_ERROR = 2
 EXIT_INTERRUPTED = 130
 

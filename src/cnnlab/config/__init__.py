@@ -6,6 +6,7 @@ pipelines answer `--help` and bad overrides before any heavy import.
 """
 
 from dataclasses import fields, is_dataclass
+from pathlib import Path
 from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
@@ -17,6 +18,8 @@ from cnnlab.config.store import is_schema, register_schemas, schema_for
 from cnnlab.errors import ConfigError
 
 register_schemas()
+
+CONF_DIR = Path(__file__).resolve().parents[3] / "conf"  # the YAML side of the schemas
 
 
 def to_object(node: Any) -> Any:
@@ -71,6 +74,7 @@ def reject_added_keys(node: DictConfig, path: str = "") -> None:
 
 
 __all__ = [
+    "CONF_DIR",
     "check_options",
     "is_schema",
     "register_schemas",

@@ -20,7 +20,7 @@ from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
 from cnnlab import tracking
-from cnnlab.cli import CONF_DIR
+from cnnlab.config import CONF_DIR
 from cnnlab.config.ensemble import EnsembleConfig
 from cnnlab.data import build_datasets
 from cnnlab.ensemble.combine import accuracy, combinations

@@ -45,9 +45,9 @@ from cnnlab.tracking.runs import (
     flatten,
     git_commit,
     run_name,
-    tracking_uri,
     use_experiment,
 )
+from cnnlab.tracking.store import tracking_uri
 from cnnlab.viz.sweeps import plot_objective_per_trial, plot_objective_vs_param
 
 log = logging.getLogger(__name__)
