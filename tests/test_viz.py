@@ -12,7 +12,6 @@ import pytest
 from omegaconf import DictConfig
 from support.compose import ROOT, compose_config
 
-import cnnlab.config  # noqa: F401  (registers the schemas)
 from cnnlab import tracking
 from cnnlab.errors import ConfigError
 from cnnlab.training import train

@@ -1,8 +1,10 @@
-"""The typed config boundary: one dataclass schema per config group (Hydra's ConfigStore),
-range checks in the schemas, and the checks a schema cannot express (`checks`).
+"""The typed config boundary: one dataclass schema per config group, with range checks in the
+schemas (`cnnlab.checks`).
 
-Importing this package registers the schemas; it imports neither TensorFlow nor Keras, so the
-pipelines answer `--help` and bad overrides before any heavy import.
+Importing this package has no side effects: the pipelines' entry point (`cnnlab.cli.run`) and
+whatever else composes a config with Hydra call `register_schemas()` first, which puts the
+schemas in Hydra's ConfigStore. It imports neither TensorFlow nor Keras, so the pipelines answer
+`--help` and bad overrides before any heavy import.
 """
 
 from dataclasses import fields, is_dataclass
@@ -12,12 +14,10 @@ from typing import Any
 from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
-from cnnlab.config.checks import check_options, require, require_choice
+from cnnlab.checks import require
 from cnnlab.config.messages import omegaconf_error_message
 from cnnlab.config.store import is_schema, register_schemas, schema_for
 from cnnlab.errors import ConfigError
-
-register_schemas()
 
 CONF_DIR = Path(__file__).resolve().parents[3] / "conf"  # the YAML side of the schemas
 
@@ -75,11 +75,8 @@ def reject_added_keys(node: DictConfig, path: str = "") -> None:
 
 __all__ = [
     "CONF_DIR",
-    "check_options",
     "is_schema",
     "register_schemas",
-    "require",
-    "require_choice",
     "to_object",
     "validate",
 ]

@@ -33,7 +33,7 @@ from hydra.experimental.callback import Callback
 from mlflow.entities import Param, Run, RunStatus, RunTag
 from omegaconf import DictConfig, OmegaConf, read_write
 
-from cnnlab.config import require_choice
+from cnnlab.checks import require_choice
 from cnnlab.config.sweep import DIRECTIONS, SWEEPER_KEYS, new_study_name
 from cnnlab.errors import ConfigError
 from cnnlab.tracking.runs import (
