@@ -85,9 +85,10 @@ mutate: $(INSTALLED) ## mutation testing of the reference ops, lr schedules and 
 	TF_NUM_INTRAOP_THREADS=1 $(VENV)/bin/mutmut run $(ARGS)
 	$(VENV)/bin/mutmut results
 
-lint: $(INSTALLED) ## check style with ruff
+lint: $(INSTALLED) ## check style with ruff, and the layers of the imports with import-linter
 	$(PY) -m ruff check src pipelines tests benchmarks
 	$(PY) -m ruff format --check src pipelines tests benchmarks
+	$(VENV)/bin/lint-imports --no-cache
 
 format: $(INSTALLED) ## format and fix what ruff can
 	$(PY) -m ruff format src pipelines tests benchmarks

@@ -30,6 +30,7 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
 from cnnlab import tracking
+from cnnlab.config import register_schemas
 from cnnlab.training import train
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -42,6 +43,7 @@ log = logging.getLogger("degradation")
 
 
 def compose_cfg(name: str, epochs: int, seed: int):
+    register_schemas()
     with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
         return compose(
             "train",

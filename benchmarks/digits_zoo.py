@@ -26,6 +26,7 @@ from hydra import compose, initialize_config_dir
 
 from cnnlab import models
 from cnnlab.analysis import profile
+from cnnlab.config import register_schemas
 from cnnlab.training import train
 
 CONF = Path(__file__).resolve().parents[1] / "conf"
@@ -56,6 +57,7 @@ def paper_size(name: str) -> tuple[str, int, int]:
 def short_run(name: str, epochs: int, seed: int) -> tuple[float, float, list[str]]:
     """Train `name` on the digits for `epochs`: (test accuracy, training seconds, overrides)."""
     overrides = [f"trainer.epochs={epochs}", *OVERRIDES.get(name, [])]
+    register_schemas()
     with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
         cfg = compose(
             "train",

@@ -37,6 +37,7 @@ from hydra import compose, initialize_config_dir
 from PIL import Image
 
 from cnnlab import models
+from cnnlab.config import register_schemas
 from cnnlab.data import Datasets, build_datasets
 
 CONF_DIR = Path(__file__).resolve().parents[1] / "conf"
@@ -117,6 +118,7 @@ def write_jpeg_folder(root: Path, count: int, classes: int = 10, side: int = 224
 
 
 def datasets(group: Group, recipe: str, cache: bool) -> Datasets:
+    register_schemas()
     with initialize_config_dir(str(CONF_DIR), version_base="1.3"):
         cfg = compose(
             "train",

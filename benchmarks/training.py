@@ -39,6 +39,7 @@ from _machine import busy, machine, others_load
 from hydra import compose, initialize_config_dir
 
 from cnnlab import analysis, models
+from cnnlab.config import register_schemas
 from cnnlab.data import build_datasets
 from cnnlab.training import train
 
@@ -110,6 +111,7 @@ class EpochClock(keras.callbacks.Callback):
 
 
 def compose_case(case: Case, args, workdir: Path):
+    register_schemas()
     with initialize_config_dir(str(CONF_DIR), version_base="1.3"):
         return compose(
             "train",

@@ -31,6 +31,7 @@ from PIL import Image
 from sklearn.datasets import load_digits
 from sklearn.model_selection import train_test_split
 
+from cnnlab.config import register_schemas
 from cnnlab.training import train
 
 CONF = Path(__file__).resolve().parents[1] / "conf"
@@ -63,6 +64,7 @@ def write_task(root: Path, classes, per_class: int | None, seed: int) -> Path:
 
 def run(overrides: list[str], workdir: Path) -> tuple[float, str]:
     """(test accuracy, run id) of one training run."""
+    register_schemas()
     with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
         cfg = compose(
             "train",

@@ -21,8 +21,9 @@ from hydra import compose, initialize_config_dir
 from PIL import Image
 
 import cnnlab.config.viz  # its VIZ_SCHEMAS name the visualizations
+from cnnlab.config import register_schemas
 from cnnlab.training import train
-from cnnlab.viz.pipeline import visualize
+from cnnlab.visualize import visualize
 
 ROOT = Path(__file__).resolve().parents[1]
 GALLERY = ROOT / "benchmarks" / "gallery"
@@ -46,6 +47,7 @@ def copy_small(source: Path, target: Path) -> None:
 
 
 def compose_config(name: str, *overrides: str):
+    register_schemas()
     with initialize_config_dir(str(ROOT / "conf"), version_base="1.3"):
         return compose(name, overrides=list(overrides))
 

@@ -22,7 +22,7 @@ log = logging.getLogger("cnnlab.visualize")
 def main(cfg: DictConfig) -> None:
     validate(cfg)
     native_logs.import_tensorflow()  # only once Hydra has parsed the command line
-    from cnnlab.viz.pipeline import visualize
+    from cnnlab.visualize import visualize
 
     result = visualize(cfg, Path(HydraConfig.get().runtime.output_dir))
     log.info(

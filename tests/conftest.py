@@ -18,8 +18,6 @@ if os.environ.get("PYTEST_XDIST_WORKER"):
     os.environ.setdefault("TF_NUM_INTEROP_THREADS", "1")
 
 
-import cnnlab.config.sweep  # noqa: F401  (registers the sweep/base schema that conf/ builds on)
-
 try:
     from _pytest.nodeid import coerce_node_id  # pytest 9.2's structured test ids
 except ImportError:  # older pytest reads the id that pytest-xdist writes

@@ -6,7 +6,6 @@ import numpy as np
 import pytest
 from support.compose import compose_config
 
-import cnnlab.config  # noqa: F401  (registers the schemas)
 from cnnlab import tracking
 from cnnlab.data import build_datasets
 from cnnlab.ensemble import averaging_model, build_ensemble, majority_vote, weighted_average

@@ -7,14 +7,13 @@ import numpy as np
 import pytest
 import scipy.ndimage
 import scipy.signal
-from hydra import compose, initialize_config_dir
-from support.compose import CONF_DIR
+from support.compose import compose_config
 
 from cnnlab import reference
 from cnnlab.errors import ConfigError
+from cnnlab.visualize import visualize
 from cnnlab.viz import kernels
 from cnnlab.viz.inputs import photo
-from cnnlab.viz.pipeline import visualize
 
 RNG = np.random.default_rng(0)
 IMAGE = RNG.normal(size=(7, 9))
@@ -77,19 +76,16 @@ def test_edge_kernels_respond_only_at_the_edge_with_the_notes_sign():
 
 def test_viz_kernels_shows_photo_kernel_and_output_and_logs_them(tmp_path, mlflow_dir):
     uri = f"sqlite:///{mlflow_dir}/mlflow.db"
-    with initialize_config_dir(str(CONF_DIR), version_base="1.3"):
-        cfg = compose(
-            "visualize",
-            overrides=[
-                "viz=kernels",
-                "viz.photos=[camera,coffee]",
-                "viz.kernels=[box,sobel_x]",
-                "viz.side=32",
-                f"tracking.uri={uri}",
-                f"tracking.artifact_location={tmp_path}/artifacts",
-                "tracking.experiment=kernels-test",
-            ],
-        )
+    cfg = compose_config(
+        "visualize",
+        "viz=kernels",
+        "viz.photos=[camera,coffee]",
+        "viz.kernels=[box,sobel_x]",
+        "viz.side=32",
+        f"tracking.uri={uri}",
+        f"tracking.artifact_location={tmp_path}/artifacts",
+        "tracking.experiment=kernels-test",
+    )
     result = visualize(cfg, tmp_path / "out")
     figure = result.pictures.figures["kernels.png"]
     axes = np.array(figure.axes).reshape(3, 3)  # photos; box row; sobel_x row
@@ -117,9 +113,7 @@ def test_viz_kernels_names_an_unknown_kernel():
         ConfigError,
         match=r"viz.kernels=\['laplace'\] is invalid: expected a non-empty list of box, gaussian",
     ):
-        with initialize_config_dir(str(CONF_DIR), version_base="1.3"):
-            cfg = compose("visualize", overrides=["viz=kernels", "viz.kernels=[laplace]"])
-        visualize(cfg)
+        visualize(compose_config("visualize", "viz=kernels", "viz.kernels=[laplace]"))
 
 
 def test_without_a_run_the_visualizations_look_at_photographs():
@@ -133,7 +127,7 @@ def test_without_a_run_the_visualizations_look_at_photographs():
 
 def test_style_transfer_takes_a_photograph_as_its_default_style():
     from cnnlab.config.viz import StyleTransferConfig
-    from cnnlab.viz.pipeline import style_image
+    from cnnlab.visualize import style_image
 
     assert StyleTransferConfig().style == "photo:coffee"
     np.testing.assert_array_equal(

@@ -30,7 +30,6 @@ from support.servers import (
     with_env_bin,
 )
 
-import cnnlab.config  # noqa: F401  (registers the schemas)
 from cnnlab import tracking
 from cnnlab.ensemble import build_ensemble
 from cnnlab.training import train

@@ -12,13 +12,12 @@ import pytest
 from omegaconf import DictConfig
 from support.compose import ROOT, compose_config
 
-import cnnlab.config  # noqa: F401  (registers the schemas)
 from cnnlab import tracking
 from cnnlab.errors import ConfigError
 from cnnlab.training import train
+from cnnlab.visualize import load_subject, visualize, viz_settings
 from cnnlab.viz import ascent, embedding, saliency
 from cnnlab.viz.inputs import read_image
-from cnnlab.viz.pipeline import load_subject, visualize, viz_settings
 from cnnlab.viz.taps import logits_model, stage_layers
 
 pytestmark = pytest.mark.xdist_group("viz")  # one worker: the session's trained LeNet-5 once

@@ -26,11 +26,10 @@ from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
-from cnnlab.config import is_schema
+from cnnlab.config import CONF_DIR, is_schema, register_schemas
 from cnnlab.config.messages import omegaconf_error_message, unknown_option_message
 from cnnlab.errors import CnnlabError
 
-CONF_DIR = Path(__file__).resolve().parents[2] / "conf"
 EXIT_USER_ERROR = 2
 EXIT_INTERRUPTED = 130
 
@@ -75,6 +74,7 @@ def run(main: Callable[[], Any], config_name: str | None = None) -> None:
     With `config_name`, `--help` prints that config's own help at once (`own_help`)."""
     os.environ.setdefault("HYDRA_FULL_ERROR", "1")  # raise to us instead of printing a report
     register_resolvers()
+    register_schemas()  # the schemas that conf/'s YAML files extend
     if config_name and {"--help", "-h"} & set(sys.argv[1:]):
         text = own_help(config_name)
         if text is not None:

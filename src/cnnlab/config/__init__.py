@@ -1,22 +1,25 @@
-"""The typed config boundary: one dataclass schema per config group (Hydra's ConfigStore),
-range checks in the schemas, and the checks a schema cannot express (`checks`).
+"""The typed config boundary: one dataclass schema per config group, with range checks in the
+schemas (`cnnlab.checks`).
 
-Importing this package registers the schemas; it imports neither TensorFlow nor Keras, so the
-pipelines answer `--help` and bad overrides before any heavy import.
+Importing this package has no side effects: the pipelines' entry point (`cnnlab.cli.run`) and
+whatever else composes a config with Hydra call `register_schemas()` first, which puts the
+schemas in Hydra's ConfigStore. It imports neither TensorFlow nor Keras, so the pipelines answer
+`--help` and bad overrides before any heavy import.
 """
 
 from dataclasses import fields, is_dataclass
+from pathlib import Path
 from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
-from cnnlab.config.checks import check_options, require, require_choice
+from cnnlab.checks import require
 from cnnlab.config.messages import omegaconf_error_message
 from cnnlab.config.store import is_schema, register_schemas, schema_for
 from cnnlab.errors import ConfigError
 
-register_schemas()
+CONF_DIR = Path(__file__).resolve().parents[3] / "conf"  # the YAML side of the schemas
 
 
 def to_object(node: Any) -> Any:
@@ -71,11 +74,9 @@ def reject_added_keys(node: DictConfig, path: str = "") -> None:
 
 
 __all__ = [
-    "check_options",
+    "CONF_DIR",
     "is_schema",
     "register_schemas",
-    "require",
-    "require_choice",
     "to_object",
     "validate",
 ]

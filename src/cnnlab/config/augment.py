@@ -4,7 +4,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
-from cnnlab.config.checks import Checked
+from cnnlab.checks import Checked
 
 
 class TestTime(StrEnum):

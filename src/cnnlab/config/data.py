@@ -9,7 +9,7 @@ from enum import StrEnum
 
 from omegaconf import MISSING
 
-from cnnlab.config.checks import Checked, is_size
+from cnnlab.checks import Checked, is_size
 
 
 class Resize(StrEnum):

@@ -13,7 +13,7 @@ from typing import Any
 
 from omegaconf import MISSING
 
-from cnnlab.config.checks import Checked
+from cnnlab.checks import Checked
 
 
 @dataclass

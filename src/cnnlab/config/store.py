@@ -7,8 +7,8 @@ and error messages, since they are not choices on their own.
 
 from hydra.core.config_store import ConfigStore
 
+from cnnlab.checks import require_choice
 from cnnlab.config.augment import AugmentConfig
-from cnnlab.config.checks import require_choice
 from cnnlab.config.data import DATA_SCHEMAS
 from cnnlab.config.ensemble import EnsembleConfig
 from cnnlab.config.run import (

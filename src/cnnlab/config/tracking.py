@@ -2,7 +2,7 @@
 
 from dataclasses import dataclass
 
-from cnnlab.config.checks import Checked
+from cnnlab.checks import Checked
 
 
 @dataclass

@@ -13,7 +13,7 @@ from typing import Any
 
 import tensorflow as tf
 
-from cnnlab.config import check_options, require_choice
+from cnnlab.checks import check_options, require_choice
 from cnnlab.config.augment import AugmentConfig
 from cnnlab.data.normalize import DataStats
 from cnnlab.errors import ConfigError

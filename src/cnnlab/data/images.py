@@ -6,7 +6,7 @@ it per example (images of mixed sizes) or per batch (vectorized, for fixed-size 
 
 import tensorflow as tf
 
-from cnnlab.config import require_choice
+from cnnlab.checks import require_choice
 
 RESIZE_MODES = ("stretch", "crop")
 

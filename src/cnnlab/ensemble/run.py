@@ -20,7 +20,7 @@ from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
 from cnnlab import tracking
-from cnnlab.cli import CONF_DIR
+from cnnlab.config import CONF_DIR, register_schemas
 from cnnlab.config.ensemble import EnsembleConfig
 from cnnlab.data import build_datasets
 from cnnlab.ensemble.combine import accuracy, combinations
@@ -78,6 +78,7 @@ def model_node(name: str) -> DictConfig:
     """`conf/model/<name>.yaml` as composed by Hydra (inside a Hydra app, or standalone)."""
     if GlobalHydra.instance().is_initialized():
         return compose("train", overrides=[f"model={name}"]).model
+    register_schemas()
     with initialize_config_dir(str(CONF_DIR), version_base="1.3"):
         return compose("train", overrides=[f"model={name}"]).model
 

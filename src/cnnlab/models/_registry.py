@@ -11,7 +11,7 @@ from collections.abc import Callable
 
 import keras
 
-from cnnlab.config import check_options, require_choice
+from cnnlab.checks import check_options, require_choice
 from cnnlab.errors import GeometryError
 from cnnlab.models.blocks import activations
 from cnnlab.models.blocks.activations import LEAKY_SLOPE

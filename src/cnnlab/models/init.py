@@ -20,7 +20,7 @@ kernels are redrawn: biases, batch-norm parameters and PReLU slopes keep their o
 
 import keras
 
-from cnnlab.config import require
+from cnnlab.checks import require
 
 INITS = (
     "auto",

@@ -2,7 +2,7 @@
 
 import keras
 
-from cnnlab.config import require_choice
+from cnnlab.checks import require_choice
 from cnnlab.models._registry import register
 from cnnlab.models.blocks.activations import Activation
 from cnnlab.models.blocks.conv import ConvLayers

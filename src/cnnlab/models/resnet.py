@@ -13,7 +13,7 @@ from collections.abc import Callable
 import keras
 from keras import ops
 
-from cnnlab.config import require_choice
+from cnnlab.checks import require_choice
 from cnnlab.models._registry import CIFAR10, IMAGENET, register
 from cnnlab.models.blocks.activations import Activation
 from cnnlab.models.blocks.conv import ConvLayers

@@ -7,7 +7,7 @@ gradient to its first maximum in row-major window order, as `tf.nn.max_pool2d` d
 
 import numpy as np
 
-from cnnlab.config import require_choice
+from cnnlab.checks import require_choice
 from cnnlab.reference.im2col import Padding, Pair, Window, col2im, im2col
 
 POOL_MODES = ("max", "avg")

@@ -11,7 +11,7 @@ import numpy as np
 from omegaconf import DictConfig, OmegaConf
 
 from cnnlab import tracking
-from cnnlab.config import require_choice
+from cnnlab.checks import require_choice
 from cnnlab.data import Datasets, build_datasets, match_channels, to_pixels
 from cnnlab.errors import ConfigError
 from cnnlab.serving.report import confusion_figure, most_confused_figure, per_class_table

@@ -2,7 +2,7 @@
 
 `runs` owns a run's lifecycle and what is logged to it; `models` the MLflow models (logged,
 loaded, registered) and finding runs by their metrics; `artifacts` finds a run by id or name
-and adds pictures to it afterwards.
+and adds pictures to it afterwards; `store` says which MLflow store they talk to.
 """
 
 from cnnlab.tracking.artifacts import find_run_id, log_visualization
@@ -38,9 +38,9 @@ from cnnlab.tracking.runs import (
     run,
     run_name,
     sigterm_interrupts,
-    tracking_uri,
     use_experiment,
 )
+from cnnlab.tracking.store import tracking_uri
 
 __all__ = [
     "Terminated",

@@ -9,7 +9,8 @@ from mlflow.exceptions import MlflowException
 from omegaconf import DictConfig, OmegaConf
 
 from cnnlab.errors import ConfigError
-from cnnlab.tracking.runs import log_metrics, log_params, run, tracking_uri
+from cnnlab.tracking.runs import log_metrics, log_params, run
+from cnnlab.tracking.store import tracking_uri
 
 
 def _client(tracking_cfg: DictConfig) -> mlflow.MlflowClient:

@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING
 import mlflow
 from mlflow.entities import ViewType
 
-from cnnlab.tracking.runs import DEFAULT_URI
+from cnnlab.tracking.store import DEFAULT_URI
 
 if TYPE_CHECKING:
     from fastapi import FastAPI

@@ -23,7 +23,7 @@ from mlflow.types import Schema, TensorSpec
 from omegaconf import DictConfig, OmegaConf
 
 from cnnlab.errors import ConfigError
-from cnnlab.tracking.runs import tracking_uri
+from cnnlab.tracking.store import tracking_uri
 
 if TYPE_CHECKING:  # Keras loads TensorFlow: imported where a model is built or loaded
     import keras

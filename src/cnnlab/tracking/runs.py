@@ -23,22 +23,11 @@ from mlflow.entities import RunStatus
 from omegaconf import DictConfig, OmegaConf
 
 from cnnlab.errors import ConfigError
+from cnnlab.tracking.dashboard import prepare_experiment
+from cnnlab.tracking.store import tracking_uri
 
 MAX_PARAM_LENGTH = 6000  # MLflow's limit on a param value
 PARENT_RUN_TAG = "mlflow.parentRunId"  # MLflow's own: the UI nests a run under its parent
-
-
-DEFAULT_URI = "sqlite:///mlflow.db"
-
-
-def tracking_uri(tracking_cfg: DictConfig) -> str:
-    """An explicit `tracking.uri`, else $MLFLOW_TRACKING_URI, else `sqlite:///mlflow.db`;
-    relative SQLite paths are made absolute (jobs of a sweep may run in other folders)."""
-    uri = tracking_cfg.uri or os.environ.get("MLFLOW_TRACKING_URI") or DEFAULT_URI
-    prefix = "sqlite:///"
-    if uri.startswith(prefix) and not uri.startswith(prefix + "/"):
-        uri = prefix + str(Path(uri[len(prefix) :]).resolve())
-    return uri
 
 
 def use_experiment(tracking_cfg: DictConfig) -> str:
@@ -51,8 +40,6 @@ def use_experiment(tracking_cfg: DictConfig) -> str:
     location = tracking_cfg.get("artifact_location")
     artifact_uri = Path(location).resolve().as_uri() if location else None
     experiment_id = mlflow.create_experiment(name, artifact_location=artifact_uri)
-    from cnnlab.tracking.dashboard import prepare_experiment  # it imports this module
-
     prepare_experiment(experiment_id)  # the dashboard opens it on its runs table
     return experiment_id
 

@@ -33,7 +33,7 @@ from hydra.experimental.callback import Callback
 from mlflow.entities import Param, Run, RunStatus, RunTag
 from omegaconf import DictConfig, OmegaConf, read_write
 
-from cnnlab.config import require_choice
+from cnnlab.checks import require_choice
 from cnnlab.config.sweep import DIRECTIONS, SWEEPER_KEYS, new_study_name
 from cnnlab.errors import ConfigError
 from cnnlab.tracking.runs import (
@@ -45,9 +45,9 @@ from cnnlab.tracking.runs import (
     flatten,
     git_commit,
     run_name,
-    tracking_uri,
     use_experiment,
 )
+from cnnlab.tracking.store import tracking_uri
 from cnnlab.viz.sweeps import plot_objective_per_trial, plot_objective_vs_param
 
 log = logging.getLogger(__name__)

@@ -12,7 +12,8 @@ import keras
 from omegaconf import DictConfig, OmegaConf
 
 from cnnlab import models, tracking
-from cnnlab.config import require, validate
+from cnnlab.checks import require
+from cnnlab.config import validate
 from cnnlab.data import Datasets, build_datasets, describe, to_pixels
 from cnnlab.errors import ConfigError
 from cnnlab.models import autotune

@@ -12,7 +12,8 @@ import dataclasses
 import keras
 from omegaconf import DictConfig
 
-from cnnlab.config import require_choice, typed
+from cnnlab.checks import require_choice
+from cnnlab.config import typed
 
 OPTIMIZERS: dict[str, type[keras.optimizers.Optimizer]] = {
     "sgd": keras.optimizers.SGD,

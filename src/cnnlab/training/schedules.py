@@ -14,7 +14,8 @@ import math
 import keras
 from omegaconf import DictConfig
 
-from cnnlab.config import require_choice, typed
+from cnnlab.checks import require_choice
+from cnnlab.config import typed
 
 
 @keras.saving.register_keras_serializable(package="cnnlab")

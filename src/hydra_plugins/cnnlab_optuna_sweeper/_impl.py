@@ -32,7 +32,7 @@ from optuna.distributions import (
 )
 from optuna.trial import TrialState
 
-from cnnlab.config import require_choice
+from cnnlab.checks import require_choice
 from cnnlab.config.sweep import DIRECTIONS, SWEEPER_KEYS, new_study_name
 from cnnlab.errors import ConfigError
 from cnnlab.tracking.sweeps import mark_trials_interrupted, require_study_idle

@@ -5,7 +5,7 @@ Crops take the batch at `data.load_size` and return `data.image_size`.
 
 import tensorflow as tf
 
-from cnnlab.config import require_choice
+from cnnlab.checks import require_choice
 from cnnlab.data.augment import (
     Augmenter,
     OpContext,

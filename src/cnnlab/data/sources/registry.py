@@ -11,7 +11,8 @@ from dataclasses import dataclass, field
 import tensorflow as tf
 from omegaconf import DictConfig
 
-from cnnlab.config import require_choice, typed
+from cnnlab.checks import require_choice
+from cnnlab.config import typed
 from cnnlab.config.data import DataConfig
 
 

@@ -2,7 +2,7 @@
 
 import keras
 
-from cnnlab.config import require_choice
+from cnnlab.checks import require_choice
 from cnnlab.errors import GeometryError
 from cnnlab.layers.im2col.chunks import Bands, images_per_chunk
 from cnnlab.layers.im2col.geometry import normalize_padding, resolve, size_pair

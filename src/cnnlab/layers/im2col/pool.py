@@ -2,7 +2,7 @@
 
 import keras
 
-from cnnlab.config import require_choice
+from cnnlab.checks import require_choice
 from cnnlab.errors import GeometryError
 from cnnlab.layers.im2col.layer import DEFAULT_MAX_UNFOLD_BYTES, Im2ColLayer
 from cnnlab.layers.im2col.ops import POOL_MODES, pool_op

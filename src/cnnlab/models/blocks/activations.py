@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 import keras
 
-from cnnlab.config import require_choice
+from cnnlab.checks import require_choice
 from cnnlab.errors import ConfigError
 from cnnlab.layers import Maxout, RReLU
 

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 import keras
 
-from cnnlab.config import require_choice
+from cnnlab.checks import require_choice
 
 # 'auto' builds the native layers; `cnnlab.models.autotune.tune` then moves each to whichever
 # kernel trains it faster on this machine.

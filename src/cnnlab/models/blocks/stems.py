@@ -11,7 +11,7 @@ up front, naming that side: searching for it by building would build the classic
 large sizes (AlexNet at 1024x1024 has a 4-billion-weight FC6).
 """
 
-from cnnlab.config import require_choice
+from cnnlab.checks import require_choice
 from cnnlab.errors import GeometryError
 
 STEMS = ("auto", "imagenet", "small")

@@ -17,7 +17,7 @@ from matplotlib.figure import Figure
 from omegaconf import DictConfig, OmegaConf
 
 from cnnlab import models, tracking
-from cnnlab.config import require_choice
+from cnnlab.checks import require_choice
 from cnnlab.config.viz import (
     ActivationMaxConfig,
     DeepDreamConfig,

@@ -1,0 +1,18 @@
+"""Which MLflow store cnnlab talks to: `tracking.uri`, else $MLFLOW_TRACKING_URI, else a local SQLite file."""
+
+import os
+from pathlib import Path
+
+from omegaconf import DictConfig
+
+DEFAULT_URI = "sqlite:///mlflow.db"
+
+
+def tracking_uri(tracking_cfg: DictConfig) -> str:
+    """An explicit `tracking.uri`, else $MLFLOW_TRACKING_URI, else `sqlite:///mlflow.db`;
+    relative SQLite paths are made absolute (jobs of a sweep may run in other folders)."""
+    uri = tracking_cfg.uri or os.environ.get("MLFLOW_TRACKING_URI") or DEFAULT_URI
+    prefix = "sqlite:///"
+    if uri.startswith(prefix) and not uri.startswith(prefix + "/"):
+        uri = prefix + str(Path(uri[len(prefix) :]).resolve())
+    return uri
