@@ -202,3 +202,55 @@ def test_augment_option_changes_the_training_batches_as_its_ops_promise(make_cfg
         np.testing.assert_array_equal(mixed, labels)
         for image, original in zip(images, originals, strict=True):
             assert is_crop_of(image, original, padding, mirror, box_area)
+
+
+def mixed_and_unmixed_batch(make_cfg, augment: str):
+    """The first train batch of the recipe with its mixing op on every batch, and the same batch
+    with that op off (p=0: the crops and flips before it take the same seeds), on noise images
+    whose pixels differ between any two examples."""
+    common = (
+        "data=synthetic",
+        "data.normalize=false",
+        "trainer.batch_size=16",
+        f"augment={augment}",
+    )
+    unmixed, labels = next(iter(build_datasets(make_cfg(*common, "augment.ops.2.p=0.0")).train))
+    mixed, mixed_labels = next(iter(build_datasets(make_cfg(*common, "augment.ops.2.p=1.0")).train))
+    return mixed.numpy(), mixed_labels.numpy(), unmixed.numpy(), labels.numpy()
+
+
+def test_mixup_label_weight_is_the_image_weight_of_each_source(make_cfg):
+    images, mixed, originals, labels = mixed_and_unmixed_batch(make_cfg, "mixup")
+    weights = []
+    for image, label, own, own_label in zip(images, mixed, originals, labels, strict=True):
+        # image = lam * own + (1 - lam) * partner: lam by least squares against each candidate
+        fits = []
+        for partner, partner_label in zip(originals, labels, strict=True):
+            gap = (own - partner).ravel()
+            lam = 1.0 if not gap.any() else float(gap @ (image - partner).ravel() / (gap @ gap))
+            error = np.abs(lam * own + (1 - lam) * partner - image).max()
+            fits.append((error, lam, partner_label))
+        error, lam, partner_label = min(fits, key=lambda fit: fit[0])
+        assert error < 1e-5
+        np.testing.assert_allclose(label, lam * own_label + (1 - lam) * partner_label, atol=1e-5)
+        weights.append(lam)
+    assert 0 < min(weights) < 0.99  # the batch is mixed
+
+
+def test_cutmix_label_weight_is_the_share_of_pixels_from_each_source(make_cfg):
+    images, mixed, originals, labels = mixed_and_unmixed_batch(make_cfg, "cutmix")
+    # One box for the batch: the rectangle around every pixel that differs from its own image
+    # (a pixel of the zero padding can be zero in both images, so one image alone may not show it).
+    rows, cols = np.nonzero(np.any(images != originals, axis=(0, -1)))
+    box = np.zeros(images.shape[1:3], bool)
+    box[rows.min() : rows.max() + 1, cols.min() : cols.max() + 1] = True
+    share = box.mean()
+    assert 0.01 < share < 1  # the batch is mixed
+    for image, label, own, own_label in zip(images, mixed, originals, labels, strict=True):
+        np.testing.assert_array_equal(image[~box], own[~box])
+        partner = min(
+            range(len(originals)), key=lambda j: np.abs(originals[j][box] - image[box]).sum()
+        )
+        np.testing.assert_array_equal(image[box], originals[partner][box])
+        expected = (1 - share) * own_label + share * labels[partner]
+        np.testing.assert_allclose(label, expected, atol=1e-6)
