@@ -223,14 +223,16 @@ def test_relative_sqlite_uri_is_made_absolute(make_cfg, monkeypatch, tmp_path):
 def restored_logging():
     """Hydra's job logging replaces the root logger's handlers and levels: put them back."""
     root = logging.getLogger()
-    handlers, level = root.handlers[:], root.level
+    handlers = root.handlers[:]
+    names = ("", "absl", "mlflow.system_metrics", "matplotlib")  # conf/hydra/job_logging
+    levels = {name: logging.getLogger(name).level for name in names}
     yield
     for handler in root.handlers:
         if handler not in handlers:
             handler.close()
-    root.handlers[:], root.level = handlers, level
-    for name in ("absl", "mlflow.system_metrics", "matplotlib"):  # conf/hydra/job_logging
-        logging.getLogger(name).setLevel(logging.NOTSET)
+    root.handlers[:] = handlers
+    for name, level in levels.items():
+        logging.getLogger(name).setLevel(level)
 
 
 def test_single_run_logs_its_log_file_with_the_run_and_its_result(
