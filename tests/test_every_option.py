@@ -142,8 +142,8 @@ def test_option_trains_and_its_run_finishes(make_cfg, tmp_path, monkeypatch, ima
 
 # What each augment recipe on digits must do to the batches the run trains on, against the same
 # batch without augmentation (same seed, same order): (crop padding, mirrored, a changed box of at
-# most this many pixels, mixed labels). The RGB recipes (alexnet, imagenet, vgg_multiscale) are
-# left to test_augment.py's checks of their ops.
+# most this many pixels, mixed labels). The RGB recipe alexnet has its own check below; imagenet
+# and vgg_multiscale, which resample, are left to test_augment.py's checks of their ops.
 PROMISES = {
     "translate": (3, False, 0, False),
     "cifar": (4, True, 0, False),
@@ -202,3 +202,96 @@ def test_augment_option_changes_the_training_batches_as_its_ops_promise(make_cfg
         np.testing.assert_array_equal(mixed, labels)
         for image, original in zip(images, originals, strict=True):
             assert is_crop_of(image, original, padding, mirror, box_area)
+
+
+def mixed_and_unmixed_batch(make_cfg, augment: str):
+    """The first train batch of the recipe with its mixing op on every batch, and the same batch
+    with that op off (p=0: the crops and flips before it take the same seeds), on noise images
+    whose pixels differ between any two examples."""
+    common = (
+        "data=synthetic",
+        "data.normalize=false",
+        "trainer.batch_size=16",
+        f"augment={augment}",
+    )
+    unmixed, labels = next(iter(build_datasets(make_cfg(*common, "augment.ops.2.p=0.0")).train))
+    mixed, mixed_labels = next(iter(build_datasets(make_cfg(*common, "augment.ops.2.p=1.0")).train))
+    return mixed.numpy(), mixed_labels.numpy(), unmixed.numpy(), labels.numpy()
+
+
+def test_mixup_label_weight_is_the_image_weight_of_each_source(make_cfg):
+    images, mixed, originals, labels = mixed_and_unmixed_batch(make_cfg, "mixup")
+    weights = []
+    for image, label, own, own_label in zip(images, mixed, originals, labels, strict=True):
+        # image = lam * own + (1 - lam) * partner: lam by least squares against each candidate
+        fits = []
+        for partner, partner_label in zip(originals, labels, strict=True):
+            gap = (own - partner).ravel()
+            lam = 1.0 if not gap.any() else float(gap @ (image - partner).ravel() / (gap @ gap))
+            error = np.abs(lam * own + (1 - lam) * partner - image).max()
+            fits.append((error, lam, partner_label))
+        error, lam, partner_label = min(fits, key=lambda fit: fit[0])
+        assert error < 1e-5
+        np.testing.assert_allclose(label, lam * own_label + (1 - lam) * partner_label, atol=1e-5)
+        weights.append(lam)
+    assert 0 < min(weights) < 0.99  # the batch is mixed
+
+
+def test_cutmix_label_weight_is_the_share_of_pixels_from_each_source(make_cfg):
+    images, mixed, originals, labels = mixed_and_unmixed_batch(make_cfg, "cutmix")
+    # One box for the batch: the rectangle around every pixel that differs from its own image
+    # (a pixel of the zero padding can be zero in both images, so one image alone may not show it).
+    rows, cols = np.nonzero(np.any(images != originals, axis=(0, -1)))
+    box = np.zeros(images.shape[1:3], bool)
+    box[rows.min() : rows.max() + 1, cols.min() : cols.max() + 1] = True
+    share = box.mean()
+    assert 0.01 < share < 1  # the batch is mixed
+    for image, label, own, own_label in zip(images, mixed, originals, labels, strict=True):
+        np.testing.assert_array_equal(image[~box], own[~box])
+        partner = min(
+            range(len(originals)), key=lambda j: np.abs(originals[j][box] - image[box]).sum()
+        )
+        np.testing.assert_array_equal(image[box], originals[partner][box])
+        expected = (1 - share) * own_label + share * labels[partner]
+        np.testing.assert_allclose(label, expected, atol=1e-6)
+
+
+def is_window_at(
+    crop: np.ndarray, centre: np.ndarray, top: int, left: int, margin: int = 2
+) -> bool:
+    """`crop`, taken at (top, left) of a loaded image, equals the centre window of that image
+    (taken at (margin, margin)) where the two overlap."""
+    (h, w), dy, dx = crop.shape[:2], top - margin, left - margin
+    return np.array_equal(
+        crop[max(0, -dy) : h - max(0, dy), max(0, -dx) : w - max(0, dx)],
+        centre[max(0, dy) : h - max(0, -dy), max(0, dx) : w - max(0, -dx)],
+    )
+
+
+@pytest.mark.slow  # 4 s: four pipelines with PCA statistics; the fast suite's budget is spent
+def test_alexnet_recipe_crops_mirrors_and_shifts_each_images_colour(make_cfg):
+    """The recipe's three ops, switched on one by one (same seeds): a 28x28 window of the 32x32
+    loaded image, that window or its mirror, then one RGB offset for the whole image (PCA
+    lighting; pixels clipped at 0 or 1 aside). Evaluation sees the centre window."""
+    common = ("data.channels=3", "data.load_size=[32,32]", "data.normalize=false")
+    common += ("trainer.batch_size=16", "augment=alexnet")
+
+    def batch(*overrides: str) -> np.ndarray:
+        return next(iter(build_datasets(make_cfg(*common, *overrides)).train))[0].numpy()
+
+    centres = batch("augment.ops=[]")
+    crops = batch("augment.ops.1.p=0.0", "augment.ops.2.std=0.0")
+    flipped = batch("augment.ops.2.std=0.0")
+    lit = batch()
+    mirrored, offsets = 0, []
+    for centre, crop, flip, image in zip(centres, crops, flipped, lit, strict=True):
+        assert any(is_window_at(crop, centre, top, left) for top in range(5) for left in range(5))
+        assert np.array_equal(flip, crop) or np.array_equal(flip, crop[:, ::-1])
+        mirrored += not np.array_equal(flip, crop)
+        inside = (image > 0) & (image < 1)  # not clipped
+        shift = [(image - flip)[..., c][inside[..., c]] for c in range(3)]
+        assert all(np.ptp(s) < 1e-5 for s in shift)
+        offsets.append([s.mean() for s in shift])
+    assert not np.array_equal(crops, centres)  # windows other than the centre
+    assert 0 < mirrored < len(lit)
+    assert np.ptp(np.array(offsets), axis=0).min() > 1e-3  # an offset of its own per image

@@ -1,12 +1,14 @@
 """The papers' L2 penalty in the loss, and early stopping that exports the best epoch."""
 
+import itertools
+
 import keras
 import numpy as np
 import pytest
 
 from cnnlab import models, tracking
 from cnnlab.training import train
-from cnnlab.training.fit import compile_model
+from cnnlab.training.fit import compile_model, stateful_callbacks
 from cnnlab.training.regularization import add_l2_penalty
 
 
@@ -59,6 +61,59 @@ def test_early_stopping_exports_the_best_epoch_and_logs_it(make_cfg, tmp_path):
         strict=True,
     ):
         np.testing.assert_array_equal(a, b)
+
+
+def early_stopping_reference(values: list[float], maximize: bool, patience: int) -> tuple[int, int]:
+    """(epochs run, best epoch) of early stopping on `values` with min_delta 0: an epoch counts
+    as better only if strictly better than the best so far; stop after `patience` that do not."""
+    best, best_epoch, wait = None, 0, 0
+    for epoch, value in enumerate(values):
+        if best is None or (value > best if maximize else value < best):
+            best, best_epoch, wait = value, epoch, 0
+        else:
+            wait += 1
+            if wait >= patience:
+                return epoch + 1, best_epoch
+    return len(values), best_epoch
+
+
+@pytest.mark.parametrize(
+    ("monitor", "mode"), [("val_accuracy", "max"), ("val_loss", "min"), ("loss", "min")]
+)
+def test_early_stopping_watches_the_configured_monitor_in_its_direction(make_cfg, monitor, mode):
+    cfg = make_cfg(f"trainer.early_stopping.monitor={monitor}", "trainer.early_stopping.patience=2")
+    stopping = stateful_callbacks(cfg, schedule=None, has_val=True)["early_stopping"]
+    assert (stopping.monitor, stopping.mode, stopping.patience) == (monitor, mode, 2)
+    assert stopping.restore_best_weights
+
+
+def test_early_stopping_on_val_accuracy_stops_when_accuracy_stalls_though_val_loss_falls(
+    make_cfg, tmp_path
+):
+    """Early in training on 16 validation images the accuracy moves in steps of 1/16 and stalls
+    while the loss still falls: on val_accuracy the run stops early, on val_loss it would not."""
+    epochs = 5
+    cfg = make_cfg(
+        "trainer.deterministic=true",
+        "schedule=constant",
+        "optimizer.lr=0.05",
+        f"trainer.epochs={epochs}",
+        "trainer.steps_per_epoch=3",
+        "trainer.batch_size=16",
+        "trainer.eval_steps=1",
+        "tracking.log_model=false",
+        "trainer.early_stopping.monitor=val_accuracy",
+        "trainer.early_stopping.patience=1",
+    )
+    result = train(cfg, output_dir=tmp_path)
+    accuracy, loss = result.history["val_accuracy"], result.history["val_loss"]
+    expected = early_stopping_reference(accuracy, maximize=True, patience=1)
+    best_epoch = tracking.get_run(result.run_id, cfg.tracking).data.metrics["best_epoch"]
+    assert (len(accuracy), best_epoch) == expected
+    # what makes the monitor matter here: the run stopped before its last epoch, after the
+    # accuracy rose (minimizing it would have stopped at once), while the loss fell every epoch
+    assert len(accuracy) < epochs and best_epoch > 0
+    assert all(later < earlier for earlier, later in itertools.pairwise(loss))
 
 
 def test_label_smoothing_is_the_cross_entropy_with_softened_targets(make_cfg):

@@ -1,18 +1,25 @@
 """The training run, in process, and what it leaves in MLflow."""
 
+import importlib.util
+import logging
 import subprocess
 import sys
+from pathlib import Path
 
 import keras
 import mlflow
 import numpy as np
 import pytest
+from hydra.core.global_hydra import GlobalHydra
+from hydra.core.hydra_config import HydraConfig
 from omegaconf import OmegaConf
 
 from cnnlab import tracking
 from cnnlab.errors import TrainingDiverged
 from cnnlab.training import train
 from cnnlab.training.precision import has_gpu
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def runs_of(cfg):
@@ -210,3 +217,50 @@ def test_relative_sqlite_uri_is_made_absolute(make_cfg, monkeypatch, tmp_path):
     monkeypatch.chdir(tmp_path)
     cfg = make_cfg("tracking.uri=sqlite:///mlflow.db")
     assert tracking.tracking_uri(cfg.tracking) == f"sqlite:///{tmp_path.resolve()}/mlflow.db"
+
+
+@pytest.fixture
+def restored_logging():
+    """Hydra's job logging replaces the root logger's handlers and levels: put them back."""
+    root = logging.getLogger()
+    handlers = root.handlers[:]
+    names = ("", "absl", "mlflow.system_metrics", "matplotlib")  # conf/hydra/job_logging
+    levels = {name: logging.getLogger(name).level for name in names}
+    yield
+    for handler in root.handlers:
+        if handler not in handlers:
+            handler.close()
+    root.handlers[:] = handlers
+    for name, level in levels.items():
+        logging.getLogger(name).setLevel(level)
+
+
+def test_single_run_logs_its_log_file_with_the_run_and_its_result(
+    make_cfg, monkeypatch, tmp_path, restored_logging
+):
+    """`python pipelines/train.py ...` (in this process, with Hydra's own logging): the job's
+    `train.log` is the run's artifact and tells the run's name, model and test result."""
+    cfg = make_cfg("trainer.epochs=2", "trainer.steps_per_epoch=3", "trainer.batch_size=16")
+    stores = ("data.data_dir", "tracking.uri", "tracking.artifact_location", "tracking.experiment")
+    args = [f"{key}={OmegaConf.select(cfg, key)}" for key in stores]
+    args += ["trainer.epochs=2", "trainer.steps_per_epoch=3", "trainer.batch_size=16"]
+    args += ["trainer.verbose=0", "tracking.log_model=false", f"hydra.run.dir={tmp_path}"]
+    spec = importlib.util.spec_from_file_location("train", ROOT / "pipelines" / "train.py")
+    pipeline = importlib.util.module_from_spec(spec)  # named train: Hydra's job name, train.log
+    spec.loader.exec_module(pipeline)
+    monkeypatch.setattr(sys, "argv", [spec.origin, f"--config-path={ROOT / 'conf'}", *args])
+    try:
+        pipeline.main()
+    finally:  # leave no Hydra state behind for the tests that follow in this process
+        GlobalHydra.instance().clear()
+        HydraConfig.instance().cfg = None
+
+    (run,) = runs_of(cfg)
+    assert run.info.status == "FINISHED"
+    logged = mlflow.artifacts.load_text(f"runs:/{run.info.run_id}/train.log")
+    assert logged == (tmp_path / "train.log").read_text()
+    name, metrics = run.info.run_name, run.data.metrics
+    assert f"[cnnlab.training.fit][INFO] - run {name}: digits" in logged
+    assert "model lenet5 (61,706 parameters, float32, 1 replica(s))" in logged
+    result = ", ".join(f"{k} {metrics[k]:.4f}" for k in ("test_accuracy", "test_loss"))
+    assert f"[cnnlab.training.fit][INFO] - {name}: {result} (" in logged

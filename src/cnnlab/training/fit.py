@@ -265,12 +265,12 @@ def train(
         tracking.log_metrics({**test_metrics, "train_seconds": seconds})
         model_path = save_model(models.inference_model(model), output_dir, cfg.tracking, data)
         tracking.log_figure(plot_history(history, title=name), "curves.png")
-    log.info(
-        "%s: %s (%.1f s training)",
-        name,
-        ", ".join(f"{k} {v:.4f}" for k, v in test_metrics.items()),
-        seconds,
-    )
+        log.info(  # inside the run: its train.log artifact, logged as the run ends, has the result
+            "%s: %s (%.1f s training)",
+            name,
+            ", ".join(f"{k} {v:.4f}" for k, v in test_metrics.items()),
+            seconds,
+        )
     return RunResult(run_id, name, output_dir, model_path, test_metrics, history, seconds)
 
 
