@@ -1,9 +1,6 @@
-"""What a benchmark ran on: the CPU and TensorFlow's kernels (`machine()`), and how busy OTHER
-processes kept the machine during a measurement, in cores (`others_load()`).
-
-The native convolution that cnnlab's layers are compared with is a different kernel on each CPU
-kind: TensorFlow turns its oneDNN kernels on by default only on CPUs with AVX-512-class
-features (`TF_ENABLE_ONEDNN_OPTS=0` turns them off), so a ratio holds for the machine it names.
+"""What a benchmark ran on: the CPU and TensorFlow's kernels (`machine()`, from
+`cnnlab.machine`), and how busy OTHER processes kept the machine during a measurement, in cores
+(`others_load()`).
 
 The load average counts the benchmark's own threads (two busy TensorFlow threads on a 2-core
 machine already make it 2.0), so it cannot tell an idle machine from a shared one. Instead:
@@ -22,43 +19,10 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
+from cnnlab.machine import describe as machine  # noqa: F401  (the line every benchmark prints)
+
 # Rows where other processes used more than this many cores on average are flagged BUSY.
 BUSY_CORES = 0.3
-
-
-def cpu_model() -> str:
-    with open("/proc/cpuinfo") as info:
-        names = [line.split(":", 1)[1].strip() for line in info if line.startswith("model name")]
-    return names[0] if names else "unknown CPU"
-
-
-def avx512_features() -> list[str]:
-    """The CPU's AVX-512 feature flags (avx512f, avx512_bf16, ...); empty on an AVX2-only CPU."""
-    with open("/proc/cpuinfo") as info:
-        flags = next(
-            (line.split(":", 1)[1].split() for line in info if line.startswith("flags")), []
-        )
-    return sorted(flag for flag in flags if flag.startswith("avx512"))
-
-
-def onednn_on() -> bool:
-    """Whether TensorFlow runs its oneDNN CPU kernels in this process (its CPU check and
-    TF_ENABLE_ONEDNN_OPTS decide)."""
-    from tensorflow.python.util import _pywrap_util_port
-
-    return bool(_pywrap_util_port.IsMklEnabled())
-
-
-def machine() -> str:
-    """One line for a benchmark's header: CPU model, AVX-512, cores, TensorFlow and oneDNN."""
-    import tensorflow as tf
-
-    features = avx512_features()
-    avx512 = "AVX-512" + (" with AVX512_BF16" if "avx512_bf16" in features else "")
-    return (
-        f"{cpu_model()} ({avx512 if features else 'AVX2, no AVX-512'}), {os.cpu_count()} cores; "
-        f"TensorFlow {tf.__version__}, oneDNN {'on' if onednn_on() else 'off'}"
-    )
 
 
 def _busy_seconds() -> float:

@@ -34,6 +34,7 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from cnnlab.errors import ConfigError
+from cnnlab.machine import cpuinfo, onednn_enabled, package_version
 from cnnlab.models.blocks.conv import ConvLayers
 from cnnlab.models.blocks.recursion import graph_limit, recursion_limit
 
@@ -406,7 +407,7 @@ def unchanged_random_state() -> Iterator[None]:
 
 def machine() -> dict:
     """What the timings depend on besides the geometry: the hardware and the software."""
-    cpu = _cpuinfo()
+    cpu = cpuinfo()
     return {
         "cpu": cpu.get("model name") or platform.processor() or platform.machine(),
         # x86 'flags', ARM 'Features': the vector units (AVX2, AVX-512, AMX, NEON, SVE)
@@ -418,8 +419,8 @@ def machine() -> dict:
         "gpus": _gpus(),
         "backend": keras.backend.backend(),
         "keras": keras.__version__,
-        "tensorflow": _version("tensorflow"),
-        "jax": _version("jax"),
+        "tensorflow": package_version("tensorflow"),
+        "jax": package_version("jax"),
     }
 
 
@@ -435,29 +436,6 @@ def machine_line() -> str:
     return f"{m['cpu']} ({m['cores']} CPUs, {onednn}), {gpus}; Keras {m['keras']} on {m['backend']}"
 
 
-def onednn_enabled() -> bool:
-    """Whether TensorFlow runs its oneDNN CPU kernels: on by default on CPUs with AVX-512-class
-    features, off with TF_ENABLE_ONEDNN_OPTS=0 (or with no TensorFlow)."""
-    try:
-        from tensorflow.python.util import _pywrap_util_port
-    except ImportError:
-        return False
-    return bool(_pywrap_util_port.IsMklEnabled())
-
-
-def _cpuinfo() -> dict[str, str]:
-    """The first processor's entries of /proc/cpuinfo ({} where there is none)."""
-    try:
-        text = Path("/proc/cpuinfo").read_text()
-    except OSError:
-        return {}
-    first = text.split("\n\n")[0]
-    return dict(
-        (key.strip(), value.strip())
-        for key, _, value in (line.partition(":") for line in first.splitlines())
-    )
-
-
 def _gpus() -> list[str]:
     if keras.backend.backend() == "jax":
         import jax
@@ -471,15 +449,6 @@ def _gpus() -> list[str]:
             for gpu in tf.config.list_physical_devices("GPU")
         ]
     return []
-
-
-def _version(package: str) -> str | None:
-    from importlib.metadata import PackageNotFoundError, version
-
-    try:
-        return version(package)
-    except PackageNotFoundError:
-        return None
 
 
 def read_timings(path: Path) -> dict[str, dict[str, float]]:
