@@ -33,6 +33,7 @@ import keras
 import numpy as np
 from tqdm.auto import tqdm
 
+from cnnlab import machine as host
 from cnnlab.errors import ConfigError
 from cnnlab.machine import cpuinfo, onednn_enabled, package_version
 from cnnlab.models.blocks.conv import ConvLayers
@@ -429,11 +430,9 @@ def machine_digest() -> str:
 
 
 def machine_line() -> str:
-    """The machine as the table's second line: CPU, oneDNN, GPUs, versions."""
-    m = machine()
-    gpus = ", ".join(m["gpus"]) or "no GPU"
-    onednn = "oneDNN on" if m["onednn"] else "oneDNN off"
-    return f"{m['cpu']} ({m['cores']} CPUs, {onednn}), {gpus}; Keras {m['keras']} on {m['backend']}"
+    """The machine as the table's second line: CPU, AVX-512, oneDNN, GPUs, versions."""
+    gpus = ", ".join(_gpus()) or "no GPU"
+    return f"{host.describe()}; {gpus}; Keras {keras.__version__} on {keras.backend.backend()}"
 
 
 def _gpus() -> list[str]:
