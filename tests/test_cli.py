@@ -7,6 +7,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+from hydra import compose, initialize_config_dir
+
+from cnnlab.config import register_schemas
 from cnnlab.native_logs import PREAMBLE, is_shown
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -80,3 +84,16 @@ def test_default_training_prints_its_progress_and_no_warning(tmp_path):
     assert re.search(r"test_accuracy \d\.\d+", output)
     noise = re.compile(r"warn|traceback|error|downloading|fontManager|\d+%\||━", re.IGNORECASE)
     assert [line for line in output.splitlines() if noise.search(line)] == []
+
+
+@pytest.mark.parametrize("pipeline", sorted(p.stem for p in (ROOT / "pipelines").glob("*.py")))
+def test_every_pipeline_logs_with_cnnlabs_logging_config(pipeline):
+    """Each pipeline's root config selects conf/hydra/*_logging/cnnlab.yaml, which turns the
+    libraries' routine INFO lines (MLflow's system metrics, absl, matplotlib) down to warnings."""
+    match = re.search(r'config_name="(\w+)"', (ROOT / "pipelines" / f"{pipeline}.py").read_text())
+    register_schemas()
+    with initialize_config_dir(str(ROOT / "conf"), version_base="1.3"):
+        cfg = compose(match.group(1), return_hydra_config=True)
+    for logging_cfg in (cfg.hydra.job_logging, cfg.hydra.hydra_logging):
+        assert logging_cfg.loggers.matplotlib.level == "WARNING"
+    assert cfg.hydra.job_logging.loggers["mlflow.system_metrics"].level == "WARNING"
