@@ -11,7 +11,7 @@ from cnnlab import cli, native_logs
 def main(cfg: DictConfig) -> float:
     """Return the accuracy on the evaluated split."""
     native_logs.import_tensorflow()
-    from cnnlab.serving import evaluate_run
+    from cnnlab.inference import evaluate_run
 
     evaluation = evaluate_run(cfg)
     return evaluation.metrics[f"{evaluation.prefix}_accuracy"]

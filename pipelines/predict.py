@@ -16,7 +16,7 @@ log = logging.getLogger(__name__)
 @cli.one_line_errors
 def main(cfg: DictConfig) -> None:
     native_logs.import_tensorflow()
-    from cnnlab.serving import predict_files, table, write_csv
+    from cnnlab.inference import predict_files, table, write_csv
 
     predictions, _ = predict_files(cfg)
     log.info("predictions of run %s:\n%s", cfg.run_id, table(predictions))

@@ -20,21 +20,21 @@ from support.servers import serve_on_a_free_port, stop, with_env_bin
 from cnnlab import tracking
 from cnnlab.data import build_datasets
 from cnnlab.errors import ConfigError
-from cnnlab.serving import evaluate_run, predict_files, split_pixels, write_csv
+from cnnlab.inference import evaluate_run, predict_files, split_pixels, write_csv
 from cnnlab.training import train
 
-pytestmark = pytest.mark.xdist_group("serving")  # one worker: the module's fixtures run once
+pytestmark = pytest.mark.xdist_group("inference")  # one worker: the module's fixtures run once
 
 
 @pytest.fixture(scope="module")
 def store(tmp_path_factory, tfds_dir) -> dict[str, str]:
-    root = tmp_path_factory.mktemp("serving")
+    root = tmp_path_factory.mktemp("inference")
     return {
         "uri": f"sqlite:///{root}/mlflow.db",
         "overrides": [
             f"tracking.uri=sqlite:///{root}/mlflow.db",
             f"tracking.artifact_location={root}/artifacts",
-            "tracking.experiment=serving",
+            "tracking.experiment=inference",
         ],
         "data_dir": str(tfds_dir),
     }

@@ -14,7 +14,7 @@ from cnnlab import tracking
 from cnnlab.checks import require_choice
 from cnnlab.data import Datasets, build_datasets, match_channels, to_pixels
 from cnnlab.errors import ConfigError
-from cnnlab.serving.report import confusion_figure, most_confused_figure, per_class_table
+from cnnlab.inference.report import confusion_figure, most_confused_figure, per_class_table
 
 log = logging.getLogger(__name__)
 
