@@ -15,7 +15,7 @@ from cnnlab.cli import group_options
 from cnnlab.data import build_datasets
 from cnnlab.data.sources import tfds as tfds_source
 from cnnlab.training import train
-from cnnlab.training.evaluate import tta_metrics
+from cnnlab.training.test_time import tta_metrics
 from cnnlab.training.fit import first_batches
 
 GROUPS = ("data", "augment", "optimizer", "schedule", "model")

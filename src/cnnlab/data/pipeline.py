@@ -25,7 +25,7 @@ from cnnlab.config import typed
 from cnnlab.config.augment import AugmentConfig
 from cnnlab.config.data import DataConfig
 from cnnlab.data.augment import Augmenter, OpContext, build_augmenter
-from cnnlab.data.evaluation import TEST_TIME_VIEWS, center_crop, tta_views
+from cnnlab.data.test_views import TEST_TIME_VIEWS, center_crop, tta_views
 from cnnlab.data.images import match_channels, resize, to_float, to_uint8
 from cnnlab.data.normalize import (
     DataStats,
