@@ -15,8 +15,8 @@ from cnnlab.cli import group_options
 from cnnlab.data import build_datasets
 from cnnlab.data.sources import tfds as tfds_source
 from cnnlab.training import train
-from cnnlab.training.test_time import tta_metrics
 from cnnlab.training.fit import first_batches
+from cnnlab.training.test_time import tta_metrics
 
 GROUPS = ("data", "augment", "optimizer", "schedule", "model")
 
