@@ -1,4 +1,4 @@
-"""Evaluate a run's logged model: `python pipelines/evaluate.py run_id=<id>` (or `make evaluate RUN=<id>`)."""
+"""Evaluate a run's logged model: `python pipelines/evaluate.py run=<id>` (or `make evaluate RUN=<id>`)."""
 
 import hydra
 from omegaconf import DictConfig
