@@ -97,7 +97,7 @@ def test_unknown_group_option_suggests_and_lists_the_available_ones():
 
 
 def assert_no_runs(cfg):
-    mlflow.set_tracking_uri(tracking.tracking_uri(cfg.tracking))
+    tracking.use_store(cfg.tracking)
     if mlflow.get_experiment_by_name(cfg.tracking.experiment) is not None:
         assert (
             mlflow.search_runs(experiment_names=[cfg.tracking.experiment], output_format="list")
