@@ -12,7 +12,6 @@ RUN ?=
 RUN_ARG = $(if $(RUN),run=$(RUN))  # evaluate, predict, visualize: the run's id or name
 COMMA := ,
 SPACE := $(subst ,, )
-export TF_CPP_MIN_LOG_LEVEL ?= 2
 MLFLOW_URI ?= sqlite:///$(CURDIR)/mlflow.db
 
 # (Re)install when the venv is missing or the lock file changed since the last install:

@@ -9,7 +9,9 @@ import pytest
 from omegaconf import DictConfig
 from support.compose import compose_config
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+from cnnlab import native_logs
+
+native_logs.quiet_by_default()
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 if os.environ.get("PYTEST_XDIST_WORKER"):
     # `make test` gives each of its 2 workers a core; TensorFlow's own thread pool per worker
