@@ -40,7 +40,7 @@ def split_pixels(data: Datasets, split: str) -> tuple[np.ndarray, np.ndarray]:
 
 
 def predict_pixels(
-    model: keras.Model, pixels: np.ndarray, test_time: str = EvaluateTestTime.none
+    model: keras.Model, pixels: np.ndarray, test_time: EvaluateTestTime = EvaluateTestTime.none
 ) -> np.ndarray:
     """Class probabilities; `flip` averages them with those of the mirrored images."""
     channels = model.inputs[0].shape[-1]
