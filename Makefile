@@ -9,9 +9,9 @@ INSTALLED := $(VENV)/.installed
 LOCK := requirements.lock
 ARGS ?=
 RUN ?=
+RUN_ARG = $(if $(RUN),run=$(RUN))  # evaluate, predict, visualize: the run's id or name
 COMMA := ,
 SPACE := $(subst ,, )
-export TF_CPP_MIN_LOG_LEVEL ?= 2
 MLFLOW_URI ?= sqlite:///$(CURDIR)/mlflow.db
 
 # (Re)install when the venv is missing or the lock file changed since the last install:
@@ -49,10 +49,10 @@ ensemble: $(INSTALLED) ## train or gather members and combine them, e.g. ARGS="e
 	$(PY) pipelines/ensemble.py $(ARGS)
 
 evaluate: $(INSTALLED) ## evaluate a run's logged model and log to it: RUN=<run id> [ARGS="split=val test_time=flip"]
-	$(PY) pipelines/evaluate.py run_id=$(RUN) $(ARGS)
+	$(PY) pipelines/evaluate.py $(RUN_ARG) $(ARGS)
 
 predict: $(INSTALLED) ## class and top-k probabilities of image files: RUN=<run id> IMAGES=<files or folder>
-	$(PY) pipelines/predict.py run_id=$(RUN) 'images=[$(subst $(SPACE),$(COMMA),$(strip $(IMAGES)))]' $(ARGS)
+	$(PY) pipelines/predict.py $(RUN_ARG) 'images=[$(subst $(SPACE),$(COMMA),$(strip $(IMAGES)))]' $(ARGS)
 
 profile: $(INSTALLED) ## per-layer parameters, multiply-adds, activation memory and receptive field, e.g. ARGS="model=vgg16"
 	$(PY) pipelines/profile.py $(ARGS)
@@ -61,7 +61,7 @@ notes: $(INSTALLED) ## recompute the lecture notes' worked numbers: match or doc
 	$(PY) pipelines/notes.py $(ARGS)
 
 visualize: $(INSTALLED) ## pictures of what a run learned: RUN=<run id> ARGS="viz=saliency" (filters, feature_maps, activation_max, saliency, deepdream, style_transfer, embedding, kernels)
-	$(PY) pipelines/visualize.py $(if $(RUN),run=$(RUN)) $(ARGS)
+	$(PY) pipelines/visualize.py $(RUN_ARG) $(ARGS)
 
 test: $(INSTALLED) ## run the fast test suite (offline, CPU, a few minutes)
 	$(PY) -m pytest -n 2 --dist loadgroup -q $(ARGS)

@@ -19,7 +19,9 @@ import statistics
 import time
 from dataclasses import dataclass
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+from cnnlab import native_logs
+
+native_logs.quiet_by_default()  # TensorFlow reads its log level once, when it loads
 
 import keras
 import tensorflow as tf

@@ -33,7 +33,9 @@ import tempfile
 import time
 from dataclasses import dataclass, field
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+from cnnlab import native_logs
+
+native_logs.quiet_by_default()  # TensorFlow reads its log level once, when it loads
 
 import keras
 import numpy as np

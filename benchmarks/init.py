@@ -14,11 +14,12 @@ to MLflow (experiment `bench-init`, a `kind=benchmark` run).
 """
 
 import argparse
-import os
 import time
 from pathlib import Path
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+from cnnlab import native_logs
+
+native_logs.quiet_by_default()  # TensorFlow reads its log level once, when it loads
 
 import keras
 import numpy as np

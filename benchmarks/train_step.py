@@ -15,7 +15,9 @@ import os
 import statistics
 import time
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+from cnnlab import native_logs
+
+native_logs.quiet_by_default()  # TensorFlow reads its log level once, when it loads
 
 import keras
 import tensorflow as tf

@@ -31,7 +31,9 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+from cnnlab import native_logs
+
+native_logs.quiet_by_default()  # TensorFlow reads its log level once, when it loads
 
 import keras
 import tensorflow as tf

@@ -17,12 +17,13 @@ Prints Markdown tables with the load other processes put on the machine (`_machi
 
 import argparse
 import logging
-import os
 import statistics
 import tempfile
 from pathlib import Path
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+from cnnlab import native_logs
+
+native_logs.quiet_by_default()  # TensorFlow reads its log level once, when it loads
 
 import numpy as np
 from _machine import busy, others_load

@@ -14,7 +14,9 @@ import shutil
 import tempfile
 from pathlib import Path
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+from cnnlab import native_logs
+
+native_logs.quiet_by_default()  # TensorFlow reads its log level once, when it loads
 
 from _machine import machine
 from hydra import compose, initialize_config_dir

@@ -1,4 +1,4 @@
-"""Evaluate a run's logged model: `python pipelines/evaluate.py run_id=<id>` (or `make evaluate RUN=<id>`)."""
+"""Evaluate a run's logged model: `python pipelines/evaluate.py run=<id>` (or `make evaluate RUN=<id>`)."""
 
 import hydra
 from omegaconf import DictConfig
@@ -11,7 +11,7 @@ from cnnlab import cli, native_logs
 def main(cfg: DictConfig) -> float:
     """Return the accuracy on the evaluated split."""
     native_logs.import_tensorflow()
-    from cnnlab.serving import evaluate_run
+    from cnnlab.inference import evaluate_run
 
     evaluation = evaluate_run(cfg)
     return evaluation.metrics[f"{evaluation.prefix}_accuracy"]

@@ -1,4 +1,4 @@
-"""Predict image files: `python pipelines/predict.py run_id=<id> images=<files or folder>`
+"""Predict image files: `python pipelines/predict.py run=<id> images=<files or folder>`
 (or `make predict RUN=<id> IMAGES=<files or folder>`)."""
 
 import logging
@@ -16,10 +16,10 @@ log = logging.getLogger(__name__)
 @cli.one_line_errors
 def main(cfg: DictConfig) -> None:
     native_logs.import_tensorflow()
-    from cnnlab.serving import predict_files, table, write_csv
+    from cnnlab.inference import predict_files, table, write_csv
 
     predictions, _ = predict_files(cfg)
-    log.info("predictions of run %s:\n%s", cfg.run_id, table(predictions))
+    log.info("predictions of run %s:\n%s", cfg.run, table(predictions))
     write_csv(predictions, Path(cfg.output), cfg.top_k)
     log.info("wrote %s", cfg.output)
 

@@ -9,11 +9,13 @@ import pytest
 from omegaconf import DictConfig
 from support.compose import compose_config
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+from cnnlab import native_logs
+
+native_logs.quiet_by_default()
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 if os.environ.get("PYTEST_XDIST_WORKER"):
-    # `make test` gives each of its 2 workers a core; TensorFlow's own 2-thread pool per worker
-    # made the threads spin and compete for the cores (12% more CPU for the same tests).
+    # `make test` gives each of its 2 workers a core; TensorFlow's own thread pool per worker
+    # would make the workers' threads spin and compete for the same cores.
     os.environ.setdefault("TF_NUM_INTRAOP_THREADS", "1")
     os.environ.setdefault("TF_NUM_INTEROP_THREADS", "1")
 

@@ -6,8 +6,8 @@ import tensorflow as tf
 from omegaconf import OmegaConf
 
 from cnnlab.data.augment import OpContext, available_ops, build_augmenter
-from cnnlab.data.evaluation import center_crop, tta_views
 from cnnlab.data.normalize import DataStats
+from cnnlab.data.test_views import center_crop, tta_views
 from cnnlab.errors import ConfigError
 
 STATS = DataStats(

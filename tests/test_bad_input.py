@@ -1,11 +1,12 @@
 """Bad input: one clear line naming the key, the value and what is allowed; no run left behind."""
 
 import re
+import subprocess
 
 import mlflow
 import pytest
 from hydra.errors import MissingConfigException
-from support.compose import compose_config
+from support.compose import ROOT, compose_config
 from support.in_process import run_pipeline
 
 from cnnlab import tracking
@@ -96,7 +97,7 @@ def test_unknown_group_option_suggests_and_lists_the_available_ones():
 
 
 def assert_no_runs(cfg):
-    mlflow.set_tracking_uri(tracking.tracking_uri(cfg.tracking))
+    tracking.use_store(cfg.tracking)
     if mlflow.get_experiment_by_name(cfg.tracking.experiment) is not None:
         assert (
             mlflow.search_runs(experiment_names=[cfg.tracking.experiment], output_format="list")
@@ -125,3 +126,31 @@ def test_command_line_prints_one_line_and_exits_2(args, line, tmp_path, monkeypa
     errors = [ln for ln in stderr.splitlines() if ln.startswith("error:")]
     assert len(errors) == 1 and errors[0].startswith(line)
     assert "Traceback" not in stderr
+
+
+RUN_PIPELINES = ("evaluate", "predict", "visualize")  # the pipelines that read a trained run
+
+
+@pytest.mark.parametrize("pipeline", RUN_PIPELINES)
+def test_every_pipeline_spells_the_run_argument_run(pipeline):
+    assert compose_config(pipeline, "run=lenet5-digits-3f9a1c").run == "lenet5-digits-3f9a1c"
+
+
+@pytest.mark.parametrize("pipeline", RUN_PIPELINES)
+def test_the_old_run_id_spelling_is_an_unknown_key(pipeline):
+    with pytest.raises(Exception) as error:  # Hydra's exception; the CLI prints our line
+        compose_config(pipeline, "run_id=3f9a1c")
+    message = user_error_message(error.value)
+    assert re.match(r"run_id is not a config key; keys here: .*\brun\b", message), message
+
+
+@pytest.mark.parametrize("pipeline", RUN_PIPELINES)
+def test_make_passes_RUN_as_run(pipeline):
+    command = subprocess.run(
+        ["make", "-n", pipeline, "RUN=3f9a1c", "IMAGES=a.png"],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=ROOT,
+    ).stdout.splitlines()[-1]
+    assert f"pipelines/{pipeline}.py run=3f9a1c" in command and "run_id" not in command

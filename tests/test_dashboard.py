@@ -34,8 +34,7 @@ def test_new_experiment_opens_on_its_training_runs_with_the_accuracy_columns(mak
 def test_dashboard_prepares_experiments_made_before_it(make_cfg, caplog):
     caplog.set_level(logging.INFO)
     cfg = make_cfg()
-    uri = tracking.tracking_uri(cfg.tracking)
-    mlflow.set_tracking_uri(uri)
+    uri = tracking.use_store(cfg.tracking)
     experiment_id = mlflow.create_experiment(f"{cfg.tracking.experiment}-old")
     dashboard.main(["--uri", uri])
     tags = mlflow.MlflowClient().get_experiment(experiment_id).tags

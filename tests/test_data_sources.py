@@ -16,7 +16,7 @@ from cnnlab.data.images import resize
 from cnnlab.data.normalize import DataStats, cached_stats, compute_stats
 from cnnlab.data.sources.digits import prepare
 from cnnlab.errors import ConfigError
-from cnnlab.training.evaluate import tta_metrics
+from cnnlab.training.test_time import tta_metrics
 from cnnlab.viz.augment import plot_augmentation
 
 CONF_DATA = Path(__file__).resolve().parents[1] / "conf" / "data"

@@ -10,7 +10,7 @@ from cnnlab import tracking
 from cnnlab.data import build_datasets
 from cnnlab.ensemble import averaging_model, build_ensemble, majority_vote, weighted_average
 from cnnlab.errors import ConfigError
-from cnnlab.serving import split_pixels
+from cnnlab.inference import split_pixels
 
 pytestmark = pytest.mark.xdist_group("ensemble")  # one worker: the module's fixtures run once
 

@@ -15,8 +15,8 @@ from cnnlab.cli import group_options
 from cnnlab.data import build_datasets
 from cnnlab.data.sources import tfds as tfds_source
 from cnnlab.training import train
-from cnnlab.training.evaluate import tta_metrics
 from cnnlab.training.fit import first_batches
+from cnnlab.training.test_time import tta_metrics
 
 GROUPS = ("data", "augment", "optimizer", "schedule", "model")
 
@@ -115,7 +115,7 @@ def image_folder(tmp_path_factory):
 @pytest.mark.parametrize("choice", every_option())
 def test_option_trains_and_its_run_finishes(make_cfg, tmp_path, monkeypatch, image_folder, choice):
     monkeypatch.setattr(tfds_source, "network_reachable", lambda *args: False)
-    # Logging the MLflow model is tested once, in test_serving.py; here it would only add time.
+    # Logging the MLflow model is tested once, in test_inference.py; here it would only add time.
     overrides = [f"{group}={option}" for group, option in choice.items()]
     overrides += ["debug=fast", "trainer.batch_size=8", "tracking.log_model=false"]
     for group, option in choice.items():

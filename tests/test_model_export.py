@@ -5,8 +5,8 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from cnnlab.data.evaluation import center_crop
 from cnnlab.data.pipeline import ImageSizes
+from cnnlab.data.test_views import center_crop
 from cnnlab.tracking import with_preprocessing
 
 

@@ -109,7 +109,7 @@ def test_killed_run_resumes_into_the_same_mlflow_run_with_the_uninterrupted_weig
     child.send_signal(signal.SIGKILL)
     child.wait()
     assert child.returncode == -signal.SIGKILL
-    mlflow.set_tracking_uri(tracking.tracking_uri(cfg.tracking))
+    tracking.use_store(cfg.tracking)
     (killed,) = mlflow.search_runs(experiment_names=[cfg.tracking.experiment], output_format="list")
     assert killed.info.status == "RUNNING"  # SIGKILL leaves no chance to end it
 
@@ -264,7 +264,7 @@ def test_nan_loss_ends_the_run_failed_with_the_reason_as_a_tag(make_cfg, tmp_pat
     cfg = make_cfg("trainer.epochs=2", "trainer.steps_per_epoch=2", "optimizer.lr=1e12")
     with pytest.raises(TrainingDiverged):
         train(cfg, output_dir=tmp_path)
-    mlflow.set_tracking_uri(tracking.tracking_uri(cfg.tracking))
+    tracking.use_store(cfg.tracking)
     (run,) = mlflow.search_runs(experiment_names=[cfg.tracking.experiment], output_format="list")
     assert run.info.status == "FAILED"
     assert run.data.tags["failure_reason"].startswith(
@@ -280,7 +280,7 @@ def test_unwritable_output_folder_fails_before_any_run(make_cfg, tmp_path):
         ConfigError, match=r"^output folder .*a-file/run is invalid: expected a writable"
     ):
         train(cfg, output_dir=blocker / "run")
-    mlflow.set_tracking_uri(tracking.tracking_uri(cfg.tracking))
+    tracking.use_store(cfg.tracking)
     assert not mlflow.search_runs(experiment_names=[cfg.tracking.experiment], output_format="list")
 
 
@@ -303,5 +303,5 @@ def test_resume_with_multi_worker_is_refused_in_one_line(make_cfg, tmp_path):
         match=r"^trainer.resume=True is invalid: expected false with trainer.strategy=multi_worker",
     ):
         train(cfg, output_dir=tmp_path)
-    mlflow.set_tracking_uri(tracking.tracking_uri(cfg.tracking))
+    tracking.use_store(cfg.tracking)
     assert not mlflow.search_runs(experiment_names=[cfg.tracking.experiment], output_format="list")

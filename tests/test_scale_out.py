@@ -105,7 +105,7 @@ def test_mirrored_trains_over_two_cpu_devices_and_logs_one_run(make_cfg, tmp_pat
         timeout=600,
     )
     assert done.returncode == 0, done.stderr[-3000:]
-    mlflow.set_tracking_uri(tracking.tracking_uri(cfg.tracking))
+    tracking.use_store(cfg.tracking)
     (run,) = mlflow.search_runs(experiment_names=[cfg.tracking.experiment], output_format="list")
     assert run.info.status == "FINISHED" and run.data.tags["replicas"] == "2"
     assert run.data.metrics["lr"] == pytest.approx(2 * cfg.optimizer.lr)  # scale_lr: linear
@@ -156,7 +156,7 @@ def test_multi_worker_trains_as_two_local_processes_and_the_chief_logs_one_run(m
             break
     for index, child in enumerate(children):
         assert child.returncode == 0, f"worker {index}: {errors[index][-3000:]}"
-    mlflow.set_tracking_uri(tracking.tracking_uri(cfg.tracking))
+    tracking.use_store(cfg.tracking)
     (run,) = mlflow.search_runs(experiment_names=[cfg.tracking.experiment], output_format="list")
     assert run.info.status == "FINISHED" and run.data.tags["replicas"] == "2"
     assert run.data.tags["output_dir"] == str((tmp_path / "worker0").resolve())

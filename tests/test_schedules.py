@@ -68,7 +68,7 @@ def test_logged_lr_follows_the_schedule_formula(make_cfg, tmp_path, name, warm):
         "tracking.log_model=false",
     )
     run_id = train(cfg, output_dir=tmp_path).run_id
-    mlflow.set_tracking_uri(tracking.tracking_uri(cfg.tracking))
+    tracking.use_store(cfg.tracking)
     logged = mlflow.MlflowClient().get_metric_history(run_id, "lr")
     assert [m.step for m in logged] == list(range(EPOCHS))
     w = WARMUP if warm else 0

@@ -23,7 +23,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def runs_of(cfg):
-    mlflow.set_tracking_uri(tracking.tracking_uri(cfg.tracking))
+    tracking.use_store(cfg.tracking)
     return mlflow.search_runs(experiment_names=[cfg.tracking.experiment], output_format="list")
 
 
@@ -217,6 +217,12 @@ def test_relative_sqlite_uri_is_made_absolute(make_cfg, monkeypatch, tmp_path):
     monkeypatch.chdir(tmp_path)
     cfg = make_cfg("tracking.uri=sqlite:///mlflow.db")
     assert tracking.tracking_uri(cfg.tracking) == f"sqlite:///{tmp_path.resolve()}/mlflow.db"
+
+
+def test_use_store_points_mlflow_at_the_configured_store(make_cfg, monkeypatch, tmp_path):
+    monkeypatch.chdir(tmp_path)
+    uri = tracking.use_store(make_cfg("tracking.uri=sqlite:///elsewhere.db").tracking)
+    assert uri == mlflow.get_tracking_uri() == f"sqlite:///{tmp_path.resolve()}/elsewhere.db"
 
 
 @pytest.fixture

@@ -1,8 +1,7 @@
 """cnnlab: a lab to learn, build, train and compare convolutional networks with Keras."""
 
-import os
+from cnnlab import native_logs
 
-# TensorFlow prints CUDA-not-found and oneDNN notices on import; keep the console for results.
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+native_logs.quiet_by_default()  # before any cnnlab module imports TensorFlow
 
 __version__ = "0.1.0"

@@ -17,10 +17,19 @@ from collections.abc import Iterator
 from typing import BinaryIO
 
 SEVERITIES = "IWEF"  # absl's info, warning, error, fatal: TF_CPP_MIN_LOG_LEVEL 0-3
+# Errors only by default: TensorFlow's info and warning lines (no CUDA driver, oneDNN in use)
+# would bury a run's results.
+DEFAULT_LEVEL = "2"
 NATIVE_LINE = re.compile(r"^([IWEF])\d{4} \d\d:\d\d:\d\d")
 PREAMBLE = "WARNING: All log messages before absl::InitializeLog() is called"
 # Errors that only say "this machine has no NVIDIA driver": the run logs its device anyway.
 NO_GPU_NOTICES = ("failed call to cuInit",)
+
+
+def quiet_by_default() -> None:
+    """Set `TF_CPP_MIN_LOG_LEVEL` to errors only, unless the user chose a level. TensorFlow
+    reads it once, when it loads: call this before the first import of TensorFlow or Keras."""
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", DEFAULT_LEVEL)
 
 
 def import_tensorflow() -> None:

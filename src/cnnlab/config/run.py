@@ -52,9 +52,7 @@ class NotesConfig:
 class VisualizeConfig:
     viz: Any = MISSING
     tracking: Any = MISSING
-    run: str | None = (
-        None  # the training run's id (MLflow); not needed with viz.model=random:<name>
-    )
+    run: str | None = None  # the training run's id or unique name; none for viz.model=random:<name>
     log: bool = True  # log the pictures and parameters to MLflow (the run's artifacts, viz/<name>/)
 
 
@@ -75,7 +73,7 @@ class EvaluateConfig(Checked):
 
     tracking: Any = MISSING
     data: Any = None  # None: the data the run was trained on (its logged config)
-    run_id: str = MISSING
+    run: str = MISSING  # the training run's id or unique name (MLflow)
     split: EvaluateSplit = EvaluateSplit.test
     test_time: EvaluateTestTime = EvaluateTestTime.none
     most_confused: int = 16  # how many of the most confidently wrong examples to show
@@ -90,7 +88,7 @@ class PredictConfig(Checked):
     """`conf/predict.yaml`: class and top-k probabilities of image files by a run's model."""
 
     tracking: Any = MISSING
-    run_id: str = MISSING
+    run: str = MISSING  # the training run's id or unique name (MLflow)
     images: Any = MISSING  # a file, a folder (searched recursively) or a list of them
     top_k: int = 3
     output: str = MISSING  # the CSV; conf/predict.yaml puts it in the job's folder

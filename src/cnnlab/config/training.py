@@ -58,7 +58,7 @@ class TrainerConfig(Checked):
     epochs: int = 30
     batch_size: int = 32
     precision: Precision = Precision.auto
-    jit_compile: bool = False  # XLA; measured 2x slower than oneDNN on the 2-core CPU (FACTS.md)
+    jit_compile: bool = False  # XLA: its CPU kernels replace oneDNN's (see docs/training.md)
     label_smoothing: float = 0.0
     steps_per_epoch: int | None = None  # None: one pass over the train split
     eval_steps: int | None = None  # batches of the val and test splits to score; None: all

@@ -9,7 +9,7 @@ What is the same every epoch is done once when the split fits in memory
 (`PREPARED_CACHE_BYTES`, with `data.cache` on and no `data.cache_path`): the train split is
 kept as float32 at load size (with augmentation) or as the model takes it (without), the
 validation split as the model takes it. A step then only shuffles and batches what is kept,
-as a hand-written in-memory pipeline does (`benchmarks/RESULTS.md`, training engine).
+as a hand-written in-memory pipeline does (see docs/data.md).
 """
 
 import functools
@@ -25,7 +25,6 @@ from cnnlab.config import typed
 from cnnlab.config.augment import AugmentConfig
 from cnnlab.config.data import DataConfig
 from cnnlab.data.augment import Augmenter, OpContext, build_augmenter
-from cnnlab.data.evaluation import TEST_TIME_VIEWS, center_crop, tta_views
 from cnnlab.data.images import match_channels, resize, to_float, to_uint8
 from cnnlab.data.normalize import (
     DataStats,
@@ -35,6 +34,7 @@ from cnnlab.data.normalize import (
     normalization,
 )
 from cnnlab.data.sources.registry import Source, load_source, with_source_geometry
+from cnnlab.data.test_views import TEST_TIME_VIEWS, center_crop, tta_views
 from cnnlab.errors import ConfigError
 
 log = logging.getLogger(__name__)

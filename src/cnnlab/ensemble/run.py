@@ -27,7 +27,7 @@ from cnnlab.ensemble.combine import accuracy, combinations
 from cnnlab.ensemble.model import averaging_model
 from cnnlab.ensemble.report import accuracy_chart, accuracy_table
 from cnnlab.errors import ConfigError
-from cnnlab.serving import predict_pixels, split_pixels
+from cnnlab.inference import predict_pixels, split_pixels
 from cnnlab.training import train
 
 log = logging.getLogger(__name__)

@@ -2,8 +2,8 @@
 
 Keras 3's `BatchNormalization` computes the batch moments and the normalization as separate
 ops; TensorFlow's `FusedBatchNormV3` does the forward pass, and its gradient op the backward
-pass, each in one sweep over the activations (what Keras 2 used by default). On the 2-core
-CPU that made ResNet-20's training step faster (`benchmarks/RESULTS.md`).
+pass, each in one sweep over the activations (what Keras 2 used by default), so a training
+step reads and writes the activations fewer times (see docs/benchmarks.md).
 """
 
 import keras

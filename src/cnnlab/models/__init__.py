@@ -21,13 +21,10 @@ from cnnlab.models._registry import (
     paper_input,
     register,
 )
-from cnnlab.models.blocks.auxiliary import (
-    MAIN_OUTPUT,
-    inference_model,
-    loss_weights,
-    with_keras_batch_norm,
-)
+from cnnlab.models.blocks.auxiliary import loss_weights
 from cnnlab.models.blocks.conv import CONV_IMPLS, ConvLayers
+from cnnlab.models.blocks.heads import MAIN_OUTPUT
+from cnnlab.models.export import inference_model, with_keras_batch_norm
 
 __all__ = [
     "CONV_IMPLS",

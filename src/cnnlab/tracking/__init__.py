@@ -2,7 +2,8 @@
 
 `runs` owns a run's lifecycle and what is logged to it; `models` the MLflow models (logged,
 loaded, registered) and finding runs by their metrics; `artifacts` finds a run by id or name
-and adds pictures to it afterwards; `store` says which MLflow store they talk to.
+and adds pictures to it afterwards; `store` says which MLflow store they talk to and points
+MLflow at it (`use_store`).
 """
 
 from cnnlab.tracking.artifacts import find_run_id, log_visualization
@@ -40,7 +41,7 @@ from cnnlab.tracking.runs import (
     sigterm_interrupts,
     use_experiment,
 )
-from cnnlab.tracking.store import tracking_uri
+from cnnlab.tracking.store import tracking_uri, use_store
 
 __all__ = [
     "Terminated",
@@ -75,5 +76,6 @@ __all__ = [
     "sigterm_interrupts",
     "tracking_uri",
     "use_experiment",
+    "use_store",
     "with_preprocessing",
 ]

@@ -23,7 +23,7 @@ from mlflow.types import Schema, TensorSpec
 from omegaconf import DictConfig, OmegaConf
 
 from cnnlab.errors import ConfigError
-from cnnlab.tracking.store import tracking_uri
+from cnnlab.tracking.store import use_store
 
 if TYPE_CHECKING:  # Keras loads TensorFlow: imported where a model is built or loaded
     import keras
@@ -208,7 +208,7 @@ def load_model(run_id: str, tracking_cfg: DictConfig) -> keras.Model:
 
     A bad run id or a run without a model raises ConfigError with one line.
     """
-    mlflow.set_tracking_uri(tracking_uri(tracking_cfg))
+    use_store(tracking_cfg)
     require_run(run_id)
     register_custom_objects()
     try:
@@ -228,7 +228,7 @@ def load_network(run_id: str, tracking_cfg: DictConfig) -> keras.Model:
 
 def model_metadata(run_id: str, tracking_cfg: DictConfig) -> dict[str, Any]:
     """The metadata logged with a run's model (class names, input shape, normalization...)."""
-    mlflow.set_tracking_uri(tracking_uri(tracking_cfg))
+    use_store(tracking_cfg)
     require_run(run_id)
     try:
         info = mlflow.models.get_model_info(f"runs:/{run_id}/{MODEL_NAME}")
@@ -240,7 +240,7 @@ def model_metadata(run_id: str, tracking_cfg: DictConfig) -> dict[str, Any]:
 def require_run(run_id: str, tracking_cfg: DictConfig | None = None):
     """The run, or ConfigError naming the id and the store."""
     if tracking_cfg is not None:
-        mlflow.set_tracking_uri(tracking_uri(tracking_cfg))
+        use_store(tracking_cfg)
     try:
         return mlflow.get_run(run_id)
     except MlflowException as error:
@@ -258,7 +258,7 @@ def find_runs(
 ) -> list[str]:
     """Ids of finished runs in the configured experiment that match `filter_string` (and are
     children of `parent_run_id`), best `metric` first, at most `top_k`."""
-    mlflow.set_tracking_uri(tracking_uri(tracking_cfg))
+    use_store(tracking_cfg)
     clauses = ["attributes.status = 'FINISHED'"]
     if parent_run_id:
         require_run(parent_run_id)
@@ -282,7 +282,7 @@ def find_runs(
 
 def set_run_tags(run_id: str, tags: Mapping[str, str], tracking_cfg: DictConfig) -> None:
     """Tag a run that is not the active one (e.g. make it a child with `mlflow.parentRunId`)."""
-    mlflow.set_tracking_uri(tracking_uri(tracking_cfg))
+    use_store(tracking_cfg)
     client = mlflow.MlflowClient()
     for key, value in tags.items():
         client.set_tag(run_id, key, value)

@@ -24,7 +24,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from cnnlab.errors import ConfigError
 from cnnlab.tracking.dashboard import prepare_experiment
-from cnnlab.tracking.store import tracking_uri
+from cnnlab.tracking.store import tracking_uri, use_store
 
 MAX_PARAM_LENGTH = 6000  # MLflow's limit on a param value
 PARENT_RUN_TAG = "mlflow.parentRunId"  # MLflow's own: the UI nests a run under its parent
@@ -32,7 +32,7 @@ PARENT_RUN_TAG = "mlflow.parentRunId"  # MLflow's own: the UI nests a run under 
 
 def use_experiment(tracking_cfg: DictConfig) -> str:
     """Point MLflow at the configured store and experiment; return the experiment id."""
-    mlflow.set_tracking_uri(tracking_uri(tracking_cfg))
+    use_store(tracking_cfg)
     name = tracking_cfg.experiment
     experiment = mlflow.get_experiment_by_name(name)
     if experiment is not None:
@@ -217,12 +217,12 @@ def git_commit() -> str:
 
 def get_run(run_id: str, tracking_cfg: DictConfig):
     """The stored run (status, params, metrics, tags), for reports and tests."""
-    mlflow.set_tracking_uri(tracking_uri(tracking_cfg))
+    use_store(tracking_cfg)
     return mlflow.get_run(run_id)
 
 
 def list_artifacts(run_id: str, tracking_cfg: DictConfig, folder: str | None = None) -> list[str]:
-    mlflow.set_tracking_uri(tracking_uri(tracking_cfg))
+    use_store(tracking_cfg)
     return [a.path for a in mlflow.MlflowClient().list_artifacts(run_id, folder)]
 
 

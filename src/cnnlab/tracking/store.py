@@ -3,6 +3,7 @@
 import os
 from pathlib import Path
 
+import mlflow
 from omegaconf import DictConfig
 
 DEFAULT_URI = "sqlite:///mlflow.db"
@@ -15,4 +16,12 @@ def tracking_uri(tracking_cfg: DictConfig) -> str:
     prefix = "sqlite:///"
     if uri.startswith(prefix) and not uri.startswith(prefix + "/"):
         uri = prefix + str(Path(uri[len(prefix) :]).resolve())
+    return uri
+
+
+def use_store(tracking_cfg: DictConfig) -> str:
+    """Point MLflow's module-level API (`mlflow.get_run`, `mlflow.start_run`, ...) at the
+    configured store; return its URI."""
+    uri = tracking_uri(tracking_cfg)
+    mlflow.set_tracking_uri(uri)
     return uri

@@ -47,7 +47,7 @@ from cnnlab.tracking.runs import (
     run_name,
     use_experiment,
 )
-from cnnlab.tracking.store import tracking_uri
+from cnnlab.tracking.store import tracking_uri, use_store
 from cnnlab.viz.sweeps import plot_objective_per_trial, plot_objective_vs_param
 
 log = logging.getLogger(__name__)
@@ -388,7 +388,7 @@ class SweepParentRun(Callback):
         if self.parent_run_id is None or self.ended:
             return
         self.ended = True
-        mlflow.set_tracking_uri(tracking_uri(config.tracking))
+        use_store(config.tracking)
         try:
             summarize(self.parent_run_id, config.sweep.metric, config.sweep.direction)
         finally:

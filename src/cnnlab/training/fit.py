@@ -25,7 +25,6 @@ from cnnlab.training.callbacks import (
     TrackEpochMetrics,
 )
 from cnnlab.training.checkpoints import EpochCheckpoint, Stateful, load_state, load_variables
-from cnnlab.training.evaluate import tta_metrics
 from cnnlab.training.freeze import check_unfreeze, freeze_for_fine_tuning, layers_to_freeze
 from cnnlab.training.optimizers import build_optimizer, scaled_lr
 from cnnlab.training.precision import set_precision
@@ -40,6 +39,7 @@ from cnnlab.training.strategy import (
     work_around_keras_multi_worker,
     worker_task,
 )
+from cnnlab.training.test_time import tta_metrics
 from cnnlab.training.warm_start import lineage_tags, load_source, open_source, source_data
 from cnnlab.viz.augment import plot_augmentation
 from cnnlab.viz.autotune import plot_kernel_choices

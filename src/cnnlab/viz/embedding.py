@@ -29,8 +29,9 @@ def pca(points: np.ndarray, dimensions: int = 2) -> np.ndarray:
 
 
 def tsne(points: np.ndarray, perplexity: float, seed: int) -> np.ndarray:
-    """One OpenMP thread: on a busy 2-core machine the threads of scikit-learn's Barnes-Hut
-    t-SNE spin-wait (measured at load 12: 24.6 s of CPU for 360 points with its default threads, 2.2 s on one)."""
+    """One OpenMP thread: for the few hundred points shown, the threads of scikit-learn's
+    Barnes-Hut t-SNE spend more CPU spin-waiting for each other than computing, the more so
+    on a busy machine."""
     perplexity = min(perplexity, (len(points) - 1) / 3)  # scikit-learn requires perplexity < n
     with threadpool_limits(1):
         return TSNE(2, perplexity=perplexity, init="pca", random_state=seed).fit_transform(points)

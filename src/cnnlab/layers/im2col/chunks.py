@@ -56,8 +56,7 @@ def images_per_chunk(
     matrix, at most `max_bytes` (at least one).
 
     A power of two divides the usual batch sizes, so the batch splits into whole chunks: a
-    last partial chunk costs zero-padding copies of the whole input and output (about 6% of
-    a ResNet-20 training step with 3-image chunks, benchmarks/RESULTS.md).
+    last partial chunk would cost zero-padding copies of the whole input and output.
     """
     if target_bytes is None or max_bytes is None:
         return None

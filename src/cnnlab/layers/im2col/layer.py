@@ -10,8 +10,8 @@ from cnnlab.layers.im2col.ops import BACKWARDS, OpSpec
 
 # The memory bound: an image whose unfolded matrix is bigger is cut into bands of rows.
 DEFAULT_MAX_UNFOLD_BYTES = 64 * 2**20
-# Within the bound, work goes in pieces of about this size, which keeps the matrix in cache
-# between the unfold and the matrix product: fastest on the 2-core CPU (benchmarks/RESULTS.md).
+# Within the bound, work goes in pieces of about this size, which keeps the matrix in the CPU's
+# cache between the unfold that writes it and the matrix product that reads it.
 CACHE_CHUNK_BYTES = 2 * 2**20
 
 # Bytes per unfolded entry: 16-bit policies are unfolded in float32 (`ops._float32_inside`).

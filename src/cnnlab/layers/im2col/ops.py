@@ -41,12 +41,12 @@ from cnnlab.layers.im2col.geometry import ConvGeometry
 from cnnlab.layers.im2col.unfold import crop_padding, fold, pad_input, unfold
 
 BACKWARDS = ("col2im", "autodiff")
-# The stride-1 dX as a conv of dY multiplies by C/groups columns: with fewer than this, col2im
-# was faster (a 28x28x1 input's dX, one column: 2-3x slower as a conv of dY).
+# The stride-1 dX as a conv of dY multiplies by C/groups columns: with fewer, the product is
+# too thin to pay for itself, and col2im is faster.
 TRANSPOSED_MIN_CHANNELS = 8
 POOL_MODES = ("max", "avg")
 # dW by TensorFlow's matrix product outside XLA (`_gemm_kernel_gradient`) from this depth
-# kh*kw*C/g on: it won 1.25-1.9x for depths 256-1200, but LeNet-5 (75 and 150) trained slower.
+# kh*kw*C/g on: below it the product is too small to repay leaving the compiled op.
 GEMM_MIN_DEPTH = 256
 # Pools whose windows tile the input unfold by a reshape from this many channels on (`_tiled`).
 TILED_MIN_CHANNELS = 16
@@ -225,8 +225,8 @@ def _chunk_matrices(xc, groups: int, g: ConvGeometry) -> list:
 
 def _gemm_kernel_gradient(spec: OpSpec) -> Callable:
     """dW on TensorFlow: each chunk unfolded by a compiled op, cols^T @ dY by TensorFlow's own
-    matrix product (oneDNN), outside XLA, whose CPU dot with a transposed operand ran these
-    products at half the speed (VGG 3x3 56x56x64's dW: 172 -> 90 ms, benchmarks/RESULTS.md)."""
+    matrix product (oneDNN), outside XLA, whose CPU dot with a transposed operand is the
+    slower kernel for these products."""
     import tensorflow as tf
 
     matrices = tf.function(
@@ -253,8 +253,8 @@ def _gemm_kernel_gradient(spec: OpSpec) -> Callable:
         if single_chunk(tensors, spec.chunk):
             return ops.cast(chunk(*tensors), w.dtype)
         (xs, dys), _ = split_batch(tensors, spec.chunk)
-        # One chunk at a time: TensorFlow's loop would run 10 at once, each with its own matrix
-        # (VGG-16 224x224's step peak memory 2.00x native instead of 1.12x).
+        # One chunk at a time: TensorFlow's loop would run 10 at once, each with its own
+        # unfolded matrix, and undo the memory bound that the chunks exist for.
         _, dw = tf.while_loop(
             lambda i, _: i < ops.shape(xs)[0],
             lambda i, acc: (i + 1, acc + chunk(xs[i], dys[i])),
@@ -287,13 +287,13 @@ def _fill(spec: OpSpec) -> float:
 
 def _tiled(x, g: ConvGeometry) -> bool:
     """Windows that tile the padded input (stride = window, no dilation), as in 2x2 pooling,
-    on enough channels: with 6 the strided unfold was faster (LeNet-5's pool: 1.2x)."""
+    on enough channels: on few channels the strided unfold moves the data faster."""
     return g.stride == g.size and g.dilation == (1, 1) and x.shape[-1] >= TILED_MIN_CHANNELS
 
 
 def _tiles(x, spec: OpSpec):
     """The unfold of tiling windows, a reshape: (n, OH, kh, OW, kw, C), no copy and no chunks
-    (the matrix is the input itself; max pool 2x2 32x32x64, benchmarks/RESULTS.md)."""
+    (the matrix is the input itself)."""
     g = spec.geometry
     (kh, kw), (oh, ow) = g.size, g.output
     xp = pad_input(x, g, _fill(spec))[:, : oh * kh, : ow * kw]  # exact_fit=False drops the rest
@@ -376,10 +376,10 @@ def pool_backward(x, dy, spec: OpSpec):
 def _float32_inside(fn: Callable) -> Callable:
     """fn on 16-bit inputs (mixed precision) computed in float32, its outputs in the inputs' dtype.
 
-    XLA's CPU backend has no fast 16-bit kernels: in bfloat16 a whole LeNet-5 training step
-    ran 20x slower than Keras's, the unfold's copies alone 3.5x slower than in float32. The
-    inputs are converted inside the compiled op (fused into the unfold's first pass), so what
-    goes between layers, and the policy's dtype, stay 16-bit.
+    XLA's CPU backend has no fast 16-bit kernels: its matrix products and even the unfold's
+    copies run slower in bfloat16 than in float32. The inputs are converted inside the compiled
+    op (fused into the unfold's first pass), so what goes between layers, and the policy's
+    dtype, stay 16-bit.
     """
 
     def op(*inputs):

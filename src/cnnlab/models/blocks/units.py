@@ -19,8 +19,8 @@ class ConvUnit:
     Sec. 3.2). `bn_scale=False` drops BN's gamma, as keras.applications' Inception models do.
     The moving statistics use momentum 0.9 (PyTorch's default): with Keras's 0.99 they still
     remember their initial values after the ~100 steps of a short run, and evaluation suffers.
-    Batch norm is `FusedBatchNormalization`: Keras's layer, trained on TensorFlow's fused kernel
-    (ResNet-20's step took about 0.7 of its CPU time with it, `benchmarks/RESULTS.md`).
+    Batch norm is `FusedBatchNormalization`: Keras's layer, trained on TensorFlow's fused kernel,
+    which does each pass in one sweep over the activations (`cnnlab.layers.batch_norm`).
     """
 
     layers: ConvLayers

@@ -9,7 +9,9 @@ each test image and averages its softmax outputs: `flip` (the centre crop and it
 
 import tensorflow as tf
 
-TEST_TIME_VIEWS = {"none": 1, "flip": 2, "ten_crop": 10}
+from cnnlab.config.augment import TestTime
+
+TEST_TIME_VIEWS = {TestTime.none: 1, TestTime.flip: 2, TestTime.ten_crop: 10}
 
 
 def center_crop(images: tf.Tensor, size: tuple[int, int]) -> tf.Tensor:
@@ -33,8 +35,8 @@ def tta_views(images: tf.Tensor, size: tuple[int, int], mode: str) -> tf.Tensor:
     """(V * B, h, w, C): the V views of a batch of B images, view-major (view v is rows
     v*B .. v*B + B - 1), for one forward pass whose outputs reshape to (V, B, classes)."""
     views = [center_crop(images, size)]
-    if mode == "ten_crop":
+    if mode == TestTime.ten_crop:
         views = corner_crops(images, size) + views
-    if mode in ("flip", "ten_crop"):
+    if mode != TestTime.none:
         views += [tf.reverse(view, axis=[2]) for view in views]
     return tf.concat(views, axis=0)

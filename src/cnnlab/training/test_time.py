@@ -8,8 +8,6 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-EPSILON = 1e-7  # as Keras's categorical cross-entropy clips probabilities
-
 
 def tta_metrics(model: keras.Model, views: tf.data.Dataset | None) -> dict[str, float]:
     """`test_tta_accuracy` and `test_tta_loss` of the averaged predictions; {} without views."""
@@ -21,6 +19,7 @@ def tta_metrics(model: keras.Model, views: tf.data.Dataset | None) -> dict[str, 
         outputs = keras.tree.flatten(model.predict_on_batch(images))[0]  # main output first
         probabilities = np.asarray(outputs, np.float64).reshape(-1, *labels.shape).mean(axis=0)
         correct += int(np.sum(probabilities.argmax(axis=1) == labels.argmax(axis=1)))
-        loss -= float(np.sum(labels * np.log(np.clip(probabilities, EPSILON, 1.0))))
+        clipped = np.clip(probabilities, keras.config.epsilon(), 1.0)  # as Keras's loss clips
+        loss -= float(np.sum(labels * np.log(clipped)))
         count += len(labels)
     return {"test_tta_accuracy": correct / count, "test_tta_loss": loss / count}

@@ -56,8 +56,9 @@ def predict_files(cfg: DictConfig) -> tuple[list[Prediction], list[str]]:
         raise ConfigError(f"top_k={cfg.top_k} is invalid: expected an integer >= 1")
     paths = [cfg.images] if isinstance(cfg.images, str) else list(cfg.images)
     files = image_files(paths)
-    model = tracking.load_model(cfg.run_id, cfg.tracking)
-    classes = tracking.model_metadata(cfg.run_id, cfg.tracking)["class_names"]
+    run_id = tracking.find_run_id(cfg.run, cfg.tracking)
+    model = tracking.load_model(run_id, cfg.tracking)
+    classes = tracking.model_metadata(run_id, cfg.tracking)["class_names"]
     channels = model.inputs[0].shape[-1]
     predictions, skipped = [], []
     for path in files:

@@ -1,7 +1,7 @@
 """Using a logged model after training: evaluate it on a split, predict image files."""
 
-from cnnlab.serving.evaluate import Evaluation, evaluate_run, predict_pixels, split_pixels
-from cnnlab.serving.predict import Prediction, predict_files, read_image, table, write_csv
+from cnnlab.inference.evaluate import Evaluation, evaluate_run, predict_pixels, split_pixels
+from cnnlab.inference.predict import Prediction, predict_files, read_image, table, write_csv
 
 __all__ = [
     "Evaluation",

@@ -12,14 +12,12 @@ from omegaconf import DictConfig, OmegaConf
 
 from cnnlab import tracking
 from cnnlab.checks import require_choice
+from cnnlab.config.run import EvaluateTestTime
 from cnnlab.data import Datasets, build_datasets, match_channels, to_pixels
 from cnnlab.errors import ConfigError
-from cnnlab.serving.report import confusion_figure, most_confused_figure, per_class_table
+from cnnlab.inference.report import confusion_figure, most_confused_figure, per_class_table
 
 log = logging.getLogger(__name__)
-
-TEST_TIME = ("none", "flip")  # views of raw images: as is, and mirrored left-right
-EPSILON = 1e-7  # as Keras's categorical cross-entropy clips probabilities
 
 
 @dataclass
@@ -41,13 +39,15 @@ def split_pixels(data: Datasets, split: str) -> tuple[np.ndarray, np.ndarray]:
     return np.concatenate(images), np.concatenate(labels)
 
 
-def predict_pixels(model: keras.Model, pixels: np.ndarray, test_time: str = "none") -> np.ndarray:
+def predict_pixels(
+    model: keras.Model, pixels: np.ndarray, test_time: EvaluateTestTime = EvaluateTestTime.none
+) -> np.ndarray:
     """Class probabilities; `flip` averages them with those of the mirrored images."""
     channels = model.inputs[0].shape[-1]
     if pixels.shape[-1] != channels:
         pixels = match_channels(pixels, channels).numpy()
     probabilities = model.predict(pixels, batch_size=256, verbose=0)
-    if test_time == "flip":
+    if test_time == EvaluateTestTime.flip:
         mirrored = model.predict(pixels[:, :, ::-1], batch_size=256, verbose=0)
         probabilities = (probabilities + mirrored) / 2
     return probabilities
@@ -69,14 +69,14 @@ def metric_name(*parts: str) -> str:
 
 
 def evaluate_run(cfg: DictConfig) -> Evaluation:
-    """`cfg.run_id`'s model on `cfg.split`, logged to that run."""
-    require_choice("test_time", cfg.test_time, TEST_TIME)
-    model = tracking.load_model(cfg.run_id, cfg.tracking)
-    data = build_datasets(data_config(tracking.run_config(cfg.run_id, cfg.tracking), cfg))
+    """`cfg.run`'s model on `cfg.split`, logged to that run."""
+    run_id = tracking.find_run_id(cfg.run, cfg.tracking)
+    model = tracking.load_model(run_id, cfg.tracking)
+    data = build_datasets(data_config(tracking.run_config(run_id, cfg.tracking), cfg))
     classes = data.info.class_names
     if len(classes) != model.outputs[0].shape[-1]:
         raise ConfigError(
-            f"data={data.info.name!r} is invalid for run {cfg.run_id}: expected "
+            f"data={data.info.name!r} is invalid for run {run_id}: expected "
             f"{model.outputs[0].shape[-1]} classes, the data has {len(classes)}"
         )
     pixels, labels = split_pixels(data, cfg.split)
@@ -88,14 +88,15 @@ def evaluate_run(cfg: DictConfig) -> Evaluation:
         name: float(confusion[k, k] / max(1, confusion[k].sum())) for k, name in enumerate(classes)
     }
     parts = ["eval", *([data.info.name] if cfg.get("data") is not None else []), cfg.split]
-    parts += [] if cfg.test_time == "none" else [cfg.test_time]
+    parts += [] if cfg.test_time == EvaluateTestTime.none else [cfg.test_time]
     prefix = metric_name(*parts)
-    picked = np.clip(probabilities[np.arange(len(labels)), labels], EPSILON, 1.0)
+    picked = probabilities[np.arange(len(labels)), labels]
+    picked = np.clip(picked, keras.config.epsilon(), 1.0)  # as Keras's loss clips
     metrics = {
         f"{prefix}_accuracy": float(np.mean(predicted == labels)),
         f"{prefix}_loss": float(-np.mean(np.log(picked))),
     }
-    with tracking.resumed_run(cfg.run_id, cfg.tracking):
+    with tracking.resumed_run(run_id, cfg.tracking):
         tracking.log_metrics(
             metrics
             | {metric_name(prefix, "class", name, "accuracy"): v for name, v in per_class.items()}
@@ -112,8 +113,8 @@ def evaluate_run(cfg: DictConfig) -> Evaluation:
         tracking.log_text(per_class_table(per_class, confusion), f"{folder}/per_class.md")
     log.info(
         "run %s on %s: %s",
-        cfg.run_id,
+        run_id,
         prefix,
         ", ".join(f"{k} {v:.4f}" for k, v in metrics.items()),
     )
-    return Evaluation(cfg.run_id, prefix, metrics, per_class, confusion)
+    return Evaluation(run_id, prefix, metrics, per_class, confusion)

@@ -20,21 +20,21 @@ from support.servers import serve_on_a_free_port, stop, with_env_bin
 from cnnlab import tracking
 from cnnlab.data import build_datasets
 from cnnlab.errors import ConfigError
-from cnnlab.serving import evaluate_run, predict_files, split_pixels, write_csv
+from cnnlab.inference import evaluate_run, predict_files, split_pixels, write_csv
 from cnnlab.training import train
 
-pytestmark = pytest.mark.xdist_group("serving")  # one worker: the module's fixtures run once
+pytestmark = pytest.mark.xdist_group("inference")  # one worker: the module's fixtures run once
 
 
 @pytest.fixture(scope="module")
 def store(tmp_path_factory, tfds_dir) -> dict[str, str]:
-    root = tmp_path_factory.mktemp("serving")
+    root = tmp_path_factory.mktemp("inference")
     return {
         "uri": f"sqlite:///{root}/mlflow.db",
         "overrides": [
             f"tracking.uri=sqlite:///{root}/mlflow.db",
             f"tracking.artifact_location={root}/artifacts",
-            "tracking.experiment=serving",
+            "tracking.experiment=inference",
         ],
         "data_dir": str(tfds_dir),
     }
@@ -172,7 +172,7 @@ def test_register_as_creates_a_model_version(trained, store):
 def test_evaluate_logs_accuracy_confusion_and_per_class_to_the_run(trained, store):
     cfg, result = trained
     evaluation = evaluate_run(
-        compose_config("evaluate", *store["overrides"], f"run_id={result.run_id}")
+        compose_config("evaluate", *store["overrides"], f"run={result.run_id}")
     )
     # the logged model on raw pixels scores what training measured through the pipeline
     assert evaluation.metrics["eval_test_accuracy"] == pytest.approx(
@@ -198,7 +198,7 @@ def test_evaluate_with_flips_averages_the_probabilities_of_each_image_and_its_mi
         compose_config(
             "evaluate",
             *store["overrides"],
-            f"run_id={result.run_id}",
+            f"run={result.run_id}",
             "split=val",
             "test_time=flip",
         )
@@ -250,7 +250,7 @@ def test_predict_reads_files_and_folders_and_skips_unreadable_ones(
     cfg_predict = compose_config(
         "predict",
         *store["overrides"],
-        f"run_id={result.run_id}",
+        f"run={result.run_id}",
         f"images=[{tmp_path},{tmp_path / 'notes.txt'}]",
         "top_k=2",
         f"output={tmp_path / 'out.csv'}",
@@ -280,14 +280,14 @@ def test_predict_with_an_unknown_run_exits_with_one_line(store, tmp_path, monkey
     status, stderr = run_pipeline(
         monkeypatch,
         "predict",
-        "run_id=feedfacefeedface",
+        "run=feedfacefeedface",
         f"images={tmp_path}",
         *store["overrides"],
         f"hydra.run.dir={tmp_path / 'out'}",
     )
     assert status == 2
     assert stderr.strip().splitlines()[-1] == (
-        f"error: run 'feedfacefeedface' is unknown in the tracking store {store['uri']}"
+        f"error: run='feedfacefeedface' is unknown: no such run id or run name in {store['uri']}"
     )
 
 
@@ -303,7 +303,7 @@ def test_predict_command_line_writes_the_models_classes_to_predictions_csv(
     status, stderr = run_pipeline(
         monkeypatch,
         "predict",
-        f"run_id={result.run_id}",
+        f"run={result.run_id}",
         f"images=[{','.join(map(str, files))}]",
         "top_k=2",
         *store["overrides"],
