@@ -32,13 +32,18 @@ from cnnlab.training.precision import set_precision
 from cnnlab.training.regularization import add_l2_penalty
 from cnnlab.training.reproducibility import enable_determinism
 from cnnlab.training.resume import config_digest, find_resume_point
+from cnnlab.training.run_folder import (
+    default_output_dir,
+    hydra_log_file,
+    prepare_output_dir,
+    record_elsewhere,
+)
 from cnnlab.training.schedules import EpochSchedule, build_schedule
 from cnnlab.training.strategy import (
     build_strategy,
     is_chief,
     shard_by_data,
     work_around_keras_multi_worker,
-    worker_task,
 )
 from cnnlab.training.warm_start import lineage_tags, load_source, open_source, source_data
 from cnnlab.viz.augment import plot_augmentation
@@ -59,27 +64,6 @@ class RunResult:
     test_metrics: dict[str, float]
     history: dict[str, list[float]] = field(default_factory=dict)
     train_seconds: float = 0.0
-
-
-def default_output_dir() -> Path:
-    """Hydra's run dir under `@hydra.main`; a fresh timestamped folder when called in-process."""
-    from hydra.core.hydra_config import HydraConfig
-
-    if HydraConfig.initialized():
-        return Path(HydraConfig.get().runtime.output_dir)
-    return Path(
-        "outputs", "runs", time.strftime("%Y-%m-%d"), tracking.run_name(time.strftime("%H-%M-%S"))
-    )
-
-
-def hydra_log_file() -> Path | None:
-    """The log file Hydra writes for this job (None when called in-process, outside Hydra)."""
-    from hydra.core.hydra_config import HydraConfig
-
-    if not HydraConfig.initialized():
-        return None
-    config = HydraConfig.get()
-    return Path(config.runtime.output_dir, f"{config.job.name}.log")
 
 
 # `cfg.model` keys that are not the builder's: the name, the L2 penalty (training.regularization)
@@ -272,31 +256,6 @@ def train(
             seconds,
         )
     return RunResult(run_id, name, output_dir, model_path, test_metrics, history, seconds)
-
-
-def record_elsewhere(output_dir: Path, cfg: DictConfig) -> tuple[Path, DictConfig]:
-    """A non-chief worker of a multi-worker run trains like the chief but records its copy of the
-    run into a scratch store and folder of its own (the chief's run is the one to look at); the
-    chief alone touches the configured store (two processes creating one SQLite store race)."""
-    kind, index = worker_task()
-    scratch = output_dir / f"{kind}-{index}"
-    prepare_output_dir(scratch)
-    folder = scratch.resolve()
-    store = {"uri": f"sqlite:///{folder}/mlflow.db", "artifact_location": f"{folder}/mlartifacts"}
-    return scratch, OmegaConf.merge(cfg, {"tracking": store})
-
-
-def prepare_output_dir(output_dir: Path) -> None:
-    """Create the run's folder and its checkpoints folder, or fail now in one line."""
-    try:
-        (output_dir / "checkpoints").mkdir(parents=True, exist_ok=True)
-        probe = output_dir / "checkpoints" / ".writable"
-        probe.write_bytes(b"")
-        probe.unlink()
-    except OSError as error:
-        raise ConfigError(
-            f"output folder {output_dir} is invalid: expected a writable folder ({error.strerror})"
-        ) from error
 
 
 def tune_kernels(model: keras.Model, cfg: DictConfig, replicas: int) -> autotune.Tuning | None:
