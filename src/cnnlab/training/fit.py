@@ -27,6 +27,11 @@ from cnnlab.training.callbacks import (
 from cnnlab.training.checkpoints import EpochCheckpoint, Stateful, load_state, load_variables
 from cnnlab.training.evaluate import tta_metrics
 from cnnlab.training.freeze import check_unfreeze, freeze_for_fine_tuning, layers_to_freeze
+from cnnlab.training.multi_output import (
+    MainOutputMetricNames,
+    label_every_output,
+    main_output_names,
+)
 from cnnlab.training.optimizers import build_optimizer, scaled_lr
 from cnnlab.training.precision import set_precision
 from cnnlab.training.regularization import add_l2_penalty
@@ -108,31 +113,6 @@ def compile_model(
 def first_batches(dataset, steps: int | None):
     """The first `steps` batches of an evaluation split (`trainer.eval_steps`), or all of it."""
     return dataset if dataset is None or steps is None else dataset.take(steps)
-
-
-def label_every_output(dataset, model: keras.Model):
-    """(images, labels) -> (images, {output: labels}) for a model with auxiliary classifiers."""
-    outputs = list(models.loss_weights(model))
-    if dataset is None or not outputs:
-        return dataset
-    return dataset.map(lambda images, labels: (images, dict.fromkeys(outputs, labels)))
-
-
-def main_output_names(logs: dict) -> dict:
-    """Name the main output's accuracy of a multi-output model `accuracy`, like every model's
-    (Keras calls it `predictions_accuracy`); the auxiliary losses keep their `aux1_loss` names."""
-    prefixed = f"{models.MAIN_OUTPUT}_accuracy"
-    for key in [k for k in logs if k.endswith(prefixed)]:
-        logs[key.replace(prefixed, "accuracy")] = logs.pop(key)
-    return logs
-
-
-class MainOutputMetricNames(keras.callbacks.Callback):
-    """Renames the epoch logs in place, before the callbacks after it (tracking, History) see them."""
-
-    def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
-        if logs:
-            main_output_names(logs)
 
 
 def train(
