@@ -16,7 +16,6 @@ from cnnlab.checks import require
 from cnnlab.config import validate
 from cnnlab.data import Datasets, build_datasets, describe, to_pixels
 from cnnlab.errors import ConfigError
-from cnnlab.models import autotune
 from cnnlab.training.callbacks import (
     EarlyStoppingToBest,
     LearningRateToLogs,
@@ -27,6 +26,7 @@ from cnnlab.training.callbacks import (
 from cnnlab.training.checkpoints import EpochCheckpoint, Stateful, load_state, load_variables
 from cnnlab.training.evaluate import tta_metrics
 from cnnlab.training.freeze import check_unfreeze, freeze_for_fine_tuning, layers_to_freeze
+from cnnlab.training.kernel_tuning import log_kernel_choices, tune_kernels
 from cnnlab.training.multi_output import (
     MainOutputMetricNames,
     label_every_output,
@@ -52,7 +52,6 @@ from cnnlab.training.strategy import (
 )
 from cnnlab.training.warm_start import lineage_tags, load_source, open_source, source_data
 from cnnlab.viz.augment import plot_augmentation
-from cnnlab.viz.autotune import plot_kernel_choices
 from cnnlab.viz.curves import plot_history
 
 log = logging.getLogger(__name__)
@@ -236,25 +235,6 @@ def train(
             seconds,
         )
     return RunResult(run_id, name, output_dir, model_path, test_metrics, history, seconds)
-
-
-def tune_kernels(model: keras.Model, cfg: DictConfig, replicas: int) -> autotune.Tuning | None:
-    """`model.conv_impl=auto`: each conv and pool layer on the kernel that trains it faster at
-    the batch each replica trains on, timed before the MLflow run opens (`models.autotune`)."""
-    if cfg.model.get("conv_impl") != "auto":
-        return None
-    return autotune.tune(model, max(1, cfg.trainer.batch_size // replicas))
-
-
-def log_kernel_choices(tuning: autotune.Tuning | None) -> None:
-    """What `conv_impl=auto` chose: layers per kernel (params), each layer's timings and
-    choice (`autotune.txt`, `autotune.png`), and the seconds its timing took (0 when cached)."""
-    if tuning is None:
-        return
-    tracking.log_params({f"autotune.{k}_layers": n for k, n in tuning.counts().items()})
-    tracking.log_metrics({"autotune_seconds": tuning.seconds})
-    tracking.log_text(tuning.table(), "autotune.txt")
-    tracking.log_figure(plot_kernel_choices(tuning), "autotune.png")
 
 
 def log_run_description(cfg: DictConfig, model: keras.Model, data: Datasets) -> None:
