@@ -14,7 +14,7 @@ from omegaconf import DictConfig, OmegaConf
 from cnnlab import models, tracking
 from cnnlab.checks import require
 from cnnlab.config import validate
-from cnnlab.data import Datasets, build_datasets, describe, to_pixels
+from cnnlab.data import Datasets, build_datasets, describe
 from cnnlab.errors import ConfigError
 from cnnlab.training.callbacks import (
     EarlyStoppingToBest,
@@ -25,6 +25,7 @@ from cnnlab.training.callbacks import (
 )
 from cnnlab.training.checkpoints import EpochCheckpoint, Stateful, load_state, load_variables
 from cnnlab.training.evaluate import tta_metrics
+from cnnlab.training.export import save_model
 from cnnlab.training.freeze import check_unfreeze, freeze_for_fine_tuning, layers_to_freeze
 from cnnlab.training.kernel_tuning import log_kernel_choices, tune_kernels
 from cnnlab.training.multi_output import (
@@ -376,20 +377,3 @@ def log_missing_epochs(run_id: str, history: dict[str, list[float]]) -> None:
     for epoch in range(len(history.get("loss", []))):
         if epoch not in logged:
             tracking.log_metrics({k: v[epoch] for k, v in history.items()}, step=epoch)
-
-
-def save_model(
-    model: keras.Model, output_dir: Path, tracking_cfg: DictConfig, data: Datasets
-) -> Path:
-    """`model.keras` in the output folder; in MLflow, an MLflow model that takes raw images.
-    Both have Keras's batch norm: they load and serve without cnnlab's fused training layer."""
-    model = models.with_keras_batch_norm(model)
-    path = output_dir / "model.keras"
-    model.save(path)
-    if tracking_cfg.log_model:
-        examples = to_pixels(next(iter(data.raw["test"].batch(2)))[0]).numpy()
-        tracking.log_network(model, data.info, examples, tracking_cfg.register_as)
-        summary: list[str] = []
-        model.summary(print_fn=lambda line, **_: summary.append(line))
-        tracking.log_text("\n".join(summary), "model/summary.txt")
-    return path
