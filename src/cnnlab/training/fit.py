@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import keras
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig
 
 from cnnlab import models, tracking
 from cnnlab.checks import require
@@ -28,6 +28,7 @@ from cnnlab.training.evaluate import tta_metrics
 from cnnlab.training.export import save_model
 from cnnlab.training.freeze import check_unfreeze, freeze_for_fine_tuning, layers_to_freeze
 from cnnlab.training.kernel_tuning import log_kernel_choices, tune_kernels
+from cnnlab.training.model_options import model_options
 from cnnlab.training.multi_output import (
     MainOutputMetricNames,
     label_every_output,
@@ -69,19 +70,6 @@ class RunResult:
     test_metrics: dict[str, float]
     history: dict[str, list[float]] = field(default_factory=dict)
     train_seconds: float = 0.0
-
-
-# `cfg.model` keys that are not the builder's: the name, the L2 penalty (training.regularization)
-# and where the weights start from (training.warm_start, training.freeze)
-RUN_MODEL_KEYS = ("name", "l2", "init_from", "weights_path", "freeze")
-
-
-def model_options(model_cfg: DictConfig) -> dict:
-    """`cfg.model` without its run-level keys: the keyword options of the model's builder."""
-    options = OmegaConf.to_container(model_cfg, resolve=True)
-    for key in RUN_MODEL_KEYS:
-        options.pop(key, None)
-    return options
 
 
 def progress_verbosity(verbose: str) -> int:
