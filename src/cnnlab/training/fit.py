@@ -24,6 +24,7 @@ from cnnlab.training.callbacks import (
     TrackEpochMetrics,
 )
 from cnnlab.training.checkpoints import EpochCheckpoint, Stateful, load_state, load_variables
+from cnnlab.training.compile import build_compiled_state, compile_model
 from cnnlab.training.evaluate import tta_metrics
 from cnnlab.training.export import save_model
 from cnnlab.training.freeze import check_unfreeze, freeze_for_fine_tuning, layers_to_freeze
@@ -34,7 +35,6 @@ from cnnlab.training.multi_output import (
     label_every_output,
     main_output_names,
 )
-from cnnlab.training.optimizers import build_optimizer, scaled_lr
 from cnnlab.training.precision import set_precision
 from cnnlab.training.regularization import add_l2_penalty
 from cnnlab.training.reproducibility import enable_determinism
@@ -45,7 +45,7 @@ from cnnlab.training.run_folder import (
     prepare_output_dir,
     record_elsewhere,
 )
-from cnnlab.training.schedules import EpochSchedule, build_schedule
+from cnnlab.training.schedules import EpochSchedule
 from cnnlab.training.strategy import (
     build_strategy,
     is_chief,
@@ -77,25 +77,6 @@ def progress_verbosity(verbose: str) -> int:
     if verbose == "auto":
         return 1 if sys.stdout.isatty() else 2
     return int(verbose)
-
-
-def compile_model(
-    model: keras.Model, cfg: DictConfig, steps_per_epoch: int, replicas: int
-) -> EpochSchedule:
-    """Compile with the configured loss, optimizer and schedule; return the schedule."""
-    lr = scaled_lr(cfg.optimizer, replicas)
-    schedule = build_schedule(cfg.schedule, lr, steps_per_epoch, cfg.trainer.epochs)
-    loss = keras.losses.CategoricalCrossentropy(label_smoothing=cfg.trainer.label_smoothing)
-    accuracy = keras.metrics.CategoricalAccuracy(name="accuracy")
-    weights = models.loss_weights(model)  # {} unless the model has auxiliary classifiers
-    model.compile(
-        optimizer=build_optimizer(cfg.optimizer, schedule),
-        loss={output: loss for output in weights} if weights else loss,
-        loss_weights=weights or None,
-        metrics={models.MAIN_OUTPUT: [accuracy]} if weights else [accuracy],
-        jit_compile=cfg.trainer.jit_compile,
-    )
-    return schedule
 
 
 def first_batches(dataset, steps: int | None):
@@ -334,17 +315,6 @@ def fit(
     seconds = time.perf_counter() - start
     model.save(checkpoint)
     return history, seconds
-
-
-def build_compiled_state(model: keras.Model, batch) -> None:
-    """Create the compiled loss's and metrics' variables before `fit` traces its step.
-
-    Without a distribution strategy, Keras creates them inside the first trace of the train
-    step, and a `tf.function` whose first trace creates variables is traced again: a second
-    trace of the whole model (0.5 s for LeNet-5, seconds for GoogLeNet) at every run's start.
-    Keras builds them this way itself, from the data's shapes, when a strategy is set. `batch`:
-    an (inputs, targets) batch or its `tf.TensorSpec`s (a dataset's `element_spec`)."""
-    model._symbolic_build(data_batch=batch)
 
 
 def training_batches(data: Datasets, model: keras.Model, cfg: DictConfig, steps: int, skip: int):
