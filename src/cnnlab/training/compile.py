@@ -4,7 +4,7 @@ loss's and metrics' variables created before `fit` traces its step."""
 import keras
 from omegaconf import DictConfig
 
-from cnnlab import models
+from cnnlab.training.multi_output import compile_arguments
 from cnnlab.training.optimizers import build_optimizer, scaled_lr
 from cnnlab.training.schedules import EpochSchedule, build_schedule
 
@@ -17,12 +17,9 @@ def compile_model(
     schedule = build_schedule(cfg.schedule, lr, steps_per_epoch, cfg.trainer.epochs)
     loss = keras.losses.CategoricalCrossentropy(label_smoothing=cfg.trainer.label_smoothing)
     accuracy = keras.metrics.CategoricalAccuracy(name="accuracy")
-    weights = models.loss_weights(model)  # {} unless the model has auxiliary classifiers
     model.compile(
         optimizer=build_optimizer(cfg.optimizer, schedule),
-        loss={output: loss for output in weights} if weights else loss,
-        loss_weights=weights or None,
-        metrics={models.MAIN_OUTPUT: [accuracy]} if weights else [accuracy],
+        **compile_arguments(model, loss, accuracy),
         jit_compile=cfg.trainer.jit_compile,
     )
     return schedule

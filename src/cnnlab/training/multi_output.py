@@ -6,6 +6,19 @@ import keras
 from cnnlab import models
 
 
+def compile_arguments(model: keras.Model, loss, metric) -> dict:
+    """`compile`'s loss, loss weights and metrics: a model with auxiliary classifiers has the loss
+    on every output, weighted (`models.loss_weights`), and the metric on its main output."""
+    weights = models.loss_weights(model)
+    if not weights:
+        return {"loss": loss, "loss_weights": None, "metrics": [metric]}
+    return {
+        "loss": dict.fromkeys(weights, loss),
+        "loss_weights": weights,
+        "metrics": {models.MAIN_OUTPUT: [metric]},
+    }
+
+
 def label_every_output(dataset, model: keras.Model):
     """(images, labels) -> (images, {output: labels}) for a model with auxiliary classifiers."""
     outputs = list(models.loss_weights(model))
