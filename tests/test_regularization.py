@@ -8,8 +8,8 @@ import pytest
 
 from cnnlab import models, tracking
 from cnnlab.training import train
+from cnnlab.training.callbacks import stateful_callbacks
 from cnnlab.training.compile import compile_model
-from cnnlab.training.fit import stateful_callbacks
 from cnnlab.training.regularization import add_l2_penalty
 
 

@@ -17,13 +17,12 @@ from cnnlab.config import validate
 from cnnlab.data import Datasets, build_datasets, describe
 from cnnlab.errors import ConfigError
 from cnnlab.training.callbacks import (
-    EarlyStoppingToBest,
     LearningRateToLogs,
     RaiseOnNonFiniteLoss,
-    ReduceOnPlateau,
     TrackEpochMetrics,
+    stateful_callbacks,
 )
-from cnnlab.training.checkpoints import EpochCheckpoint, Stateful, load_state, load_variables
+from cnnlab.training.checkpoints import EpochCheckpoint, Stateful, load_variables
 from cnnlab.training.compile import build_compiled_state, compile_model
 from cnnlab.training.evaluate import tta_metrics
 from cnnlab.training.export import save_model
@@ -38,14 +37,18 @@ from cnnlab.training.multi_output import (
 from cnnlab.training.precision import set_precision
 from cnnlab.training.regularization import add_l2_penalty
 from cnnlab.training.reproducibility import enable_determinism
-from cnnlab.training.resume import config_digest, find_resume_point
+from cnnlab.training.resume import (
+    config_digest,
+    find_resume_point,
+    restore_epochs,
+    skip_trained_epochs,
+)
 from cnnlab.training.run_folder import (
     default_output_dir,
     hydra_log_file,
     prepare_output_dir,
     record_elsewhere,
 )
-from cnnlab.training.schedules import EpochSchedule
 from cnnlab.training.strategy import (
     build_strategy,
     is_chief,
@@ -230,33 +233,6 @@ def log_run_description(cfg: DictConfig, model: keras.Model, data: Datasets) -> 
         tracking.log_figure(figure, "augmentation.png")
 
 
-def stateful_callbacks(
-    cfg: DictConfig, schedule: EpochSchedule, has_val: bool
-) -> dict[str, Stateful]:
-    """Reduce-on-plateau and early stopping, when configured; their state is checkpointed."""
-    callbacks: dict[str, Stateful] = {}
-    monitors = []
-    if cfg.schedule.name == "plateau":
-        s = cfg.schedule
-        callbacks["plateau"] = ReduceOnPlateau(
-            schedule, s.monitor, s.factor, s.patience, s.min_delta
-        )
-        monitors.append(("schedule.monitor", s.monitor))
-    stopping = cfg.trainer.early_stopping
-    if stopping.patience is not None:
-        callbacks["early_stopping"] = EarlyStoppingToBest(
-            stopping.monitor, stopping.patience, stopping.min_delta
-        )
-        monitors.append(("trainer.early_stopping.monitor", stopping.monitor))
-    for key, monitor in monitors:
-        if monitor.startswith("val_") and not has_val:
-            raise ConfigError(
-                f"{key}={monitor} is invalid: expected a train metric (loss, accuracy), "
-                "this data has no validation split"
-            )
-    return callbacks
-
-
 def fit(
     model: keras.Model,
     data: Datasets,
@@ -275,12 +251,9 @@ def fit(
     other bookkeeping together: `benchmarks/RESULTS.md`)."""
     checkpoint = output_dir / "checkpoints" / "last.keras"
     state_path = output_dir / "checkpoints" / "state.npz"
-    history: dict[str, list[float]] = {}
-    initial_epoch = 0
+    initial_epoch, history = 0, {}
     if cfg.trainer.resume and state_path.exists():
-        meta = load_state(state_path, model, stateful)
-        initial_epoch, history = meta["epochs_done"], meta["history"]
-        log_missing_epochs(run_id, history)
+        initial_epoch, history = restore_epochs(state_path, model, stateful, run_id)
     callbacks = [
         MainOutputMetricNames(),
         *stateful.values(),  # before the lr is read: a plateau lowers it at this epoch's end
@@ -290,7 +263,12 @@ def fit(
         RaiseOnNonFiniteLoss(cfg.optimizer.lr),
         *extra_callbacks,
     ]
-    train_data = training_batches(data, model, cfg, steps_per_epoch, initial_epoch)
+    train_data = skip_trained_epochs(  # an epoch: `steps_per_epoch` batches of the repeated split
+        label_every_output(data.train, model).repeat(),
+        initial_epoch,
+        steps_per_epoch,
+        cfg.trainer.deterministic,
+    )
     val_data = label_every_output(first_batches(data.val, cfg.trainer.eval_steps), model)
     build_compiled_state(model, train_data.element_spec)
     start = time.perf_counter()
@@ -315,23 +293,3 @@ def fit(
     seconds = time.perf_counter() - start
     model.save(checkpoint)
     return history, seconds
-
-
-def training_batches(data: Datasets, model: keras.Model, cfg: DictConfig, steps: int, skip: int):
-    """The train split repeated (one pass = one epoch of `steps` batches unless
-    `trainer.steps_per_epoch` says otherwise). A deterministic resumed run first draws the
-    `skip` epochs it already trained on, so that every later epoch sees the same shuffled,
-    augmented batches as in an uninterrupted run (costs one input-pipeline pass per epoch)."""
-    batches = label_every_output(data.train, model).repeat()
-    if skip and cfg.trainer.deterministic:
-        batches = batches.skip(skip * steps)
-    return batches
-
-
-def log_missing_epochs(run_id: str, history: dict[str, list[float]]) -> None:
-    """Log the checkpointed epochs whose metrics the killed process did not log (it can die
-    between saving the state and logging), so the run has each step exactly once."""
-    logged = set(tracking.logged_steps(run_id, "loss"))
-    for epoch in range(len(history.get("loss", []))):
-        if epoch not in logged:
-            tracking.log_metrics({k: v[epoch] for k, v in history.items()}, step=epoch)
