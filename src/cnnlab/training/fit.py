@@ -14,8 +14,9 @@ from omegaconf import DictConfig
 from cnnlab import models, tracking
 from cnnlab.checks import require
 from cnnlab.config import validate
-from cnnlab.data import Datasets, build_datasets, describe
+from cnnlab.data import DataInfo, Datasets, build_datasets, describe
 from cnnlab.errors import ConfigError
+from cnnlab.models import autotune
 from cnnlab.training.callbacks import (
     LearningRateToLogs,
     RaiseOnNonFiniteLoss,
@@ -43,19 +44,15 @@ from cnnlab.training.resume import (
     restore_epochs,
     skip_trained_epochs,
 )
-from cnnlab.training.run_folder import (
-    default_output_dir,
-    hydra_log_file,
-    prepare_output_dir,
-    record_elsewhere,
+from cnnlab.training.run_folder import hydra_log_file, output_folder, prepare_output_dir
+from cnnlab.training.strategy import build_strategy, shard_by_data, work_around_keras_multi_worker
+from cnnlab.training.warm_start import (
+    Source,
+    lineage_tags,
+    load_source,
+    open_source,
+    source_data,
 )
-from cnnlab.training.strategy import (
-    build_strategy,
-    is_chief,
-    shard_by_data,
-    work_around_keras_multi_worker,
-)
-from cnnlab.training.warm_start import lineage_tags, load_source, open_source, source_data
 from cnnlab.viz.augment import plot_augmentation
 from cnnlab.viz.curves import plot_history
 
@@ -108,9 +105,8 @@ def train(
             "trainer.strategy=multi_worker (resuming a multi-worker run is not supported yet)"
         )
     strategy = build_strategy(cfg.trainer.strategy)  # first: multi_worker needs TF untouched
-    output_dir = Path(output_dir or default_output_dir())
-    if not is_chief():
-        output_dir, cfg = record_elsewhere(output_dir, cfg)
+    replicas = strategy.num_replicas_in_sync
+    output_dir, cfg = output_folder(output_dir, cfg)
     tracking.check_store(cfg.tracking)
     resume = find_resume_point(cfg)
     output_dir = resume.output_dir if resume else output_dir
@@ -133,15 +129,8 @@ def train(
     # initializers take their seeds from; the initial weights must not depend on it.
     keras.utils.set_random_seed(cfg.seed)
     with strategy.scope():
-        model = models.build(
-            cfg.model.name, data.info.input_shape, data.info.num_classes, **model_options(cfg.model)
-        )
-        loaded = load_source(source, model).loaded if source else None
-        tuning = tune_kernels(model, cfg, strategy.num_replicas_in_sync)  # keeps the weights
-        model = tuning.model if tuning else model
-        require(cfg.model.l2 >= 0, "model.l2", cfg.model.l2, "a number >= 0")
-        add_l2_penalty(model, cfg.model.l2)
-        schedule = compile_model(model, cfg, steps_per_epoch, strategy.num_replicas_in_sync)
+        model, loaded, tuning = build_model(cfg, data.info, source, replicas)
+        schedule = compile_model(model, cfg, steps_per_epoch, replicas)
         frozen = layers_to_freeze(model, freezing, loaded)
         callbacks = [*freeze_for_fine_tuning(model, frozen, cfg.trainer, schedule), *callbacks]
     if cfg.trainer.strategy == "multi_worker":
@@ -149,17 +138,7 @@ def train(
     stateful = stateful_callbacks(cfg, schedule, has_val=data.val is not None)
 
     name = resume.run_name if resume else tracking.run_name(cfg.model.name, data.info.name)
-    tags = {
-        "kind": "train",
-        "config_digest": config_digest(cfg),
-        "git_commit": tracking.git_commit(),
-        "model": cfg.model.name,
-        "data": data.info.name,
-        "output_dir": str(output_dir.resolve()),
-        "precision": policy,
-        "replicas": str(strategy.num_replicas_in_sync),
-        **lineage_tags(source),
-    }
+    tags = run_tags(cfg, data, output_dir, policy, replicas) | lineage_tags(source)
     log.info(
         "%s %s: %s; model %s (%s parameters, %s, %d replica(s)); outputs in %s",
         "resuming" if resume else "run",
@@ -168,7 +147,7 @@ def train(
         cfg.model.name,
         f"{model.count_params():,}",
         policy,
-        strategy.num_replicas_in_sync,
+        replicas,
         output_dir,
     )
     with (
@@ -183,21 +162,8 @@ def train(
         history, seconds = fit(
             model, data, cfg, steps_per_epoch, output_dir, stateful, run_id, callbacks
         )
-        if "early_stopping" in stateful:
-            best_epoch = stateful["early_stopping"].best_epoch
-            tracking.log_metrics({"best_epoch": best_epoch})
-            log.info("early stopping: the model is the best epoch's, epoch %d", best_epoch + 1)
-        test_metrics = {
-            f"test_{k}": float(v)
-            for k, v in main_output_names(
-                model.evaluate(
-                    label_every_output(first_batches(data.test, cfg.trainer.eval_steps), model),
-                    verbose=0,
-                    return_dict=True,
-                )
-            ).items()
-        }
-        test_metrics |= tta_metrics(model, first_batches(data.test_views, cfg.trainer.eval_steps))
+        log_best_epoch(stateful)
+        test_metrics = score_test_split(model, data, cfg.trainer.eval_steps)
         tracking.log_metrics({**test_metrics, "train_seconds": seconds})
         model_path = save_model(models.inference_model(model), output_dir, cfg.tracking, data)
         tracking.log_figure(plot_history(history, title=name), "curves.png")
@@ -208,6 +174,59 @@ def train(
             seconds,
         )
     return RunResult(run_id, name, output_dir, model_path, test_metrics, history, seconds)
+
+
+def build_model(
+    cfg: DictConfig, info: DataInfo, source: Source | None, replicas: int
+) -> tuple[keras.Model, tuple[str, ...] | None, autotune.Tuning | None]:
+    """`cfg.model` for the data, with `source`'s weights where they fit (and the names of the
+    layers that took them), on the kernels `conv_impl=auto` picks (the weights are kept), with
+    its L2 penalty."""
+    model = models.build(
+        cfg.model.name, info.input_shape, info.num_classes, **model_options(cfg.model)
+    )
+    loaded = load_source(source, model).loaded if source else None
+    tuning = tune_kernels(model, cfg, replicas)
+    model = tuning.model if tuning else model
+    require(cfg.model.l2 >= 0, "model.l2", cfg.model.l2, "a number >= 0")
+    add_l2_penalty(model, cfg.model.l2)
+    return model, loaded, tuning
+
+
+def run_tags(
+    cfg: DictConfig, data: Datasets, output_dir: Path, policy: str, replicas: int
+) -> dict[str, str]:
+    """The MLflow tags a training run is found by: its kind, config, code, model and data."""
+    return {
+        "kind": "train",
+        "config_digest": config_digest(cfg),
+        "git_commit": tracking.git_commit(),
+        "model": cfg.model.name,
+        "data": data.info.name,
+        "output_dir": str(output_dir.resolve()),
+        "precision": policy,
+        "replicas": str(replicas),
+    }
+
+
+def log_best_epoch(stateful: dict[str, Stateful]) -> None:
+    """With early stopping, the model is the best epoch's: say which (0-based in MLflow)."""
+    if "early_stopping" in stateful:
+        best_epoch = stateful["early_stopping"].best_epoch
+        tracking.log_metrics({"best_epoch": best_epoch})
+        log.info("early stopping: the model is the best epoch's, epoch %d", best_epoch + 1)
+
+
+def score_test_split(model: keras.Model, data: Datasets, eval_steps: int | None) -> dict:
+    """`test_*` metrics of the main output on the test split (its first `eval_steps` batches),
+    and `test_tta_*` averaged over its test-time views, when the data has them."""
+    logs = model.evaluate(
+        label_every_output(first_batches(data.test, eval_steps), model),
+        verbose=0,
+        return_dict=True,
+    )
+    test_metrics = {f"test_{k}": float(v) for k, v in main_output_names(logs).items()}
+    return test_metrics | tta_metrics(model, first_batches(data.test_views, eval_steps))
 
 
 def log_run_description(cfg: DictConfig, model: keras.Model, data: Datasets) -> None:

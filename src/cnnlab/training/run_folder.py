@@ -8,7 +8,14 @@ from omegaconf import DictConfig, OmegaConf
 
 from cnnlab import tracking
 from cnnlab.errors import ConfigError
-from cnnlab.training.strategy import worker_task
+from cnnlab.training.strategy import is_chief, worker_task
+
+
+def output_folder(output_dir: Path | None, cfg: DictConfig) -> tuple[Path, DictConfig]:
+    """`output_dir`, else Hydra's run folder (or a fresh one); a non-chief worker of a
+    multi-worker run records in a scratch folder and store inside it (`record_elsewhere`)."""
+    output_dir = Path(output_dir or default_output_dir())
+    return (output_dir, cfg) if is_chief() else record_elsewhere(output_dir, cfg)
 
 
 def default_output_dir() -> Path:
