@@ -72,18 +72,6 @@ class RunResult:
     train_seconds: float = 0.0
 
 
-def progress_verbosity(verbose: str) -> int:
-    """A progress bar on a terminal, one line per epoch in logs and CI."""
-    if verbose == "auto":
-        return 1 if sys.stdout.isatty() else 2
-    return int(verbose)
-
-
-def first_batches(dataset, steps: int | None):
-    """The first `steps` batches of an evaluation split (`trainer.eval_steps`), or all of it."""
-    return dataset if dataset is None or steps is None else dataset.take(steps)
-
-
 def train(
     cfg: DictConfig,
     output_dir: Path | None = None,
@@ -209,26 +197,6 @@ def run_tags(
     }
 
 
-def log_best_epoch(stateful: dict[str, Stateful]) -> None:
-    """With early stopping, the model is the best epoch's: say which (0-based in MLflow)."""
-    if "early_stopping" in stateful:
-        best_epoch = stateful["early_stopping"].best_epoch
-        tracking.log_metrics({"best_epoch": best_epoch})
-        log.info("early stopping: the model is the best epoch's, epoch %d", best_epoch + 1)
-
-
-def score_test_split(model: keras.Model, data: Datasets, eval_steps: int | None) -> dict:
-    """`test_*` metrics of the main output on the test split (its first `eval_steps` batches),
-    and `test_tta_*` averaged over its test-time views, when the data has them."""
-    logs = model.evaluate(
-        label_every_output(first_batches(data.test, eval_steps), model),
-        verbose=0,
-        return_dict=True,
-    )
-    test_metrics = {f"test_{k}": float(v) for k, v in main_output_names(logs).items()}
-    return test_metrics | tta_metrics(model, first_batches(data.test_views, eval_steps))
-
-
 def log_run_description(cfg: DictConfig, model: keras.Model, data: Datasets) -> None:
     """What a new run records before training: config, sizes, data metrics, augmentation."""
     tracking.log_config(cfg)
@@ -312,3 +280,35 @@ def fit(
     seconds = time.perf_counter() - start
     model.save(checkpoint)
     return history, seconds
+
+
+def log_best_epoch(stateful: dict[str, Stateful]) -> None:
+    """With early stopping, the model is the best epoch's: say which (0-based in MLflow)."""
+    if "early_stopping" in stateful:
+        best_epoch = stateful["early_stopping"].best_epoch
+        tracking.log_metrics({"best_epoch": best_epoch})
+        log.info("early stopping: the model is the best epoch's, epoch %d", best_epoch + 1)
+
+
+def score_test_split(model: keras.Model, data: Datasets, eval_steps: int | None) -> dict:
+    """`test_*` metrics of the main output on the test split (its first `eval_steps` batches),
+    and `test_tta_*` averaged over its test-time views, when the data has them."""
+    logs = model.evaluate(
+        label_every_output(first_batches(data.test, eval_steps), model),
+        verbose=0,
+        return_dict=True,
+    )
+    test_metrics = {f"test_{k}": float(v) for k, v in main_output_names(logs).items()}
+    return test_metrics | tta_metrics(model, first_batches(data.test_views, eval_steps))
+
+
+def first_batches(dataset, steps: int | None):
+    """The first `steps` batches of an evaluation split (`trainer.eval_steps`), or all of it."""
+    return dataset if dataset is None or steps is None else dataset.take(steps)
+
+
+def progress_verbosity(verbose: str) -> int:
+    """A progress bar on a terminal, one line per epoch in logs and CI."""
+    if verbose == "auto":
+        return 1 if sys.stdout.isatty() else 2
+    return int(verbose)
