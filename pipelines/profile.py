@@ -24,7 +24,7 @@ def main(cfg: DictConfig) -> None:
     from cnnlab.analysis import profile, shapes_only
     from cnnlab.models import autotune
     from cnnlab.models.init import check_init
-    from cnnlab.training.fit import model_options
+    from cnnlab.training.model_options import model_options
 
     paper_shape, paper_classes = models.paper_input(cfg.model.name)
     input_shape = tuple(cfg.input_shape or paper_shape)

@@ -15,7 +15,7 @@ from support.model_builds import REPRESENTATIVES
 from cnnlab import models, tracking
 from cnnlab.layers import Im2ColConv2D, Im2ColDepthwiseConv2D, Im2ColPool2D
 from cnnlab.training import train
-from cnnlab.training.fit import model_options
+from cnnlab.training.model_options import model_options
 
 SLOW_TO_BUILD = {  # 10 s or more of building and compiling each on the shared 2-core CPU
     "alexnet",

@@ -30,7 +30,7 @@ from cnnlab.models import _registry, alexnet, googlenet, inception_v3, inception
 from cnnlab.models.blocks.auxiliary import with_auxiliary_outputs
 from cnnlab.models.blocks.heads import softmax_classifier
 from cnnlab.models.resnet import ZeroPadShortcut
-from cnnlab.training.fit import compile_model
+from cnnlab.training.compile import compile_model
 
 KERAS_APPLICATIONS = {  # name: (keras.applications builder, input side, parameters)
     "vgg16": ("VGG16", 224, 138_357_544),

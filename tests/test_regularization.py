@@ -8,7 +8,8 @@ import pytest
 
 from cnnlab import models, tracking
 from cnnlab.training import train
-from cnnlab.training.fit import compile_model, stateful_callbacks
+from cnnlab.training.callbacks import stateful_callbacks
+from cnnlab.training.compile import compile_model
 from cnnlab.training.regularization import add_l2_penalty
 
 

@@ -16,7 +16,7 @@ from support.servers import PORT_TRIES, free_port, port_taken
 from cnnlab import models, tracking
 from cnnlab.data import build_datasets
 from cnnlab.errors import ConfigError
-from cnnlab.training.fit import build_compiled_state
+from cnnlab.training.compile import build_compiled_state
 from cnnlab.training.precision import set_precision
 from cnnlab.training.strategy import build_strategy
 

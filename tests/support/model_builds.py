@@ -13,7 +13,7 @@ from omegaconf import OmegaConf
 
 from cnnlab import models
 from cnnlab.analysis import shapes_only
-from cnnlab.training.fit import model_options
+from cnnlab.training.model_options import model_options
 
 CONF_MODEL = Path(__file__).resolve().parents[2] / "conf" / "model"
 

@@ -1,14 +1,17 @@
 """Keras callbacks of a training run: the learning rate and metrics to the tracker, a loud stop
 on a NaN loss, reduce-on-plateau for `schedule=plateau`, and early stopping that keeps the best
-weights. The stateful ones expose `get_state()`/`set_state()` so a checkpoint can resume them."""
+weights. The stateful ones expose `get_state()`/`set_state()` so a checkpoint can resume them;
+`stateful_callbacks` builds those the config asks for."""
 
 import math
 from typing import Any
 
 import keras
+from omegaconf import DictConfig
 
 from cnnlab import tracking
-from cnnlab.errors import TrainingDiverged
+from cnnlab.errors import ConfigError, TrainingDiverged
+from cnnlab.training.checkpoints import Stateful
 from cnnlab.training.schedules import EpochSchedule
 
 
@@ -112,3 +115,30 @@ class EarlyStoppingToBest(keras.callbacks.EarlyStopping):
         self._resumed = state
         for name, value in state.items():
             setattr(self, name, value)
+
+
+def stateful_callbacks(
+    cfg: DictConfig, schedule: EpochSchedule, has_val: bool
+) -> dict[str, Stateful]:
+    """Reduce-on-plateau and early stopping, when configured; their state is checkpointed."""
+    callbacks: dict[str, Stateful] = {}
+    monitors = []
+    if cfg.schedule.name == "plateau":
+        s = cfg.schedule
+        callbacks["plateau"] = ReduceOnPlateau(
+            schedule, s.monitor, s.factor, s.patience, s.min_delta
+        )
+        monitors.append(("schedule.monitor", s.monitor))
+    stopping = cfg.trainer.early_stopping
+    if stopping.patience is not None:
+        callbacks["early_stopping"] = EarlyStoppingToBest(
+            stopping.monitor, stopping.patience, stopping.min_delta
+        )
+        monitors.append(("trainer.early_stopping.monitor", stopping.monitor))
+    for key, monitor in monitors:
+        if monitor.startswith("val_") and not has_val:
+            raise ConfigError(
+                f"{key}={monitor} is invalid: expected a train metric (loss, accuracy), "
+                "this data has no validation split"
+            )
+    return callbacks

@@ -9,40 +9,51 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import keras
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig
 
 from cnnlab import models, tracking
 from cnnlab.checks import require
 from cnnlab.config import validate
-from cnnlab.data import Datasets, build_datasets, describe, to_pixels
+from cnnlab.data import DataInfo, Datasets, build_datasets, describe
 from cnnlab.errors import ConfigError
 from cnnlab.models import autotune
 from cnnlab.training.callbacks import (
-    EarlyStoppingToBest,
     LearningRateToLogs,
     RaiseOnNonFiniteLoss,
-    ReduceOnPlateau,
     TrackEpochMetrics,
+    stateful_callbacks,
 )
-from cnnlab.training.checkpoints import EpochCheckpoint, Stateful, load_state, load_variables
+from cnnlab.training.checkpoints import EpochCheckpoint, Stateful, load_variables
+from cnnlab.training.compile import build_compiled_state, compile_model
+from cnnlab.training.export import save_model
 from cnnlab.training.freeze import check_unfreeze, freeze_for_fine_tuning, layers_to_freeze
-from cnnlab.training.optimizers import build_optimizer, scaled_lr
+from cnnlab.training.kernel_tuning import log_kernel_choices, tune_kernels
+from cnnlab.training.model_options import model_options
+from cnnlab.training.multi_output import (
+    MainOutputMetricNames,
+    label_every_output,
+    main_output_names,
+)
 from cnnlab.training.precision import set_precision
 from cnnlab.training.regularization import add_l2_penalty
 from cnnlab.training.reproducibility import enable_determinism
-from cnnlab.training.resume import config_digest, find_resume_point
-from cnnlab.training.schedules import EpochSchedule, build_schedule
-from cnnlab.training.strategy import (
-    build_strategy,
-    is_chief,
-    shard_by_data,
-    work_around_keras_multi_worker,
-    worker_task,
+from cnnlab.training.resume import (
+    config_digest,
+    find_resume_point,
+    restore_epochs,
+    skip_trained_epochs,
 )
+from cnnlab.training.run_folder import hydra_log_file, output_folder, prepare_output_dir
+from cnnlab.training.strategy import build_strategy, shard_by_data, work_around_keras_multi_worker
 from cnnlab.training.test_time import tta_metrics
-from cnnlab.training.warm_start import lineage_tags, load_source, open_source, source_data
+from cnnlab.training.warm_start import (
+    Source,
+    lineage_tags,
+    load_source,
+    open_source,
+    source_data,
+)
 from cnnlab.viz.augment import plot_augmentation
-from cnnlab.viz.autotune import plot_kernel_choices
 from cnnlab.viz.curves import plot_history
 
 log = logging.getLogger(__name__)
@@ -59,96 +70,6 @@ class RunResult:
     test_metrics: dict[str, float]
     history: dict[str, list[float]] = field(default_factory=dict)
     train_seconds: float = 0.0
-
-
-def default_output_dir() -> Path:
-    """Hydra's run dir under `@hydra.main`; a fresh timestamped folder when called in-process."""
-    from hydra.core.hydra_config import HydraConfig
-
-    if HydraConfig.initialized():
-        return Path(HydraConfig.get().runtime.output_dir)
-    return Path(
-        "outputs", "runs", time.strftime("%Y-%m-%d"), tracking.run_name(time.strftime("%H-%M-%S"))
-    )
-
-
-def hydra_log_file() -> Path | None:
-    """The log file Hydra writes for this job (None when called in-process, outside Hydra)."""
-    from hydra.core.hydra_config import HydraConfig
-
-    if not HydraConfig.initialized():
-        return None
-    config = HydraConfig.get()
-    return Path(config.runtime.output_dir, f"{config.job.name}.log")
-
-
-# `cfg.model` keys that are not the builder's: the name, the L2 penalty (training.regularization)
-# and where the weights start from (training.warm_start, training.freeze)
-RUN_MODEL_KEYS = ("name", "l2", "init_from", "weights_path", "freeze")
-
-
-def model_options(model_cfg: DictConfig) -> dict:
-    """`cfg.model` without its run-level keys: the keyword options of the model's builder."""
-    options = OmegaConf.to_container(model_cfg, resolve=True)
-    for key in RUN_MODEL_KEYS:
-        options.pop(key, None)
-    return options
-
-
-def progress_verbosity(verbose: str) -> int:
-    """A progress bar on a terminal, one line per epoch in logs and CI."""
-    if verbose == "auto":
-        return 1 if sys.stdout.isatty() else 2
-    return int(verbose)
-
-
-def compile_model(
-    model: keras.Model, cfg: DictConfig, steps_per_epoch: int, replicas: int
-) -> EpochSchedule:
-    """Compile with the configured loss, optimizer and schedule; return the schedule."""
-    lr = scaled_lr(cfg.optimizer, replicas)
-    schedule = build_schedule(cfg.schedule, lr, steps_per_epoch, cfg.trainer.epochs)
-    loss = keras.losses.CategoricalCrossentropy(label_smoothing=cfg.trainer.label_smoothing)
-    accuracy = keras.metrics.CategoricalAccuracy(name="accuracy")
-    weights = models.loss_weights(model)  # {} unless the model has auxiliary classifiers
-    model.compile(
-        optimizer=build_optimizer(cfg.optimizer, schedule),
-        loss={output: loss for output in weights} if weights else loss,
-        loss_weights=weights or None,
-        metrics={models.MAIN_OUTPUT: [accuracy]} if weights else [accuracy],
-        jit_compile=cfg.trainer.jit_compile,
-    )
-    return schedule
-
-
-def first_batches(dataset, steps: int | None):
-    """The first `steps` batches of an evaluation split (`trainer.eval_steps`), or all of it."""
-    return dataset if dataset is None or steps is None else dataset.take(steps)
-
-
-def label_every_output(dataset, model: keras.Model):
-    """(images, labels) -> (images, {output: labels}) for a model with auxiliary classifiers."""
-    outputs = list(models.loss_weights(model))
-    if dataset is None or not outputs:
-        return dataset
-    return dataset.map(lambda images, labels: (images, dict.fromkeys(outputs, labels)))
-
-
-def main_output_names(logs: dict) -> dict:
-    """Name the main output's accuracy of a multi-output model `accuracy`, like every model's
-    (Keras calls it `predictions_accuracy`); the auxiliary losses keep their `aux1_loss` names."""
-    prefixed = f"{models.MAIN_OUTPUT}_accuracy"
-    for key in [k for k in logs if k.endswith(prefixed)]:
-        logs[key.replace(prefixed, "accuracy")] = logs.pop(key)
-    return logs
-
-
-class MainOutputMetricNames(keras.callbacks.Callback):
-    """Renames the epoch logs in place, before the callbacks after it (tracking, History) see them."""
-
-    def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
-        if logs:
-            main_output_names(logs)
 
 
 def train(
@@ -172,9 +93,8 @@ def train(
             "trainer.strategy=multi_worker (resuming a multi-worker run is not supported yet)"
         )
     strategy = build_strategy(cfg.trainer.strategy)  # first: multi_worker needs TF untouched
-    output_dir = Path(output_dir or default_output_dir())
-    if not is_chief():
-        output_dir, cfg = record_elsewhere(output_dir, cfg)
+    replicas = strategy.num_replicas_in_sync
+    output_dir, cfg = output_folder(output_dir, cfg)
     tracking.check_store(cfg.tracking)
     resume = find_resume_point(cfg)
     output_dir = resume.output_dir if resume else output_dir
@@ -197,15 +117,8 @@ def train(
     # initializers take their seeds from; the initial weights must not depend on it.
     keras.utils.set_random_seed(cfg.seed)
     with strategy.scope():
-        model = models.build(
-            cfg.model.name, data.info.input_shape, data.info.num_classes, **model_options(cfg.model)
-        )
-        loaded = load_source(source, model).loaded if source else None
-        tuning = tune_kernels(model, cfg, strategy.num_replicas_in_sync)  # keeps the weights
-        model = tuning.model if tuning else model
-        require(cfg.model.l2 >= 0, "model.l2", cfg.model.l2, "a number >= 0")
-        add_l2_penalty(model, cfg.model.l2)
-        schedule = compile_model(model, cfg, steps_per_epoch, strategy.num_replicas_in_sync)
+        model, loaded, tuning = build_model(cfg, data.info, source, replicas)
+        schedule = compile_model(model, cfg, steps_per_epoch, replicas)
         frozen = layers_to_freeze(model, freezing, loaded)
         callbacks = [*freeze_for_fine_tuning(model, frozen, cfg.trainer, schedule), *callbacks]
     if cfg.trainer.strategy == "multi_worker":
@@ -213,17 +126,7 @@ def train(
     stateful = stateful_callbacks(cfg, schedule, has_val=data.val is not None)
 
     name = resume.run_name if resume else tracking.run_name(cfg.model.name, data.info.name)
-    tags = {
-        "kind": "train",
-        "config_digest": config_digest(cfg),
-        "git_commit": tracking.git_commit(),
-        "model": cfg.model.name,
-        "data": data.info.name,
-        "output_dir": str(output_dir.resolve()),
-        "precision": policy,
-        "replicas": str(strategy.num_replicas_in_sync),
-        **lineage_tags(source),
-    }
+    tags = run_tags(cfg, data, output_dir, policy, replicas) | lineage_tags(source)
     log.info(
         "%s %s: %s; model %s (%s parameters, %s, %d replica(s)); outputs in %s",
         "resuming" if resume else "run",
@@ -232,7 +135,7 @@ def train(
         cfg.model.name,
         f"{model.count_params():,}",
         policy,
-        strategy.num_replicas_in_sync,
+        replicas,
         output_dir,
     )
     with (
@@ -247,21 +150,8 @@ def train(
         history, seconds = fit(
             model, data, cfg, steps_per_epoch, output_dir, stateful, run_id, callbacks
         )
-        if "early_stopping" in stateful:
-            best_epoch = stateful["early_stopping"].best_epoch
-            tracking.log_metrics({"best_epoch": best_epoch})
-            log.info("early stopping: the model is the best epoch's, epoch %d", best_epoch + 1)
-        test_metrics = {
-            f"test_{k}": float(v)
-            for k, v in main_output_names(
-                model.evaluate(
-                    label_every_output(first_batches(data.test, cfg.trainer.eval_steps), model),
-                    verbose=0,
-                    return_dict=True,
-                )
-            ).items()
-        }
-        test_metrics |= tta_metrics(model, first_batches(data.test_views, cfg.trainer.eval_steps))
+        log_best_epoch(stateful)
+        test_metrics = score_test_split(model, data, cfg.trainer.eval_steps)
         tracking.log_metrics({**test_metrics, "train_seconds": seconds})
         model_path = save_model(models.inference_model(model), output_dir, cfg.tracking, data)
         tracking.log_figure(plot_history(history, title=name), "curves.png")
@@ -274,48 +164,37 @@ def train(
     return RunResult(run_id, name, output_dir, model_path, test_metrics, history, seconds)
 
 
-def record_elsewhere(output_dir: Path, cfg: DictConfig) -> tuple[Path, DictConfig]:
-    """A non-chief worker of a multi-worker run trains like the chief but records its copy of the
-    run into a scratch store and folder of its own (the chief's run is the one to look at); the
-    chief alone touches the configured store (two processes creating one SQLite store race)."""
-    kind, index = worker_task()
-    scratch = output_dir / f"{kind}-{index}"
-    prepare_output_dir(scratch)
-    folder = scratch.resolve()
-    store = {"uri": f"sqlite:///{folder}/mlflow.db", "artifact_location": f"{folder}/mlartifacts"}
-    return scratch, OmegaConf.merge(cfg, {"tracking": store})
+def build_model(
+    cfg: DictConfig, info: DataInfo, source: Source | None, replicas: int
+) -> tuple[keras.Model, tuple[str, ...] | None, autotune.Tuning | None]:
+    """`cfg.model` for the data, with `source`'s weights where they fit (and the names of the
+    layers that took them), on the kernels `conv_impl=auto` picks (the weights are kept), with
+    its L2 penalty."""
+    model = models.build(
+        cfg.model.name, info.input_shape, info.num_classes, **model_options(cfg.model)
+    )
+    loaded = load_source(source, model).loaded if source else None
+    tuning = tune_kernels(model, cfg, replicas)
+    model = tuning.model if tuning else model
+    require(cfg.model.l2 >= 0, "model.l2", cfg.model.l2, "a number >= 0")
+    add_l2_penalty(model, cfg.model.l2)
+    return model, loaded, tuning
 
 
-def prepare_output_dir(output_dir: Path) -> None:
-    """Create the run's folder and its checkpoints folder, or fail now in one line."""
-    try:
-        (output_dir / "checkpoints").mkdir(parents=True, exist_ok=True)
-        probe = output_dir / "checkpoints" / ".writable"
-        probe.write_bytes(b"")
-        probe.unlink()
-    except OSError as error:
-        raise ConfigError(
-            f"output folder {output_dir} is invalid: expected a writable folder ({error.strerror})"
-        ) from error
-
-
-def tune_kernels(model: keras.Model, cfg: DictConfig, replicas: int) -> autotune.Tuning | None:
-    """`model.conv_impl=auto`: each conv and pool layer on the kernel that trains it faster at
-    the batch each replica trains on, timed before the MLflow run opens (`models.autotune`)."""
-    if cfg.model.get("conv_impl") != "auto":
-        return None
-    return autotune.tune(model, max(1, cfg.trainer.batch_size // replicas))
-
-
-def log_kernel_choices(tuning: autotune.Tuning | None) -> None:
-    """What `conv_impl=auto` chose: layers per kernel (params), each layer's timings and
-    choice (`autotune.txt`, `autotune.png`), and the seconds its timing took (0 when cached)."""
-    if tuning is None:
-        return
-    tracking.log_params({f"autotune.{k}_layers": n for k, n in tuning.counts().items()})
-    tracking.log_metrics({"autotune_seconds": tuning.seconds})
-    tracking.log_text(tuning.table(), "autotune.txt")
-    tracking.log_figure(plot_kernel_choices(tuning), "autotune.png")
+def run_tags(
+    cfg: DictConfig, data: Datasets, output_dir: Path, policy: str, replicas: int
+) -> dict[str, str]:
+    """The MLflow tags a training run is found by: its kind, config, code, model and data."""
+    return {
+        "kind": "train",
+        "config_digest": config_digest(cfg),
+        "git_commit": tracking.git_commit(),
+        "model": cfg.model.name,
+        "data": data.info.name,
+        "output_dir": str(output_dir.resolve()),
+        "precision": policy,
+        "replicas": str(replicas),
+    }
 
 
 def log_run_description(cfg: DictConfig, model: keras.Model, data: Datasets) -> None:
@@ -341,33 +220,6 @@ def log_run_description(cfg: DictConfig, model: keras.Model, data: Datasets) -> 
         tracking.log_figure(figure, "augmentation.png")
 
 
-def stateful_callbacks(
-    cfg: DictConfig, schedule: EpochSchedule, has_val: bool
-) -> dict[str, Stateful]:
-    """Reduce-on-plateau and early stopping, when configured; their state is checkpointed."""
-    callbacks: dict[str, Stateful] = {}
-    monitors = []
-    if cfg.schedule.name == "plateau":
-        s = cfg.schedule
-        callbacks["plateau"] = ReduceOnPlateau(
-            schedule, s.monitor, s.factor, s.patience, s.min_delta
-        )
-        monitors.append(("schedule.monitor", s.monitor))
-    stopping = cfg.trainer.early_stopping
-    if stopping.patience is not None:
-        callbacks["early_stopping"] = EarlyStoppingToBest(
-            stopping.monitor, stopping.patience, stopping.min_delta
-        )
-        monitors.append(("trainer.early_stopping.monitor", stopping.monitor))
-    for key, monitor in monitors:
-        if monitor.startswith("val_") and not has_val:
-            raise ConfigError(
-                f"{key}={monitor} is invalid: expected a train metric (loss, accuracy), "
-                "this data has no validation split"
-            )
-    return callbacks
-
-
 def fit(
     model: keras.Model,
     data: Datasets,
@@ -386,12 +238,9 @@ def fit(
     other bookkeeping together: `benchmarks/RESULTS.md`)."""
     checkpoint = output_dir / "checkpoints" / "last.keras"
     state_path = output_dir / "checkpoints" / "state.npz"
-    history: dict[str, list[float]] = {}
-    initial_epoch = 0
+    initial_epoch, history = 0, {}
     if cfg.trainer.resume and state_path.exists():
-        meta = load_state(state_path, model, stateful)
-        initial_epoch, history = meta["epochs_done"], meta["history"]
-        log_missing_epochs(run_id, history)
+        initial_epoch, history = restore_epochs(state_path, model, stateful, run_id)
     callbacks = [
         MainOutputMetricNames(),
         *stateful.values(),  # before the lr is read: a plateau lowers it at this epoch's end
@@ -401,7 +250,12 @@ def fit(
         RaiseOnNonFiniteLoss(cfg.optimizer.lr),
         *extra_callbacks,
     ]
-    train_data = training_batches(data, model, cfg, steps_per_epoch, initial_epoch)
+    train_data = skip_trained_epochs(  # an epoch: `steps_per_epoch` batches of the repeated split
+        label_every_output(data.train, model).repeat(),
+        initial_epoch,
+        steps_per_epoch,
+        cfg.trainer.deterministic,
+    )
     val_data = label_every_output(first_batches(data.val, cfg.trainer.eval_steps), model)
     build_compiled_state(model, train_data.element_spec)
     start = time.perf_counter()
@@ -428,49 +282,33 @@ def fit(
     return history, seconds
 
 
-def build_compiled_state(model: keras.Model, batch) -> None:
-    """Create the compiled loss's and metrics' variables before `fit` traces its step.
-
-    Without a distribution strategy, Keras creates them inside the first trace of the train
-    step, and a `tf.function` whose first trace creates variables is traced again: a second
-    trace of the whole model (0.5 s for LeNet-5, seconds for GoogLeNet) at every run's start.
-    Keras builds them this way itself, from the data's shapes, when a strategy is set. `batch`:
-    an (inputs, targets) batch or its `tf.TensorSpec`s (a dataset's `element_spec`)."""
-    model._symbolic_build(data_batch=batch)
+def log_best_epoch(stateful: dict[str, Stateful]) -> None:
+    """With early stopping, the model is the best epoch's: say which (0-based in MLflow)."""
+    if "early_stopping" in stateful:
+        best_epoch = stateful["early_stopping"].best_epoch
+        tracking.log_metrics({"best_epoch": best_epoch})
+        log.info("early stopping: the model is the best epoch's, epoch %d", best_epoch + 1)
 
 
-def training_batches(data: Datasets, model: keras.Model, cfg: DictConfig, steps: int, skip: int):
-    """The train split repeated (one pass = one epoch of `steps` batches unless
-    `trainer.steps_per_epoch` says otherwise). A deterministic resumed run first draws the
-    `skip` epochs it already trained on, so that every later epoch sees the same shuffled,
-    augmented batches as in an uninterrupted run (costs one input-pipeline pass per epoch)."""
-    batches = label_every_output(data.train, model).repeat()
-    if skip and cfg.trainer.deterministic:
-        batches = batches.skip(skip * steps)
-    return batches
+def score_test_split(model: keras.Model, data: Datasets, eval_steps: int | None) -> dict:
+    """`test_*` metrics of the main output on the test split (its first `eval_steps` batches),
+    and `test_tta_*` averaged over its test-time views, when the data has them."""
+    logs = model.evaluate(
+        label_every_output(first_batches(data.test, eval_steps), model),
+        verbose=0,
+        return_dict=True,
+    )
+    test_metrics = {f"test_{k}": float(v) for k, v in main_output_names(logs).items()}
+    return test_metrics | tta_metrics(model, first_batches(data.test_views, eval_steps))
 
 
-def log_missing_epochs(run_id: str, history: dict[str, list[float]]) -> None:
-    """Log the checkpointed epochs whose metrics the killed process did not log (it can die
-    between saving the state and logging), so the run has each step exactly once."""
-    logged = set(tracking.logged_steps(run_id, "loss"))
-    for epoch in range(len(history.get("loss", []))):
-        if epoch not in logged:
-            tracking.log_metrics({k: v[epoch] for k, v in history.items()}, step=epoch)
+def first_batches(dataset, steps: int | None):
+    """The first `steps` batches of an evaluation split (`trainer.eval_steps`), or all of it."""
+    return dataset if dataset is None or steps is None else dataset.take(steps)
 
 
-def save_model(
-    model: keras.Model, output_dir: Path, tracking_cfg: DictConfig, data: Datasets
-) -> Path:
-    """`model.keras` in the output folder; in MLflow, an MLflow model that takes raw images.
-    Both have Keras's batch norm: they load and serve without cnnlab's fused training layer."""
-    model = models.with_keras_batch_norm(model)
-    path = output_dir / "model.keras"
-    model.save(path)
-    if tracking_cfg.log_model:
-        examples = to_pixels(next(iter(data.raw["test"].batch(2)))[0]).numpy()
-        tracking.log_network(model, data.info, examples, tracking_cfg.register_as)
-        summary: list[str] = []
-        model.summary(print_fn=lambda line, **_: summary.append(line))
-        tracking.log_text("\n".join(summary), "model/summary.txt")
-    return path
+def progress_verbosity(verbose: str) -> int:
+    """A progress bar on a terminal, one line per epoch in logs and CI."""
+    if verbose == "auto":
+        return 1 if sys.stdout.isatty() else 2
+    return int(verbose)
