@@ -21,7 +21,7 @@ from hydra import compose, initialize_config_dir
 from PIL import Image
 
 import cnnlab.config.viz  # its VIZ_SCHEMAS name the visualizations
-from cnnlab.config import register_schemas
+from cnnlab.config import register_schemas, typed
 from cnnlab.training import train
 from cnnlab.visualize import visualize
 
@@ -65,7 +65,9 @@ def main() -> None:
         f"tracking.artifact_location={store}/artifacts",
     ]
     run = train(
-        compose_config("train", f"trainer.epochs={args.epochs}", "trainer.verbose=0", *tracking),
+        typed(
+            compose_config("train", f"trainer.epochs={args.epochs}", "trainer.verbose=0", *tracking)
+        ),
         output_dir=store / "train",
     )
     rows = []

@@ -18,6 +18,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from cnnlab import models, tracking
 from cnnlab.checks import require_choice
+from cnnlab.config import TrainConfig
 from cnnlab.config.viz import (
     ActivationMaxConfig,
     DeepDreamConfig,
@@ -60,7 +61,7 @@ class Subject:
 
     model: keras.Model
     run_id: str | None  # the training run's; None for a random model
-    run_cfg: DictConfig | None  # the training run's config; None for a random model
+    run_cfg: TrainConfig | None  # the training run's config; None for a random model
     label: str  # for titles: the model and its run
     normalization: Normalization | None = None  # the run's (mean, std) when it normalized
 

@@ -9,11 +9,10 @@ from pathlib import Path
 
 import keras
 import pytest
-from omegaconf import OmegaConf
 
 from cnnlab import models
 from cnnlab.analysis import shapes_only
-from cnnlab.training.fit import model_options
+from support.compose import compose_config
 
 CONF_MODEL = Path(__file__).resolve().parents[2] / "conf" / "model"
 
@@ -44,8 +43,8 @@ def per_family(names: list[str]) -> list:
 
 
 def config_options(name: str) -> dict:
-    """The builder options of conf/model/<name>.yaml."""
-    return model_options(OmegaConf.load(CONF_MODEL / f"{name}.yaml"))
+    """The builder options of conf/model/<name>.yaml, as a run composes them."""
+    return compose_config("train", f"model={name}").model.options()
 
 
 @functools.cache

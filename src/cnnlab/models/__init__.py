@@ -1,6 +1,7 @@
 """The model zoo: `build(name, input_shape, num_classes, **options)` and `available()`."""
 
 # Importing the architecture modules registers them.
+from cnnlab.choices import CONV_IMPLS
 from cnnlab.models import (  # noqa: F401
     alexnet,
     googlenet,
@@ -27,7 +28,7 @@ from cnnlab.models.blocks.auxiliary import (
     loss_weights,
     with_keras_batch_norm,
 )
-from cnnlab.models.blocks.conv import CONV_IMPLS, ConvLayers
+from cnnlab.models.blocks.conv import ConvLayers
 
 __all__ = [
     "CONV_IMPLS",

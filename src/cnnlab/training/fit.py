@@ -1,5 +1,6 @@
 """The training run: compose data, model and optimizer from a config, fit, test, record."""
 
+import dataclasses
 import logging
 import math
 import sys
@@ -9,11 +10,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import keras
-from omegaconf import DictConfig, OmegaConf
 
 from cnnlab import models, tracking
-from cnnlab.checks import require
-from cnnlab.config import validate
+from cnnlab.config import TrainConfig
+from cnnlab.config.tracking import TrackingConfig
+from cnnlab.config.training import Strategy
 from cnnlab.data import Datasets, build_datasets, describe, to_pixels
 from cnnlab.errors import ConfigError
 from cnnlab.models import autotune
@@ -82,19 +83,6 @@ def hydra_log_file() -> Path | None:
     return Path(config.runtime.output_dir, f"{config.job.name}.log")
 
 
-# `cfg.model` keys that are not the builder's: the name, the L2 penalty (training.regularization)
-# and where the weights start from (training.warm_start, training.freeze)
-RUN_MODEL_KEYS = ("name", "l2", "init_from", "weights_path", "freeze")
-
-
-def model_options(model_cfg: DictConfig) -> dict:
-    """`cfg.model` without its run-level keys: the keyword options of the model's builder."""
-    options = OmegaConf.to_container(model_cfg, resolve=True)
-    for key in RUN_MODEL_KEYS:
-        options.pop(key, None)
-    return options
-
-
 def progress_verbosity(verbose: str) -> int:
     """A progress bar on a terminal, one line per epoch in logs and CI."""
     if verbose == "auto":
@@ -103,7 +91,7 @@ def progress_verbosity(verbose: str) -> int:
 
 
 def compile_model(
-    model: keras.Model, cfg: DictConfig, steps_per_epoch: int, replicas: int
+    model: keras.Model, cfg: TrainConfig, steps_per_epoch: int, replicas: int
 ) -> EpochSchedule:
     """Compile with the configured loss, optimizer and schedule; return the schedule."""
     lr = scaled_lr(cfg.optimizer, replicas)
@@ -152,11 +140,12 @@ class MainOutputMetricNames(keras.callbacks.Callback):
 
 
 def train(
-    cfg: DictConfig,
+    cfg: TrainConfig,
     output_dir: Path | None = None,
     callbacks: Sequence[keras.callbacks.Callback] = (),
 ) -> RunResult:
-    """Train `cfg.model` on `cfg.data` and record the run in MLflow.
+    """Train `cfg.model` on `cfg.data` and record the run in MLflow. `cfg` is the typed config
+    (`cnnlab.config.typed`), whose schemas checked every value when it was composed.
 
     `callbacks` run after each epoch's metrics are logged (a sweep's pruning callback).
 
@@ -165,12 +154,6 @@ def train(
     never starts leaves no run behind. `trainer.resume` continues a killed run in its own
     MLflow run and output folder (`cnnlab.training.resume`).
     """
-    validate(cfg)
-    if cfg.trainer.resume and cfg.trainer.strategy == "multi_worker":
-        raise ConfigError(
-            f"trainer.resume={cfg.trainer.resume} is invalid: expected false with "
-            "trainer.strategy=multi_worker (resuming a multi-worker run is not supported yet)"
-        )
     strategy = build_strategy(cfg.trainer.strategy)  # first: multi_worker needs TF untouched
     output_dir = Path(output_dir or default_output_dir())
     if not is_chief():
@@ -183,12 +166,12 @@ def train(
         enable_determinism()
     keras.utils.set_random_seed(cfg.seed)
     policy = set_precision(cfg.trainer.precision)
-    freezing = str(cfg.model.get("freeze", "none"))
+    freezing = cfg.model.freeze
     check_unfreeze(freezing, cfg.trainer.unfreeze_at_epoch, cfg.trainer.epochs)
     source = open_source(cfg)  # a bad model.init_from fails here, before data and run
     cfg = source_data(cfg, source)
     data = build_datasets(cfg)
-    if cfg.trainer.strategy == "multi_worker":
+    if cfg.trainer.strategy == Strategy.multi_worker:
         data = shard_by_data(data)
     steps_per_epoch = cfg.trainer.steps_per_epoch or math.ceil(
         data.info.split_sizes["train"] / cfg.trainer.batch_size
@@ -198,17 +181,16 @@ def train(
     keras.utils.set_random_seed(cfg.seed)
     with strategy.scope():
         model = models.build(
-            cfg.model.name, data.info.input_shape, data.info.num_classes, **model_options(cfg.model)
+            cfg.model.name, data.info.input_shape, data.info.num_classes, **cfg.model.options()
         )
         loaded = load_source(source, model).loaded if source else None
         tuning = tune_kernels(model, cfg, strategy.num_replicas_in_sync)  # keeps the weights
         model = tuning.model if tuning else model
-        require(cfg.model.l2 >= 0, "model.l2", cfg.model.l2, "a number >= 0")
         add_l2_penalty(model, cfg.model.l2)
         schedule = compile_model(model, cfg, steps_per_epoch, strategy.num_replicas_in_sync)
         frozen = layers_to_freeze(model, freezing, loaded)
         callbacks = [*freeze_for_fine_tuning(model, frozen, cfg.trainer, schedule), *callbacks]
-    if cfg.trainer.strategy == "multi_worker":
+    if cfg.trainer.strategy == Strategy.multi_worker:
         work_around_keras_multi_worker(model)
     stateful = stateful_callbacks(cfg, schedule, has_val=data.val is not None)
 
@@ -274,7 +256,7 @@ def train(
     return RunResult(run_id, name, output_dir, model_path, test_metrics, history, seconds)
 
 
-def record_elsewhere(output_dir: Path, cfg: DictConfig) -> tuple[Path, DictConfig]:
+def record_elsewhere(output_dir: Path, cfg: TrainConfig) -> tuple[Path, TrainConfig]:
     """A non-chief worker of a multi-worker run trains like the chief but records its copy of the
     run into a scratch store and folder of its own (the chief's run is the one to look at); the
     chief alone touches the configured store (two processes creating one SQLite store race)."""
@@ -282,8 +264,12 @@ def record_elsewhere(output_dir: Path, cfg: DictConfig) -> tuple[Path, DictConfi
     scratch = output_dir / f"{kind}-{index}"
     prepare_output_dir(scratch)
     folder = scratch.resolve()
-    store = {"uri": f"sqlite:///{folder}/mlflow.db", "artifact_location": f"{folder}/mlartifacts"}
-    return scratch, OmegaConf.merge(cfg, {"tracking": store})
+    store = dataclasses.replace(
+        cfg.tracking,
+        uri=f"sqlite:///{folder}/mlflow.db",
+        artifact_location=f"{folder}/mlartifacts",
+    )
+    return scratch, dataclasses.replace(cfg, tracking=store)
 
 
 def prepare_output_dir(output_dir: Path) -> None:
@@ -299,10 +285,10 @@ def prepare_output_dir(output_dir: Path) -> None:
         ) from error
 
 
-def tune_kernels(model: keras.Model, cfg: DictConfig, replicas: int) -> autotune.Tuning | None:
+def tune_kernels(model: keras.Model, cfg: TrainConfig, replicas: int) -> autotune.Tuning | None:
     """`model.conv_impl=auto`: each conv and pool layer on the kernel that trains it faster at
     the batch each replica trains on, timed before the MLflow run opens (`models.autotune`)."""
-    if cfg.model.get("conv_impl") != "auto":
+    if getattr(cfg.model, "conv_impl", None) != "auto":
         return None
     return autotune.tune(model, max(1, cfg.trainer.batch_size // replicas))
 
@@ -318,7 +304,7 @@ def log_kernel_choices(tuning: autotune.Tuning | None) -> None:
     tracking.log_figure(plot_kernel_choices(tuning), "autotune.png")
 
 
-def log_run_description(cfg: DictConfig, model: keras.Model, data: Datasets) -> None:
+def log_run_description(cfg: TrainConfig, model: keras.Model, data: Datasets) -> None:
     """What a new run records before training: config, sizes, data metrics, augmentation."""
     tracking.log_config(cfg)
     tracking.log_params(
@@ -342,7 +328,7 @@ def log_run_description(cfg: DictConfig, model: keras.Model, data: Datasets) -> 
 
 
 def stateful_callbacks(
-    cfg: DictConfig, schedule: EpochSchedule, has_val: bool
+    cfg: TrainConfig, schedule: EpochSchedule, has_val: bool
 ) -> dict[str, Stateful]:
     """Reduce-on-plateau and early stopping, when configured; their state is checkpointed."""
     callbacks: dict[str, Stateful] = {}
@@ -371,7 +357,7 @@ def stateful_callbacks(
 def fit(
     model: keras.Model,
     data: Datasets,
-    cfg: DictConfig,
+    cfg: TrainConfig,
     steps_per_epoch: int,
     output_dir: Path,
     stateful: dict[str, Stateful],
@@ -439,7 +425,7 @@ def build_compiled_state(model: keras.Model, batch) -> None:
     model._symbolic_build(data_batch=batch)
 
 
-def training_batches(data: Datasets, model: keras.Model, cfg: DictConfig, steps: int, skip: int):
+def training_batches(data: Datasets, model: keras.Model, cfg: TrainConfig, steps: int, skip: int):
     """The train split repeated (one pass = one epoch of `steps` batches unless
     `trainer.steps_per_epoch` says otherwise). A deterministic resumed run first draws the
     `skip` epochs it already trained on, so that every later epoch sees the same shuffled,
@@ -460,7 +446,7 @@ def log_missing_epochs(run_id: str, history: dict[str, list[float]]) -> None:
 
 
 def save_model(
-    model: keras.Model, output_dir: Path, tracking_cfg: DictConfig, data: Datasets
+    model: keras.Model, output_dir: Path, tracking_cfg: TrackingConfig, data: Datasets
 ) -> Path:
     """`model.keras` in the output folder; in MLflow, an MLflow model that takes raw images.
     Both have Keras's batch norm: they load and serve without cnnlab's fused training layer."""
