@@ -1,5 +1,6 @@
-"""The typed config boundary: one dataclass schema per config group, with range checks in the
-schemas (`cnnlab.checks`).
+"""The typed config boundary: one dataclass schema per config group and per root, with range
+and cross-field checks in the schemas (`cnnlab.checks`). A pipeline turns its composed config
+into its root dataclass once, with `typed`; below the pipelines, code reads attributes.
 
 Importing this package has no side effects: the pipelines' entry point (`cnnlab.cli.run`) and
 whatever else composes a config with Hydra call `register_schemas()` first, which puts the
