@@ -21,7 +21,8 @@ from hydra import compose, initialize_config_dir
 from PIL import Image
 
 import cnnlab.config.viz  # its VIZ_SCHEMAS name the visualizations
-from cnnlab.config import register_schemas, typed
+from cnnlab.config import TrainConfig, register_schemas, typed
+from cnnlab.config.run import VisualizeConfig
 from cnnlab.training import train
 from cnnlab.visualize import visualize
 
@@ -47,9 +48,11 @@ def copy_small(source: Path, target: Path) -> None:
 
 
 def compose_config(name: str, *overrides: str):
+    """`conf/<name>.yaml` (train or visualize) as its pipeline passes it on, typed."""
     register_schemas()
     with initialize_config_dir(str(ROOT / "conf"), version_base="1.3"):
-        return compose(name, overrides=list(overrides))
+        cfg = compose(name, overrides=list(overrides))
+    return typed(cfg, {"train": TrainConfig, "visualize": VisualizeConfig}[name])
 
 
 def main() -> None:
@@ -65,9 +68,7 @@ def main() -> None:
         f"tracking.artifact_location={store}/artifacts",
     ]
     run = train(
-        typed(
-            compose_config("train", f"trainer.epochs={args.epochs}", "trainer.verbose=0", *tracking)
-        ),
+        compose_config("train", f"trainer.epochs={args.epochs}", "trainer.verbose=0", *tracking),
         output_dir=store / "train",
     )
     rows = []

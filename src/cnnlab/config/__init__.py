@@ -53,12 +53,6 @@ def typed(cfg: DictConfig | dict, schema: type = TrainConfig) -> Any:
         raise ConfigError(omegaconf_error_message(error)) from None
 
 
-def validate(cfg: DictConfig) -> None:
-    """Run every schema's checks; the first bad or missing value raises a one-line ConfigError."""
-    reject_added_keys(cfg)
-    to_object(cfg)
-
-
 def reject_added_keys(node: DictConfig, path: str = "") -> None:
     """A key added with `+key=value` to a group whose schema lacks it would be dropped silently
     when the config becomes objects; name it instead."""
@@ -83,5 +77,4 @@ __all__ = [
     "register_schemas",
     "to_object",
     "typed",
-    "validate",
 ]
