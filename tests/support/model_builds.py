@@ -5,7 +5,10 @@ so tests that only read a model's structure share one instance, built without dr
 """
 
 import functools
+from collections.abc import Mapping
 from pathlib import Path
+from types import MappingProxyType
+from typing import Any
 
 import keras
 import pytest
@@ -42,9 +45,10 @@ def per_family(names: list[str]) -> list:
     return params
 
 
-def config_options(name: str) -> dict:
-    """The builder options of conf/model/<name>.yaml, as a run composes them."""
-    return compose_config("train", f"model={name}").model.options()
+@functools.cache
+def config_options(name: str) -> Mapping[str, Any]:
+    """The builder options of conf/model/<name>.yaml, as a run composes them (once per model)."""
+    return MappingProxyType(compose_config("train", f"model={name}").model.options())
 
 
 @functools.cache
