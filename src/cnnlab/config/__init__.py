@@ -35,10 +35,11 @@ def to_object(node: Any) -> Any:
 
 
 def typed(cfg: DictConfig | dict, schema: type = TrainConfig) -> Any:
-    """A run's config as its root dataclass (`TrainConfig`): the one conversion, at the entry
-    point, of the config Hydra composed or of a run's logged `config.yaml` read back as plain
-    values (each group's schema chosen by its `source` or `name`). Every check runs here; the
-    first bad, missing or unknown key raises a one-line ConfigError."""
+    """A config as its root dataclass: the one conversion, at a pipeline's entry point, of the
+    config Hydra composed (typed by its root's schema) or of plain values, such as a run's logged
+    `config.yaml` read back, over `schema` (each group's schema chosen by its `source` or
+    `name`). Every check runs here; the first bad, missing or unknown key raises a one-line
+    ConfigError."""
     if isinstance(cfg, DictConfig) and is_dataclass(OmegaConf.get_type(cfg)):
         reject_added_keys(cfg)
         return to_object(cfg)
