@@ -32,7 +32,7 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
 from cnnlab import tracking
-from cnnlab.config import register_schemas
+from cnnlab.config import register_schemas, typed
 from cnnlab.training import train
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -109,7 +109,7 @@ def main() -> None:
     for name in args.models:
         cfg = compose_cfg(name, args.epochs, args.seed)
         keras.backend.clear_session()
-        result = train(cfg, ROOT / "outputs" / EXPERIMENT / name)
+        result = train(typed(cfg), ROOT / "outputs" / EXPERIMENT / name)
         curves[name] = {
             "train": errors(result.history, "accuracy"),
             "val": errors(result.history, "val_accuracy"),

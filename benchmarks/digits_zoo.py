@@ -28,7 +28,7 @@ from hydra import compose, initialize_config_dir
 
 from cnnlab import models
 from cnnlab.analysis import profile
-from cnnlab.config import register_schemas
+from cnnlab.config import register_schemas, typed
 from cnnlab.training import train
 
 CONF = Path(__file__).resolve().parents[1] / "conf"
@@ -73,7 +73,7 @@ def short_run(name: str, epochs: int, seed: int) -> tuple[float, float, list[str
             ],
         )
     keras.backend.clear_session()
-    result = train(cfg, Path("outputs", "zoo", name))
+    result = train(typed(cfg), Path("outputs", "zoo", name))
     return result.test_metrics["test_accuracy"], result.train_seconds, overrides
 
 

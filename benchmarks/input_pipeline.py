@@ -39,7 +39,7 @@ from hydra import compose, initialize_config_dir
 from PIL import Image
 
 from cnnlab import models
-from cnnlab.config import register_schemas
+from cnnlab.config import register_schemas, typed
 from cnnlab.data import Datasets, build_datasets
 
 CONF_DIR = Path(__file__).resolve().parents[1] / "conf"
@@ -131,7 +131,7 @@ def datasets(group: Group, recipe: str, cache: bool) -> Datasets:
                 f"data.cache={str(cache).lower()}",
             ],
         )
-    return build_datasets(cfg)
+    return build_datasets(typed(cfg))
 
 
 def images_per_second(run: Callable[..., int], *args) -> float:

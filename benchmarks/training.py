@@ -41,7 +41,7 @@ from _machine import busy, machine, others_load
 from hydra import compose, initialize_config_dir
 
 from cnnlab import analysis, models
-from cnnlab.config import register_schemas
+from cnnlab.config import register_schemas, typed
 from cnnlab.data import build_datasets
 from cnnlab.training import train
 
@@ -141,13 +141,13 @@ def images_per_epoch(cfg) -> int:
 
 def cnnlab_rate(cfg, workdir: Path) -> tuple[float, float, float]:
     clock = EpochClock()
-    train(cfg, output_dir=Path(tempfile.mkdtemp(dir=workdir)), callbacks=[clock])
+    train(typed(cfg), output_dir=Path(tempfile.mkdtemp(dir=workdir)), callbacks=[clock])
     return clock.steady(images_per_epoch(cfg))
 
 
 def in_memory(cfg):
     """The same images as cnnlab's pipeline, materialized once (one epoch's worth)."""
-    data = build_datasets(cfg)
+    data = build_datasets(typed(cfg))
     images, labels = zip(*data.train.take(cfg.trainer.steps_per_epoch), strict=True)
     ds = tf.data.Dataset.from_tensor_slices((tf.concat(images, 0), tf.concat(labels, 0)))
     return ds.cache().batch(cfg.trainer.batch_size).repeat().prefetch(tf.data.AUTOTUNE), data.info

@@ -32,7 +32,7 @@ from PIL import Image
 from sklearn.datasets import load_digits
 from sklearn.model_selection import train_test_split
 
-from cnnlab.config import register_schemas
+from cnnlab.config import register_schemas, typed
 from cnnlab.training import train
 
 CONF = Path(__file__).resolve().parents[1] / "conf"
@@ -76,7 +76,7 @@ def run(overrides: list[str], workdir: Path) -> tuple[float, str]:
                 *overrides,
             ],
         )
-    result = train(cfg, output_dir=Path(tempfile.mkdtemp(dir=workdir)))
+    result = train(typed(cfg), output_dir=Path(tempfile.mkdtemp(dir=workdir)))
     return result.test_metrics["test_accuracy"], result.run_id
 
 

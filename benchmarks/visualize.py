@@ -23,7 +23,8 @@ from hydra import compose, initialize_config_dir
 from PIL import Image
 
 import cnnlab.config.viz  # its VIZ_SCHEMAS name the visualizations
-from cnnlab.config import register_schemas
+from cnnlab.config import TrainConfig, register_schemas, typed
+from cnnlab.config.run import VisualizeConfig
 from cnnlab.training import train
 from cnnlab.visualize import visualize
 
@@ -49,9 +50,11 @@ def copy_small(source: Path, target: Path) -> None:
 
 
 def compose_config(name: str, *overrides: str):
+    """`conf/<name>.yaml` (train or visualize) as its pipeline passes it on, typed."""
     register_schemas()
     with initialize_config_dir(str(ROOT / "conf"), version_base="1.3"):
-        return compose(name, overrides=list(overrides))
+        cfg = compose(name, overrides=list(overrides))
+    return typed(cfg, {"train": TrainConfig, "visualize": VisualizeConfig}[name])
 
 
 def main() -> None:

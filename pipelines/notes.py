@@ -11,15 +11,16 @@ import hydra
 from omegaconf import DictConfig
 
 from cnnlab import cli, native_logs
-from cnnlab.config import validate
+from cnnlab.config import typed
+from cnnlab.config.run import NotesConfig
 
 log = logging.getLogger(__name__)
 
 
 @hydra.main(config_path="../conf", config_name="notes", version_base="1.3")
 @cli.one_line_errors
-def main(cfg: DictConfig) -> None:
-    validate(cfg)
+def main(composed: DictConfig) -> None:
+    cfg: NotesConfig = typed(composed, NotesConfig)  # every value checked
     native_logs.import_tensorflow()  # only once Hydra has parsed the command line
     from cnnlab import tracking
     from cnnlab.analysis import notes

@@ -10,29 +10,29 @@ import hydra
 from omegaconf import DictConfig
 
 from cnnlab import cli, native_logs
-from cnnlab.config import validate
+from cnnlab.config import typed
+from cnnlab.config.run import ProfileConfig
 
 log = logging.getLogger(__name__)
 
 
 @hydra.main(config_path="../conf", config_name="profile", version_base="1.3")
 @cli.one_line_errors
-def main(cfg: DictConfig) -> None:
-    validate(cfg)
+def main(composed: DictConfig) -> None:
+    cfg: ProfileConfig = typed(composed, ProfileConfig)  # every value checked
     native_logs.import_tensorflow()  # only once Hydra has parsed the command line
     from cnnlab import models, tracking
     from cnnlab.analysis import profile, shapes_only
     from cnnlab.models import autotune
-    from cnnlab.models.init import check_init
-    from cnnlab.training.model_options import model_options
 
     paper_shape, paper_classes = models.paper_input(cfg.model.name)
     input_shape = tuple(cfg.input_shape or paper_shape)
     num_classes = cfg.num_classes or paper_classes
-    options = model_options(cfg.model)
-    check_init(options.get("init", "auto"))  # refused when bad, though not drawn here
+    options = cfg.model.options()  # `init` was checked with the config, though not drawn here
     tuning = None
-    if cfg.model.get("conv_impl") == "auto":  # timing runs the layers: their weights are drawn
+    if (
+        getattr(cfg.model, "conv_impl", None) == "auto"
+    ):  # timing runs the layers: their weights are drawn
         model = models.build(cfg.model.name, input_shape, num_classes, **options)
         tuning = autotune.tune(model, cfg.batch_size)
         model = tuning.model

@@ -12,7 +12,8 @@ from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig
 
 from cnnlab import cli, native_logs
-from cnnlab.config import validate
+from cnnlab.config import typed
+from cnnlab.config.run import VisualizeConfig
 
 log = logging.getLogger("cnnlab.visualize")
 
@@ -20,11 +21,11 @@ log = logging.getLogger("cnnlab.visualize")
 @hydra.main(config_path="../conf", config_name="visualize", version_base="1.3")
 @cli.one_line_errors
 def main(cfg: DictConfig) -> None:
-    validate(cfg)
+    settings = typed(cfg, VisualizeConfig)  # every value checked, before the heavy imports
     native_logs.import_tensorflow()  # only once Hydra has parsed the command line
     from cnnlab.visualize import visualize
 
-    result = visualize(cfg, Path(HydraConfig.get().runtime.output_dir))
+    result = visualize(settings, Path(HydraConfig.get().runtime.output_dir))
     log.info(
         "%s took %.1f s; pictures in %s%s",
         result.name,

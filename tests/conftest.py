@@ -6,12 +6,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from omegaconf import DictConfig
 from support.compose import compose_config
 
 from cnnlab import native_logs
+from cnnlab.config import TrainConfig
 
 native_logs.quiet_by_default()
+
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 if os.environ.get("PYTEST_XDIST_WORKER"):
     # `make test` gives each of its 2 workers a core; TensorFlow's own thread pool per worker
@@ -86,7 +87,7 @@ def make_cfg(tfds_dir, mlflow_dir, request):
     # One experiment per test, so its runs are easy to find; Hydra overrides need plain characters.
     experiment = re.sub(r"[^\w.-]", "_", request.node.name)[:200]
 
-    def make(*overrides: str) -> DictConfig:
+    def make(*overrides: str) -> TrainConfig:
         stores = [
             f"tracking.uri=sqlite:///{mlflow_dir}/mlflow.db",
             f"tracking.artifact_location={mlflow_dir}/artifacts",
@@ -94,7 +95,7 @@ def make_cfg(tfds_dir, mlflow_dir, request):
             "trainer.verbose=0",
         ]
         cfg = compose_config("train", *stores, *overrides)
-        if "data_dir" in cfg.data and cfg.data.data_dir is None:  # TFDS sources: a test data dir
+        if getattr(cfg.data, "data_dir", "") is None:  # TFDS sources: a test data dir
             cfg = compose_config("train", f"data.data_dir={tfds_dir}", *stores, *overrides)
         return cfg
 

@@ -4,18 +4,14 @@ Built both ways, a model has the same parameters, and given the native model's w
 im2col model computes the same outputs (float32 tolerance).
 """
 
-from pathlib import Path
-
 import keras
 import numpy as np
 import pytest
-from omegaconf import OmegaConf
-from support.model_builds import REPRESENTATIVES
+from support.model_builds import REPRESENTATIVES, config_options
 
 from cnnlab import models, tracking
 from cnnlab.layers import Im2ColConv2D, Im2ColDepthwiseConv2D, Im2ColPool2D
 from cnnlab.training import train
-from cnnlab.training.model_options import model_options
 
 SLOW_TO_BUILD = {  # 10 s or more of building and compiling each on the shared 2-core CPU
     "alexnet",
@@ -35,12 +31,6 @@ NATIVE_LAYERS = (
     keras.layers.MaxPooling2D,
     keras.layers.AveragePooling2D,
 )
-
-
-def config_options(name: str) -> dict:
-    """The builder options of conf/model/<name>.yaml (the model's real configuration)."""
-    path = Path(__file__).resolve().parents[1] / "conf" / "model" / f"{name}.yaml"
-    return model_options(OmegaConf.load(path)) if path.exists() else {}
 
 
 def build(name: str, conv_impl: str) -> keras.Model:

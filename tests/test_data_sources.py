@@ -10,7 +10,6 @@ import pytest
 import tensorflow as tf
 import tensorflow_datasets as tfds
 
-from cnnlab.config import validate
 from cnnlab.data import build_datasets
 from cnnlab.data.images import resize
 from cnnlab.data.normalize import DataStats, cached_stats, compute_stats
@@ -28,10 +27,9 @@ def all_batches(ds):
 
 
 @pytest.mark.parametrize("config", sorted(p.stem for p in CONF_DATA.glob("*.yaml")))
-def test_every_data_config_composes_and_validates(make_cfg, config):
-    needs = {"tfds": ["data.name=mnist"], "folder": ["data.path=/images"]}
-    cfg = make_cfg(f"data={config}", *needs.get(config, []))
-    validate(cfg)
+def test_every_data_config_composes_and_validates(make_cfg, config, tmp_path):
+    needs = {"tfds": ["data.name=mnist"], "folder": [f"data.path={tmp_path}"]}
+    cfg = make_cfg(f"data={config}", *needs.get(config, []))  # typed: every check ran
     if config == "folder":  # null: the images' own size and channels
         assert cfg.data.image_size is None and cfg.data.channels is None
     else:
@@ -137,9 +135,8 @@ def test_mean_and_std_from_the_config_are_used_as_given(make_cfg):
 
 
 def test_mean_of_the_wrong_length_is_a_config_error(make_cfg):
-    cfg = make_cfg("data=synthetic", "data.normalize=true", "data.mean=[0.5]", "data.std=[0.2]")
     with pytest.raises(ConfigError, match=r"data.mean=\[0.5\] is invalid: expected a list of 3"):
-        build_datasets(cfg)
+        make_cfg("data=synthetic", "data.normalize=true", "data.mean=[0.5]", "data.std=[0.2]")
 
 
 # -- sizes and evaluation transforms -----------------------------------------------------------
@@ -181,9 +178,7 @@ def test_evaluation_takes_the_centre_crop_of_the_loaded_image(make_cfg, tfds_dir
 )
 def test_bad_size_settings_are_config_errors(make_cfg, override, message):
     with pytest.raises(ConfigError, match=message):
-        cfg = make_cfg(override)
-        validate(cfg)
-        build_datasets(cfg)
+        build_datasets(make_cfg(override))
 
 
 def test_ten_crop_views_average_into_the_test_metrics(make_cfg):

@@ -219,11 +219,10 @@ def test_top_k_children_of_a_sweep_parent_are_gathered_best_first(trained, store
 
 
 def test_two_ways_of_gathering_at_once_is_one_clear_error(stores):
-    cfg = compose_config("ensemble", *stores, "ensemble.run_ids=[a]", "ensemble.sweep_parent=b")
     with pytest.raises(
         ConfigError, match=r"ensemble.sweep_parent is invalid with ensemble.run_ids"
     ):
-        build_ensemble(cfg)
+        compose_config("ensemble", *stores, "ensemble.run_ids=[a]", "ensemble.sweep_parent=b")
 
 
 def test_unknown_member_run_is_one_clear_error(stores):

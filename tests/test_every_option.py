@@ -133,7 +133,7 @@ def test_option_trains_and_its_run_finishes(make_cfg, tmp_path, monkeypatch, ima
     run = tracking.get_run(result.run_id, cfg.tracking)
     assert run.info.status == "FINISHED"
     for group in choice:
-        assert run.data.params[f"{group}.name"] == cfg[group].name
+        assert run.data.params[f"{group}.name"] == getattr(cfg, group).name
     assert np.isfinite(result.test_metrics["test_loss"])
     if cfg.augment.test_time != "none":
         for key, value in expected.items():

@@ -209,8 +209,6 @@ def unusable_folder(root: Path, layout: str) -> None:
 @pytest.mark.parametrize(
     ("layout", "overrides", "message"),
     [
-        ("missing", [], r"data.path='.*/missing' does not exist"),
-        ("file", [], r"data.path='.*/file' is not a folder"),
         ("no_classes", [], r"has no class sub-folders; expected .*/<class>/<image>"),
         ("one_class", [], r"has one class folder \(cat\); a classifier needs at least two"),
         ("empty_class", [], r"class folder\(s\) fish in .* have no readable images"),
@@ -236,6 +234,16 @@ def test_unusable_folder_is_one_clear_error_before_training(
     with pytest.raises(DataError, match=message) as error:
         build_datasets(folder_cfg(make_cfg, root, *overrides))
     assert "\n" not in str(error.value)
+
+
+@pytest.mark.parametrize(
+    ("layout", "problem"), [("missing", "does not exist"), ("file", "is not a folder")]
+)
+def test_path_that_is_no_folder_is_refused_with_the_config(make_cfg, tmp_path, layout, problem):
+    root = tmp_path / layout
+    unusable_folder(root, layout)
+    with pytest.raises(ConfigError, match=rf"^data.path='.*/{layout}' {problem}$"):
+        folder_cfg(make_cfg, root)
 
 
 def test_missing_path_setting_says_how_to_give_it(make_cfg):

@@ -24,6 +24,7 @@ from omegaconf import OmegaConf
 from support.model_builds import CONF_MODEL, config_options, paper_model, per_family, small_model
 
 from cnnlab import models
+from cnnlab.config.model import MODEL_SCHEMAS
 from cnnlab.errors import ConfigError, GeometryError
 from cnnlab.layers import Im2ColConv2D, Im2ColDepthwiseConv2D, Im2ColPool2D
 from cnnlab.models import _registry, alexnet, googlenet, inception_v3, inception_v4
@@ -524,6 +525,8 @@ def test_training_a_model_with_auxiliary_classifiers(make_cfg, tmp_path, monkeyp
     from cnnlab.training import train
 
     monkeypatch.setitem(_registry._MODELS, "tiny_auxiliary_net", tiny_auxiliary_net)
+    # its options are simple_convnet's: that schema checks them when the config is composed
+    monkeypatch.setitem(MODEL_SCHEMAS, "tiny_auxiliary_net", MODEL_SCHEMAS["simple_convnet"])
     cfg = make_cfg("model=simple_convnet", "model.name=tiny_auxiliary_net", "debug=fast")
     result = train(cfg, output_dir=tmp_path)
 

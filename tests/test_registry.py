@@ -5,6 +5,8 @@ from omegaconf import OmegaConf
 from support.model_builds import CONF_MODEL, per_family
 
 from cnnlab import models
+from cnnlab.choices import DEFAULT_INIT, LEAKY_SLOPE
+from cnnlab.config.model import MODEL_SCHEMAS, model_schema, registered_builders
 from cnnlab.errors import ConfigError, GeometryError
 from cnnlab.models import _registry
 
@@ -81,14 +83,48 @@ def test_every_model_has_a_paper_input(name):
     assert height == width and channels in (1, 3) and classes in (10, 1000)
 
 
+def test_every_registered_model_has_a_schema():
+    assert sorted(MODEL_SCHEMAS) == models.available()
+
+
 @pytest.mark.parametrize("name", models.available())
-def test_model_config_file_equals_the_builders_defaults(name):
-    # One source for each default: conf/model/<name>.yaml holds the name and every builder
-    # keyword with the builder's own default (plus `init`), nothing else and nothing different.
-    config = OmegaConf.to_container(OmegaConf.load(CONF_MODEL / f"{name}.yaml"))
-    config.pop("defaults", None)  # a schema's `defaults: [base, _self_]`, if any
+def test_model_schema_has_the_builders_options_and_defaults(name):
+    # One source for each default: the schema, read from the builder's source without Keras,
+    # holds what the imported builder's signature and the registry say.
     defaults = {
         key: list(v) if isinstance(v, tuple) else v
         for key, v in models.default_options(name).items()
     }
-    assert config == {"name": name, **defaults}
+    assert MODEL_SCHEMAS[name]().options() == defaults
+
+
+@pytest.mark.parametrize("name", models.available())
+def test_model_config_file_holds_its_name_and_only_what_differs(name):
+    config = OmegaConf.to_container(OmegaConf.load(CONF_MODEL / f"{name}.yaml"))
+    assert config.pop("defaults") == [f"{name}_schema", "_self_"]
+    assert config.pop("name") == name
+    defaults = MODEL_SCHEMAS[name]().options()
+    assert {key: value for key, value in config.items() if defaults.get(key) == value} == {}
+
+
+def test_schema_reader_finds_registered_builders_their_literal_defaults_and_init(
+    tmp_path, monkeypatch
+):
+    (tmp_path / "nets.py").write_text(
+        "@register(paper_input=IMAGENET, init='he_uniform')\n"
+        "def deep(input_shape, num_classes, conv_impl='native', blocks=(2, 3), activation='relu'):\n"
+        "    pass\n"
+        "@register(paper_input=CIFAR10)\n"
+        "def small(input_shape, num_classes, width=1.0, stem='auto'):\n"
+        "    pass\n"
+        "def helper(x, y=1):\n"
+        "    pass\n"
+    )
+    deep = {"conv_impl": "native", "blocks": [2, 3], "activation": "relu"}
+    assert registered_builders(tmp_path) == {
+        "deep": {**deep, "blocks": (2, 3), "init": "he_uniform", "leaky_slope": LEAKY_SLOPE},
+        "small": {"width": 1.0, "stem": "auto", "init": DEFAULT_INIT},
+    }
+    schema = model_schema("deep", registered_builders(tmp_path)["deep"])
+    monkeypatch.setitem(MODEL_SCHEMAS, "deep", schema)
+    assert schema().options() == {**deep, "init": "he_uniform", "leaky_slope": LEAKY_SLOPE}

@@ -43,6 +43,7 @@ DETERMINISM = """
 import json, sys
 import keras, numpy as np, tensorflow as tf
 from omegaconf import OmegaConf
+from cnnlab.config import typed
 from cnnlab.training import train
 
 def determinism_on():
@@ -53,7 +54,7 @@ def determinism_on():
         return True
     return False
 
-cfg, folder = OmegaConf.load(sys.argv[1]), sys.argv[2]
+cfg, folder = typed(OmegaConf.load(sys.argv[1])), sys.argv[2]
 before = determinism_on()
 paths = [train(cfg, output_dir=f"{folder}/{name}").model_path for name in ("a", "b")]
 a, b = (keras.saving.load_model(path, compile=False).get_weights() for path in paths)
@@ -297,11 +298,11 @@ def test_unusable_tracking_store_fails_in_one_line(make_cfg, tmp_path):
 
 
 def test_resume_with_multi_worker_is_refused_in_one_line(make_cfg, tmp_path):
-    cfg = make_cfg("debug=fast", "trainer.resume=true", "trainer.strategy=multi_worker")
     with pytest.raises(
         ConfigError,
         match=r"^trainer.resume=True is invalid: expected false with trainer.strategy=multi_worker",
     ):
-        train(cfg, output_dir=tmp_path)
+        make_cfg("debug=fast", "trainer.resume=true", "trainer.strategy=multi_worker")
+    cfg = make_cfg("debug=fast")
     tracking.use_store(cfg.tracking)
     assert not mlflow.search_runs(experiment_names=[cfg.tracking.experiment], output_format="list")

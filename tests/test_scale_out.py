@@ -83,8 +83,9 @@ import tensorflow as tf
 cpu = tf.config.list_physical_devices("CPU")[0]
 tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
 from omegaconf import OmegaConf
+from cnnlab.config import typed
 from cnnlab.training import train
-print("run", train(OmegaConf.load(sys.argv[1]), output_dir=sys.argv[2]).run_id)
+print("run", train(typed(OmegaConf.load(sys.argv[1])), output_dir=sys.argv[2]).run_id)
 """
 
 

@@ -9,13 +9,14 @@ import keras
 import mlflow
 import numpy as np
 import pytest
-from omegaconf import DictConfig
 from support.compose import ROOT, compose_config
 
 from cnnlab import tracking
+from cnnlab.config.run import VisualizeConfig
+from cnnlab.config.tracking import TrackingConfig
 from cnnlab.errors import ConfigError
 from cnnlab.training import train
-from cnnlab.visualize import load_subject, visualize, viz_settings
+from cnnlab.visualize import load_subject, visualize
 from cnnlab.viz import ascent, embedding, saliency
 from cnnlab.viz.inputs import read_image
 from cnnlab.viz.taps import logits_model, stage_layers
@@ -27,7 +28,7 @@ pytestmark = pytest.mark.xdist_group("viz")  # one worker: the session's trained
 class TrainedRun:
     run_id: str
     run_name: str
-    tracking: DictConfig
+    tracking: TrackingConfig
 
 
 @pytest.fixture(scope="session")
@@ -49,7 +50,7 @@ def lenet_run(tfds_dir, mlflow_dir, tmp_path_factory) -> TrainedRun:
     return TrainedRun(result.run_id, result.run_name, cfg.tracking)
 
 
-def compose_viz(train_cfg: TrainedRun, *overrides: str) -> DictConfig:
+def compose_viz(train_cfg: TrainedRun, *overrides: str) -> VisualizeConfig:
     return compose_config(
         "visualize",
         f"run={train_cfg.run_id}",
@@ -242,21 +243,21 @@ def test_filter_index_out_of_range_is_one_line(lenet_run, tmp_path):
 
 def test_bad_values_fail_when_the_config_is_read(lenet_run):
     with pytest.raises(ConfigError, match=r"viz.steps=0 is invalid: expected a number >= 1"):
-        viz_settings(compose_viz(lenet_run, "viz=activation_max", "viz.steps=0"))
+        compose_viz(lenet_run, "viz=activation_max", "viz.steps=0")
     with pytest.raises(ConfigError, match=r"viz.methods=\['lime'\] is invalid"):
-        viz_settings(compose_viz(lenet_run, "viz=saliency", "viz.methods=[lime]"))
+        compose_viz(lenet_run, "viz=saliency", "viz.methods=[lime]")
 
 
 def test_unknown_run_and_missing_model_are_one_line(lenet_run):
     cfg = compose_viz(lenet_run, "run=0123456789abcdef")
     with pytest.raises(ConfigError, match=r"run='0123456789abcdef' is unknown"):
-        load_subject(cfg, viz_settings(cfg))
+        load_subject(cfg, cfg.viz)
     tracking.use_experiment(lenet_run.tracking)
     with tracking.run(lenet_run.tracking, "no-model") as run_id:
         pass
     cfg = compose_viz(lenet_run, f"run={run_id}")
     with pytest.raises(ConfigError, match=r"has no logged model 'model'"):
-        load_subject(cfg, viz_settings(cfg))
+        load_subject(cfg, cfg.viz)
 
 
 def test_an_image_file_of_another_size_is_resized_with_a_notice(tmp_path, caplog):

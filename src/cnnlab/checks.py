@@ -45,3 +45,7 @@ class Checked:
     def require(self, key: str, valid: bool, expected: str) -> None:
         prefix = f"{self.GROUP}." if self.GROUP else ""
         require(valid, prefix + key, getattr(self, key), expected)
+
+    def require_choice(self, key: str, allowed: list[str] | tuple[str, ...]) -> None:
+        prefix = f"{self.GROUP}." if self.GROUP else ""
+        require_choice(prefix + key, getattr(self, key), allowed)

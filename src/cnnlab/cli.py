@@ -17,11 +17,13 @@ from pathlib import Path
 from typing import Any
 
 from hydra.core.hydra_config import HydraConfig
+from hydra.core.utils import JobReturn
 from hydra.errors import (
     ConfigCompositionException,
     MissingConfigException,
     OverrideParseException,
 )
+from hydra.experimental.callback import Callback
 from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
@@ -133,6 +135,34 @@ def user_error_message(error: BaseException) -> str | None:
     if isinstance(error, OverrideParseException | ConfigCompositionException):
         return " ".join(str(error).split())
     return None
+
+
+class SweepTracking(Callback):
+    """`hydra.callbacks.mlflow_sweep` of conf/train.yaml: `cnnlab.tracking.sweeps.SweepParentRun`,
+    imported when a multirun starts. Hydra instantiates its callbacks in every run, and importing
+    the tracking package (MLflow, seconds) would delay a single run's answer to a bad override;
+    in a single run the parent-run callback has nothing to do."""
+
+    def __init__(self) -> None:
+        self.sweep: Callback | None = None
+
+    def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
+        from cnnlab.tracking.sweeps import SweepParentRun
+
+        self.sweep = SweepParentRun()
+        self.sweep.on_multirun_start(config, **kwargs)
+
+    def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
+        if self.sweep is not None:
+            self.sweep.on_multirun_end(config, **kwargs)
+
+    def on_job_start(self, config: DictConfig, **kwargs: Any) -> None:
+        if self.sweep is not None:
+            self.sweep.on_job_start(config, **kwargs)
+
+    def on_job_end(self, config: DictConfig, job_return: JobReturn, **kwargs: Any) -> None:
+        if self.sweep is not None:
+            self.sweep.on_job_end(config, job_return, **kwargs)
 
 
 def causes(error: BaseException):

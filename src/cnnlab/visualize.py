@@ -14,10 +14,12 @@ from pathlib import Path
 import keras
 import numpy as np
 from matplotlib.figure import Figure
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import OmegaConf
 
 from cnnlab import models, tracking
 from cnnlab.checks import require_choice
+from cnnlab.config import TrainConfig
+from cnnlab.config.run import VisualizeConfig
 from cnnlab.config.viz import (
     ActivationMaxConfig,
     DeepDreamConfig,
@@ -60,7 +62,7 @@ class Subject:
 
     model: keras.Model
     run_id: str | None  # the training run's; None for a random model
-    run_cfg: DictConfig | None  # the training run's config; None for a random model
+    run_cfg: TrainConfig | None  # the training run's config; None for a random model
     label: str  # for titles: the model and its run
     normalization: Normalization | None = None  # the run's (mean, std) when it normalized
 
@@ -82,12 +84,7 @@ class VizResult:
     output_dir: Path
 
 
-def viz_settings(cfg: DictConfig) -> VizConfig:
-    """The typed `viz` config; its dataclass checks ranges and raises ConfigError."""
-    return OmegaConf.to_object(cfg.viz)
-
-
-def load_subject(cfg: DictConfig, settings: VizConfig) -> Subject:
+def load_subject(cfg: VisualizeConfig, settings: VizConfig) -> Subject:
     """The run's trained model, or `random:<name>` built fresh from the registry."""
     if settings.model is not None:
         name = settings.model.removeprefix("random:")
@@ -371,9 +368,9 @@ DRAWERS: dict[str, Callable[[Subject | None, VizConfig], Pictures]] = {
 NO_MODEL = ("kernels",)  # visualizations of fixed, hand-made filters
 
 
-def visualize(cfg: DictConfig, output_dir: Path | None = None) -> VizResult:
+def visualize(cfg: VisualizeConfig, output_dir: Path | None = None) -> VizResult:
     """Draw `cfg.viz` for run `cfg.run` (or a random model), save the PNGs, then log them."""
-    settings = viz_settings(cfg)
+    settings: VizConfig = cfg.viz
     start = time.perf_counter()
     subject = None if settings.name in NO_MODEL else load_subject(cfg, settings)
     pictures = DRAWERS[settings.name](subject, settings)

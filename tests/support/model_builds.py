@@ -5,15 +5,17 @@ so tests that only read a model's structure share one instance, built without dr
 """
 
 import functools
+from collections.abc import Mapping
 from pathlib import Path
+from types import MappingProxyType
+from typing import Any
 
 import keras
 import pytest
-from omegaconf import OmegaConf
 
 from cnnlab import models
 from cnnlab.analysis import shapes_only
-from cnnlab.training.model_options import model_options
+from support.compose import compose_config
 
 CONF_MODEL = Path(__file__).resolve().parents[2] / "conf" / "model"
 
@@ -43,9 +45,10 @@ def per_family(names: list[str]) -> list:
     return params
 
 
-def config_options(name: str) -> dict:
-    """The builder options of conf/model/<name>.yaml."""
-    return model_options(OmegaConf.load(CONF_MODEL / f"{name}.yaml"))
+@functools.cache
+def config_options(name: str) -> Mapping[str, Any]:
+    """The builder options of conf/model/<name>.yaml, as a run composes them (once per model)."""
+    return MappingProxyType(compose_config("train", f"model={name}").model.options())
 
 
 @functools.cache

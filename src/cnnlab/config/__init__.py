@@ -1,5 +1,6 @@
-"""The typed config boundary: one dataclass schema per config group, with range checks in the
-schemas (`cnnlab.checks`).
+"""The typed config boundary: one dataclass schema per config group and per root, with range
+and cross-field checks in the schemas (`cnnlab.checks`). A pipeline turns its composed config
+into its root dataclass once, with `typed`; below the pipelines, code reads attributes.
 
 Importing this package has no side effects: the pipelines' entry point (`cnnlab.cli.run`) and
 whatever else composes a config with Hydra call `register_schemas()` first, which puts the
@@ -14,9 +15,9 @@ from typing import Any
 from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
-from cnnlab.checks import require
 from cnnlab.config.messages import omegaconf_error_message
-from cnnlab.config.store import is_schema, register_schemas, schema_for
+from cnnlab.config.store import has_schema, is_schema, register_schemas, schema_for
+from cnnlab.config.train import EnsembleRunConfig, TrainConfig
 from cnnlab.errors import ConfigError
 
 CONF_DIR = Path(__file__).resolve().parents[3] / "conf"  # the YAML side of the schemas
@@ -33,28 +34,24 @@ def to_object(node: Any) -> Any:
         raise ConfigError(omegaconf_error_message(error)) from None
 
 
-def typed(node: Any, group: str) -> Any:
-    """A group's config as its schema's dataclass, also when it was read back untyped (a run's
-    logged `config.yaml`): the schema is chosen by the group and its `source` or `name`."""
-    if is_dataclass(node):
-        return node  # already the schema's object
-    if isinstance(node, DictConfig) and is_dataclass(OmegaConf.get_type(node)):
-        return to_object(node)
-    values = node if isinstance(node, dict) else OmegaConf.to_container(node, resolve=True)
-    schema = schema_for(group, values)
+def typed(cfg: DictConfig | dict, schema: type = TrainConfig) -> Any:
+    """A config as its root dataclass: the one conversion, at a pipeline's entry point, of the
+    config Hydra composed (typed by its root's schema) or of plain values, such as a run's logged
+    `config.yaml` read back, over `schema` (each group's schema chosen by its `source` or
+    `name`). Every check runs here; the first bad, missing or unknown key raises a one-line
+    ConfigError."""
+    if isinstance(cfg, DictConfig) and is_dataclass(OmegaConf.get_type(cfg)):
+        reject_added_keys(cfg)
+        return to_object(cfg)
+    values = cfg if isinstance(cfg, dict) else OmegaConf.to_container(cfg, resolve=True)
+    root = OmegaConf.structured(schema)
     try:
-        merged = OmegaConf.merge(OmegaConf.structured(schema), values)
-    except OmegaConfBaseException as error:
+        for group, group_values in values.items():
+            if isinstance(group_values, dict) and has_schema(group):
+                root[group] = OmegaConf.structured(schema_for(group, group_values))
+        return to_object(OmegaConf.merge(root, values))
+    except OmegaConfBaseException as error:  # a key the schema lacks, a value of a wrong type
         raise ConfigError(omegaconf_error_message(error)) from None
-    return to_object(merged)
-
-
-def validate(cfg: DictConfig) -> None:
-    """Run every schema's checks; the first bad or missing value raises a one-line ConfigError."""
-    reject_added_keys(cfg)
-    to_object(cfg)
-    if "seed" in cfg:
-        require(isinstance(cfg.seed, int) and cfg.seed >= 0, "seed", cfg.seed, "an integer >= 0")
 
 
 def reject_added_keys(node: DictConfig, path: str = "") -> None:
@@ -75,8 +72,10 @@ def reject_added_keys(node: DictConfig, path: str = "") -> None:
 
 __all__ = [
     "CONF_DIR",
+    "EnsembleRunConfig",
+    "TrainConfig",
     "is_schema",
     "register_schemas",
     "to_object",
-    "validate",
+    "typed",
 ]

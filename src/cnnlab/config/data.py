@@ -6,10 +6,12 @@ object, so a source reads exactly the keys it declares here.
 
 from dataclasses import dataclass, field
 from enum import StrEnum
+from pathlib import Path
 
 from omegaconf import MISSING
 
 from cnnlab.checks import Checked, is_size
+from cnnlab.errors import ConfigError
 
 
 class Resize(StrEnum):
@@ -135,6 +137,10 @@ class FolderDataConfig(DataConfig):
     def __post_init__(self) -> None:
         super().__post_init__()
         self.require("test_fraction", 0 < self.test_fraction < 1, "a number in (0, 1)")
+        folder = Path(self.path).expanduser()
+        if not folder.is_dir():
+            problem = "is not a folder" if folder.exists() else "does not exist"
+            raise ConfigError(f"data.path={self.path!r} {problem}")
 
 
 @dataclass

@@ -1,10 +1,8 @@
 """Schemas of the root configs of the pipelines other than training (`conf/<pipeline>.yaml`).
 
 Groups are typed by their own schemas (`<group>/schema` in the ConfigStore); a root declares
-them as `Any` so that each group's schema (one per data source, per optimizer, ...) stays whole.
-The training root (`conf/train.yaml`) has no schema of its own, so that other roots can extend
-it (`conf/ensemble.yaml`); its one run-level value, `seed`, is checked by `validate`. The model
-group is typed by its builder's signature, checked by `cnnlab.models.build`.
+them as `Any` so that each group's schema (one per data source, per optimizer, per model, ...)
+stays whole. The training and ensemble roots are in `cnnlab.config.train`.
 """
 
 from dataclasses import dataclass

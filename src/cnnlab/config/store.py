@@ -11,6 +11,7 @@ from cnnlab.checks import require_choice
 from cnnlab.config.augment import AugmentConfig
 from cnnlab.config.data import DATA_SCHEMAS
 from cnnlab.config.ensemble import EnsembleConfig
+from cnnlab.config.model import MODEL_SCHEMAS
 from cnnlab.config.run import (
     EvaluateConfig,
     NotesConfig,
@@ -20,6 +21,7 @@ from cnnlab.config.run import (
 )
 from cnnlab.config.sweep import SweepConfig
 from cnnlab.config.tracking import TrackingConfig
+from cnnlab.config.train import EnsembleRunConfig, TrainConfig
 from cnnlab.config.training import OPTIMIZER_SCHEMAS, SCHEDULE_SCHEMAS, TrainerConfig
 from cnnlab.config.viz import VIZ_SCHEMAS
 
@@ -28,6 +30,8 @@ SCHEMA_SUFFIX = "schema"
 
 def register_schemas() -> None:
     store = ConfigStore.instance()
+    store.store(name="train_schema", node=TrainConfig)
+    store.store(name="ensemble_schema", node=EnsembleRunConfig)
     store.store(name="profile_schema", node=ProfileConfig)
     store.store(name="notes_schema", node=NotesConfig)
     store.store(name="visualize_schema", node=VisualizeConfig)
@@ -43,23 +47,40 @@ def register_schemas() -> None:
         ("optimizer", OPTIMIZER_SCHEMAS),
         ("schedule", SCHEDULE_SCHEMAS),
         ("viz", VIZ_SCHEMAS),
+        ("model", MODEL_SCHEMAS),
     ):
         for name, schema in schemas.items():
             store.store(group=group, name=f"{name}_schema", node=schema)
 
 
+# A group with a schema per option: the key that names the option, and the schemas
+SCHEMAS_BY_KEY: dict[str, tuple[str, dict[str, type]]] = {
+    "data": ("source", DATA_SCHEMAS),
+    "optimizer": ("name", OPTIMIZER_SCHEMAS),
+    "schedule": ("name", SCHEDULE_SCHEMAS),
+    "model": ("name", MODEL_SCHEMAS),
+}
+# A group with one schema
+GROUP_SCHEMAS: dict[str, type] = {
+    "augment": AugmentConfig,
+    "trainer": TrainerConfig,
+    "tracking": TrackingConfig,
+    "sweep": SweepConfig,
+    "ensemble": EnsembleConfig,
+}
+
+
+def has_schema(group: str) -> bool:
+    return group in SCHEMAS_BY_KEY or group in GROUP_SCHEMAS
+
+
 def schema_for(group: str, values: dict) -> type:
     """The schema of a group's config given as plain values (its `source` or `name` picks it)."""
-    by_key = {
-        "data": ("source", DATA_SCHEMAS),
-        "optimizer": ("name", OPTIMIZER_SCHEMAS),
-        "schedule": ("name", SCHEDULE_SCHEMAS),
-    }
-    if group in by_key:
-        key, schemas = by_key[group]
+    if group in SCHEMAS_BY_KEY:
+        key, schemas = SCHEMAS_BY_KEY[group]
         require_choice(f"{group}.{key}", values.get(key), list(schemas))
         return schemas[values[key]]
-    return {"augment": AugmentConfig, "trainer": TrainerConfig, "tracking": TrackingConfig}[group]
+    return GROUP_SCHEMAS[group]
 
 
 def is_schema(option: str) -> bool:

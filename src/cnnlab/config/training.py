@@ -98,6 +98,12 @@ class TrainerConfig(Checked):
             isinstance(self.resume, bool) or (isinstance(self.resume, str) and self.resume.strip()),
             "true, false or an MLflow run id",
         )
+        self.require(
+            "resume",
+            not (self.resume and self.strategy == Strategy.multi_worker),
+            "false with trainer.strategy=multi_worker (resuming a multi-worker run is not "
+            "supported yet)",
+        )
 
 
 @dataclass

@@ -19,9 +19,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import tensorflow as tf
-from omegaconf import DictConfig
 
-from cnnlab.config import typed
+from cnnlab.config import TrainConfig
 from cnnlab.config.augment import AugmentConfig
 from cnnlab.config.data import DataConfig
 from cnnlab.data.augment import Augmenter, OpContext, build_augmenter
@@ -179,10 +178,10 @@ class BatchTransforms:
         )
 
 
-def build_datasets(cfg: DictConfig) -> Datasets:
+def build_datasets(cfg: TrainConfig) -> Datasets:
     """Compose `cfg.data`, `cfg.augment`, `cfg.trainer.batch_size` and `cfg.seed` into datasets."""
-    data: DataConfig = typed(cfg.data, "data")
-    augment: AugmentConfig = typed(cfg.augment, "augment")
+    data: DataConfig = cfg.data
+    augment: AugmentConfig = cfg.augment
     source = load_source(data, seed=cfg.seed)
     data = with_source_geometry(data, source)
     geometry = ImageSizes.from_config(data)

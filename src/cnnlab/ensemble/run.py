@@ -7,6 +7,7 @@ ensemble as one Keras model; members trained here become its child runs, gathere
 a tag `ensemble.<parent run id>`.
 """
 
+import dataclasses
 import logging
 import time
 from dataclasses import dataclass
@@ -16,12 +17,13 @@ import keras
 import numpy as np
 from hydra import compose, initialize_config_dir
 from hydra.core.global_hydra import GlobalHydra
-from omegaconf import DictConfig, OmegaConf
-from omegaconf.errors import OmegaConfBaseException
+from omegaconf import OmegaConf
 
 from cnnlab import tracking
-from cnnlab.config import CONF_DIR, register_schemas
+from cnnlab.config import CONF_DIR, EnsembleRunConfig, TrainConfig, register_schemas, to_object
 from cnnlab.config.ensemble import EnsembleConfig
+from cnnlab.config.model import ModelConfig
+from cnnlab.config.tracking import TrackingConfig
 from cnnlab.data import build_datasets
 from cnnlab.ensemble.combine import accuracy, combinations
 from cnnlab.ensemble.model import averaging_model
@@ -60,38 +62,29 @@ class EnsembleResult:
         return float(np.mean(list(self.member_accuracy.values())))
 
 
-def ensemble_spec(cfg: DictConfig) -> EnsembleConfig:
-    """`cfg.ensemble` as its checked schema; a bad value is one ConfigError line."""
-    try:
-        return OmegaConf.to_object(cfg.ensemble)
-    except OmegaConfBaseException as error:
-        cause = error.__cause__ if isinstance(error.__cause__, ConfigError) else None
-        raise cause or ConfigError(f"ensemble is invalid: {error.msg}") from None
-
-
-def member_recipe(cfg: DictConfig) -> DictConfig:
+def member_recipe(cfg: EnsembleRunConfig) -> TrainConfig:
     """The training config every member shares: `cfg` without its `ensemble` node."""
-    return OmegaConf.masked_copy(cfg, [key for key in cfg if key != "ensemble"])
+    return TrainConfig(**{f.name: getattr(cfg, f.name) for f in dataclasses.fields(TrainConfig)})
 
 
-def model_node(name: str) -> DictConfig:
+def model_config(name: str) -> ModelConfig:
     """`conf/model/<name>.yaml` as composed by Hydra (inside a Hydra app, or standalone)."""
     if GlobalHydra.instance().is_initialized():
-        return compose("train", overrides=[f"model={name}"]).model
+        return to_object(compose("train", overrides=[f"model={name}"]).model)
     register_schemas()
     with initialize_config_dir(str(CONF_DIR), version_base="1.3"):
-        return compose("train", overrides=[f"model={name}"]).model
+        return to_object(compose("train", overrides=[f"model={name}"]).model)
 
 
-def member_config(recipe: DictConfig, spec: EnsembleConfig, index: int) -> DictConfig:
+def member_config(recipe: TrainConfig, spec: EnsembleConfig, index: int) -> TrainConfig:
     """Member `index`: seed + index, and the index-th (cycled) model and input size if given."""
-    member = OmegaConf.create(OmegaConf.to_container(recipe, resolve=True))
-    member.seed = recipe.seed + index
+    changes: dict = {"seed": recipe.seed + index}
     if spec.models:
-        member.model = model_node(spec.models[index % len(spec.models)])
+        changes["model"] = model_config(spec.models[index % len(spec.models)])
     if spec.image_sizes:
-        member.data.image_size = list(spec.image_sizes[index % len(spec.image_sizes)])
-    return member
+        size = list(spec.image_sizes[index % len(spec.image_sizes)])
+        changes["data"] = dataclasses.replace(recipe.data, image_size=size)
+    return dataclasses.replace(recipe, **changes)
 
 
 def metric_weight(run, metric: str) -> float:
@@ -100,7 +93,7 @@ def metric_weight(run, metric: str) -> float:
     return 1.0 if value is None else float(value)
 
 
-def train_members(recipe: DictConfig, spec: EnsembleConfig, output_dir: Path) -> list[Member]:
+def train_members(recipe: TrainConfig, spec: EnsembleConfig, output_dir: Path) -> list[Member]:
     members = []
     for index in range(spec.members):
         cfg = member_config(recipe, spec, index)
@@ -117,7 +110,7 @@ def train_members(recipe: DictConfig, spec: EnsembleConfig, output_dir: Path) ->
     return members
 
 
-def gather_members(tracking_cfg: DictConfig, spec: EnsembleConfig) -> list[Member]:
+def gather_members(tracking_cfg: TrackingConfig, spec: EnsembleConfig) -> list[Member]:
     """Existing runs: by id, or the best `top_k` by `metric` among a parent's children or
     the runs matching a filter."""
     if spec.run_ids:
@@ -143,10 +136,10 @@ def gather_members(tracking_cfg: DictConfig, spec: EnsembleConfig) -> list[Membe
     return members
 
 
-def build_ensemble(cfg: DictConfig, output_dir: Path | None = None) -> EnsembleResult:
+def build_ensemble(cfg: EnsembleRunConfig, output_dir: Path | None = None) -> EnsembleResult:
     """Train or gather `cfg.ensemble`'s members, evaluate every combination on the test
     split, and record the ensemble as an MLflow parent run with its model."""
-    spec = ensemble_spec(cfg)
+    spec = cfg.ensemble
     recipe = member_recipe(cfg)
     output_dir = Path(output_dir or Path("outputs", "ensembles", tracking.run_name("ensemble")))
     start = time.perf_counter()
@@ -185,7 +178,7 @@ def record(
     result: EnsembleResult,
     models: list[keras.Model],
     example: np.ndarray,
-    recipe: DictConfig,
+    recipe: TrainConfig,
     spec: EnsembleConfig,
 ) -> str:
     """The parent run: params, metrics, table, chart and the averaging model; links members."""

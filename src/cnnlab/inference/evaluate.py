@@ -2,16 +2,18 @@
 and log the results to that run: accuracy, loss, per-class accuracy, a confusion matrix and
 the most confidently wrong examples."""
 
+import dataclasses
 import logging
 import re
 from dataclasses import dataclass
 
 import keras
 import numpy as np
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig
 
 from cnnlab import tracking
 from cnnlab.checks import require_choice
+from cnnlab.config import TrainConfig, to_object
 from cnnlab.config.run import EvaluateTestTime
 from cnnlab.data import Datasets, build_datasets, match_channels, to_pixels
 from cnnlab.errors import ConfigError
@@ -53,14 +55,12 @@ def predict_pixels(
     return probabilities
 
 
-def data_config(run_cfg: DictConfig, cfg: DictConfig) -> DictConfig:
+def data_config(run_cfg: TrainConfig, cfg: DictConfig) -> TrainConfig:
     """The run's own config, with `cfg.data` (another dataset) and `cfg.data_dir` if given."""
-    merged = OmegaConf.create(OmegaConf.to_container(run_cfg, resolve=True))
-    if cfg.get("data") is not None:
-        merged.data = cfg.data
+    data = run_cfg.data if cfg.get("data") is None else to_object(cfg.data)
     if cfg.data_dir:
-        merged.data.data_dir = cfg.data_dir
-    return merged
+        data = dataclasses.replace(data, data_dir=cfg.data_dir)
+    return dataclasses.replace(run_cfg, data=data)
 
 
 def metric_name(*parts: str) -> str:

@@ -1,6 +1,7 @@
 """The model zoo: `build(name, input_shape, num_classes, **options)` and `available()`."""
 
 # Importing the architecture modules registers them.
+from cnnlab.choices import CONV_IMPLS
 from cnnlab.models import (  # noqa: F401
     alexnet,
     googlenet,
@@ -22,7 +23,7 @@ from cnnlab.models._registry import (
     register,
 )
 from cnnlab.models.blocks.auxiliary import loss_weights
-from cnnlab.models.blocks.conv import CONV_IMPLS, ConvLayers
+from cnnlab.models.blocks.conv import ConvLayers
 from cnnlab.models.blocks.heads import MAIN_OUTPUT
 from cnnlab.models.export import inference_model, with_keras_batch_norm
 

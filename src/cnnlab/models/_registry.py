@@ -12,10 +12,10 @@ from collections.abc import Callable
 import keras
 
 from cnnlab.checks import check_options, require_choice
+from cnnlab.choices import DEFAULT_INIT, LEAKY_SLOPE, check_init
 from cnnlab.errors import GeometryError
 from cnnlab.models.blocks import activations
-from cnnlab.models.blocks.activations import LEAKY_SLOPE
-from cnnlab.models.init import check_init, initialize
+from cnnlab.models.init import initialize
 
 ModelFn = Callable[..., keras.Model]
 Input = tuple[tuple[int, int, int], int]  # ((height, width, channels), classes)
@@ -27,7 +27,7 @@ IMAGENET: Input = ((224, 224, 3), 1000)
 CIFAR10: Input = ((32, 32, 3), 10)
 
 
-def register(*, paper_input: Input, init: str = "auto") -> Callable[[ModelFn], ModelFn]:
+def register(*, paper_input: Input, init: str = DEFAULT_INIT) -> Callable[[ModelFn], ModelFn]:
     """Register `fn(input_shape, num_classes, **options) -> keras.Model` under its own name,
     with the input and classes its paper used (timm's `default_cfg`: profiles and parameter
     counts compare with the paper's at that size) and the model's default `init`."""
@@ -59,7 +59,7 @@ def default_options(name: str) -> dict:
     require_choice("model.name", name, available())
     parameters = inspect.signature(_MODELS[name]).parameters.values()
     own = {p.name: p.default for p in parameters if p.name not in ("input_shape", "num_classes")}
-    registry = {"init": _INITS.get(name, "auto")}
+    registry = {"init": _INITS.get(name, DEFAULT_INIT)}
     if "activation" in own:
         registry["leaky_slope"] = LEAKY_SLOPE
     return {**own, **registry}
@@ -81,7 +81,7 @@ def build(
     drawn from `init` (see `cnnlab.models.init`; None: the model's registered default) and its
     leaky ReLUs, if `activation=leaky_relu`, with slope `leaky_slope`."""
     require_choice("model.name", name, available())
-    init = _INITS.get(name, "auto") if init is None else init
+    init = _INITS.get(name, DEFAULT_INIT) if init is None else init
     given = {"init": init, **options}
     if leaky_slope != LEAKY_SLOPE:
         given["leaky_slope"] = leaky_slope

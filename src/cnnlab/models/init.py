@@ -20,41 +20,9 @@ kernels are redrawn: biases, batch-norm parameters and PReLU slopes keep their o
 
 import keras
 
-from cnnlab.checks import require
+from cnnlab.choices import check_init, normal_std
 
-INITS = (
-    "auto",
-    "keras",
-    "he_normal",
-    "he_uniform",
-    "glorot_uniform",
-    "glorot_normal",
-    "lecun_normal",
-)
-NORMAL = "normal:"  # normal:<std>, a fixed-std Gaussian
 SQUASHING = ("sigmoid", "tanh")
-
-
-def normal_std(init: str) -> float | None:
-    """The std of 'normal:<std>', or None for a named scheme."""
-    if not isinstance(init, str) or not init.startswith(NORMAL):
-        return None
-    try:
-        return float(init.removeprefix(NORMAL))
-    except ValueError:
-        return -1.0  # not a number: check_init rejects it
-
-
-def check_init(init: str, key: str = "model.init") -> None:
-    """Raise ConfigError unless `init` is one of INITS or normal:<std> with std > 0."""
-    std = normal_std(init)
-    valid = init in INITS if std is None else std > 0
-    require(
-        valid,
-        key,
-        init,
-        f"one of {', '.join(INITS)}, or normal:<std> with std > 0 (e.g. normal:0.01)",
-    )
 
 
 def resolve_init(init: str, model: keras.Model) -> str:

@@ -3,13 +3,14 @@
 import keras
 
 from cnnlab.checks import require_choice
+from cnnlab.choices import FIRST_PADDINGS, LENET_FLAVORS
 from cnnlab.models._registry import register
 from cnnlab.models.blocks.activations import Activation
 from cnnlab.models.blocks.conv import ConvLayers
 from cnnlab.models.blocks.heads import softmax_classifier
 from cnnlab.models.blocks.units import ConvUnit, dense_unit
 
-LENET_FLAVORS = {
+FLAVOR_LAYERS = {
     # flavor: (activation, pooling); 'original' uses the paper's tanh-like squashing and
     # average-pool subsampling (without its trainable per-map coefficients).
     "modern": ("relu", "max"),
@@ -32,9 +33,9 @@ def lenet5(
     `first_padding='auto'` pads C1 'same', which gives the same 5x5x16 S4 and 61,706 parameters.
     `activation` (default: the flavor's) replaces the activation of every layer.
     """
-    require_choice("model.flavor", flavor, list(LENET_FLAVORS))
-    require_choice("model.first_padding", first_padding, ["auto", "same", "valid"])
-    flavor_activation, pooling = LENET_FLAVORS[flavor]
+    require_choice("model.flavor", flavor, LENET_FLAVORS)
+    require_choice("model.first_padding", first_padding, FIRST_PADDINGS)
+    flavor_activation, pooling = FLAVOR_LAYERS[flavor]
     if first_padding == "auto":
         first_padding = "valid" if min(input_shape[:2]) >= 32 else "same"
     layers = ConvLayers(conv_impl)

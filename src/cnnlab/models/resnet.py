@@ -14,6 +14,7 @@ import keras
 from keras import ops
 
 from cnnlab.checks import require_choice
+from cnnlab.choices import SHORTCUTS
 from cnnlab.models._registry import CIFAR10, IMAGENET, register
 from cnnlab.models.blocks.activations import Activation
 from cnnlab.models.blocks.conv import ConvLayers
@@ -22,8 +23,6 @@ from cnnlab.models.blocks.recursion import graph_limit, recursion_limit
 from cnnlab.models.blocks.stems import ANY_SIDE, uses_small_stem
 from cnnlab.models.blocks.units import ConvUnit
 
-# Sec. 3.3: A zero-pads the identity, B projects with a 1x1 conv; none: a plain net (Sec. 4.1)
-SHORTCUTS = ("A", "B", "none")
 IMAGENET_WIDTHS = (64, 128, 256, 512)  # conv2_x .. conv5_x
 CIFAR_WIDTHS = (16, 32, 64)  # Sec. 4.2: feature maps of 32, 16 and 8
 

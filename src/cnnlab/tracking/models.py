@@ -22,6 +22,7 @@ from mlflow.models import ModelSignature
 from mlflow.types import Schema, TensorSpec
 from omegaconf import DictConfig, OmegaConf
 
+from cnnlab.config import TrainConfig, typed
 from cnnlab.errors import ConfigError
 from cnnlab.tracking.store import use_store
 
@@ -288,13 +289,14 @@ def set_run_tags(run_id: str, tags: Mapping[str, str], tracking_cfg: DictConfig)
         client.set_tag(run_id, key, value)
 
 
-def run_config(run_id: str, tracking_cfg: DictConfig) -> DictConfig:
-    """The composed config a run logged (`config.yaml`)."""
+def run_config(run_id: str, tracking_cfg: DictConfig) -> TrainConfig:
+    """The config a run logged (`config.yaml`), typed and checked as when it was composed."""
     require_run(run_id, tracking_cfg)
     try:
-        return OmegaConf.create(mlflow.artifacts.load_text(f"runs:/{run_id}/config.yaml"))
+        text = mlflow.artifacts.load_text(f"runs:/{run_id}/config.yaml")
     except (MlflowException, OSError) as error:
         raise ConfigError(f"run {run_id!r} has no logged config.yaml") from error
+    return typed(OmegaConf.create(text))
 
 
 @contextlib.contextmanager

@@ -37,7 +37,7 @@ def use_experiment(tracking_cfg: DictConfig) -> str:
     experiment = mlflow.get_experiment_by_name(name)
     if experiment is not None:
         return experiment.experiment_id
-    location = tracking_cfg.get("artifact_location")
+    location = tracking_cfg.artifact_location
     artifact_uri = Path(location).resolve().as_uri() if location else None
     experiment_id = mlflow.create_experiment(name, artifact_location=artifact_uri)
     prepare_experiment(experiment_id)  # the dashboard opens it on its runs table
@@ -145,9 +145,14 @@ def run(
         mlflow.end_run(RunStatus.to_string(status))
 
 
-def flatten(cfg: DictConfig | Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
-    """{'trainer': {'epochs': 3}} -> {'trainer.epochs': 3}; lists stay whole values."""
-    container = OmegaConf.to_container(cfg, resolve=True) if isinstance(cfg, DictConfig) else cfg
+def flatten(cfg: Any, prefix: str = "") -> dict[str, Any]:
+    """{'trainer': {'epochs': 3}} -> {'trainer.epochs': 3}; lists stay whole values. `cfg`: a
+    mapping, or a config (its dataclass or a DictConfig)."""
+    container = (
+        cfg
+        if isinstance(cfg, Mapping) and not isinstance(cfg, DictConfig)
+        else OmegaConf.to_container(OmegaConf.structured(cfg), resolve=True, enum_to_str=True)
+    )
     flat: dict[str, Any] = {}
     for key, value in container.items():
         dotted = f"{prefix}{key}"
@@ -158,7 +163,7 @@ def flatten(cfg: DictConfig | Mapping[str, Any], prefix: str = "") -> dict[str, 
     return flat
 
 
-def log_config(cfg: DictConfig) -> None:
+def log_config(cfg: Any) -> None:
     """The composed config: flattened to dotted params, and the whole YAML as `config.yaml`."""
     params = {k: str(v)[:MAX_PARAM_LENGTH] for k, v in flatten(cfg).items()}
     mlflow.log_params(params)

@@ -7,9 +7,9 @@ import math
 from typing import Any
 
 import keras
-from omegaconf import DictConfig
 
 from cnnlab import tracking
+from cnnlab.config import TrainConfig
 from cnnlab.errors import ConfigError, TrainingDiverged
 from cnnlab.training.checkpoints import Stateful
 from cnnlab.training.schedules import EpochSchedule
@@ -118,7 +118,7 @@ class EarlyStoppingToBest(keras.callbacks.EarlyStopping):
 
 
 def stateful_callbacks(
-    cfg: DictConfig, schedule: EpochSchedule, has_val: bool
+    cfg: TrainConfig, schedule: EpochSchedule, has_val: bool
 ) -> dict[str, Stateful]:
     """Reduce-on-plateau and early stopping, when configured; their state is checkpointed."""
     callbacks: dict[str, Stateful] = {}

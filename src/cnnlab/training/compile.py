@@ -2,15 +2,15 @@
 loss's and metrics' variables created before `fit` traces its step."""
 
 import keras
-from omegaconf import DictConfig
 
+from cnnlab.config import TrainConfig
 from cnnlab.training.multi_output import compile_arguments
 from cnnlab.training.optimizers import build_optimizer, scaled_lr
 from cnnlab.training.schedules import EpochSchedule, build_schedule
 
 
 def compile_model(
-    model: keras.Model, cfg: DictConfig, steps_per_epoch: int, replicas: int
+    model: keras.Model, cfg: TrainConfig, steps_per_epoch: int, replicas: int
 ) -> EpochSchedule:
     """Compile with the configured loss, optimizer and schedule; return the schedule."""
     lr = scaled_lr(cfg.optimizer, replicas)

@@ -3,14 +3,14 @@
 from pathlib import Path
 
 import keras
-from omegaconf import DictConfig
 
 from cnnlab import models, tracking
+from cnnlab.config.tracking import TrackingConfig
 from cnnlab.data import Datasets, to_pixels
 
 
 def save_model(
-    model: keras.Model, output_dir: Path, tracking_cfg: DictConfig, data: Datasets
+    model: keras.Model, output_dir: Path, tracking_cfg: TrackingConfig, data: Datasets
 ) -> Path:
     """`model.keras` in the output folder; in MLflow, an MLflow model that takes raw images.
     Both have Keras's batch norm: they load and serve without cnnlab's fused training layer."""

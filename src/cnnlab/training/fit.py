@@ -9,13 +9,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import keras
-from omegaconf import DictConfig
 
 from cnnlab import models, tracking
-from cnnlab.checks import require
-from cnnlab.config import validate
+from cnnlab.config import TrainConfig
+from cnnlab.config.training import Strategy
 from cnnlab.data import DataInfo, Datasets, build_datasets, describe
-from cnnlab.errors import ConfigError
 from cnnlab.models import autotune
 from cnnlab.training.callbacks import (
     LearningRateToLogs,
@@ -28,7 +26,6 @@ from cnnlab.training.compile import build_compiled_state, compile_model
 from cnnlab.training.export import save_model
 from cnnlab.training.freeze import check_unfreeze, freeze_for_fine_tuning, layers_to_freeze
 from cnnlab.training.kernel_tuning import log_kernel_choices, tune_kernels
-from cnnlab.training.model_options import model_options
 from cnnlab.training.multi_output import (
     MainOutputMetricNames,
     label_every_output,
@@ -73,11 +70,12 @@ class RunResult:
 
 
 def train(
-    cfg: DictConfig,
+    cfg: TrainConfig,
     output_dir: Path | None = None,
     callbacks: Sequence[keras.callbacks.Callback] = (),
 ) -> RunResult:
-    """Train `cfg.model` on `cfg.data` and record the run in MLflow.
+    """Train `cfg.model` on `cfg.data` and record the run in MLflow. `cfg` is the typed config
+    (`cnnlab.config.typed`), whose schemas checked every value when it was composed.
 
     `callbacks` run after each epoch's metrics are logged (a sweep's pruning callback).
 
@@ -86,12 +84,6 @@ def train(
     never starts leaves no run behind. `trainer.resume` continues a killed run in its own
     MLflow run and output folder (`cnnlab.training.resume`).
     """
-    validate(cfg)
-    if cfg.trainer.resume and cfg.trainer.strategy == "multi_worker":
-        raise ConfigError(
-            f"trainer.resume={cfg.trainer.resume} is invalid: expected false with "
-            "trainer.strategy=multi_worker (resuming a multi-worker run is not supported yet)"
-        )
     strategy = build_strategy(cfg.trainer.strategy)  # first: multi_worker needs TF untouched
     replicas = strategy.num_replicas_in_sync
     output_dir, cfg = output_folder(output_dir, cfg)
@@ -103,12 +95,12 @@ def train(
         enable_determinism()
     keras.utils.set_random_seed(cfg.seed)
     policy = set_precision(cfg.trainer.precision)
-    freezing = str(cfg.model.get("freeze", "none"))
+    freezing = cfg.model.freeze
     check_unfreeze(freezing, cfg.trainer.unfreeze_at_epoch, cfg.trainer.epochs)
     source = open_source(cfg)  # a bad model.init_from fails here, before data and run
     cfg = source_data(cfg, source)
     data = build_datasets(cfg)
-    if cfg.trainer.strategy == "multi_worker":
+    if cfg.trainer.strategy == Strategy.multi_worker:
         data = shard_by_data(data)
     steps_per_epoch = cfg.trainer.steps_per_epoch or math.ceil(
         data.info.split_sizes["train"] / cfg.trainer.batch_size
@@ -121,7 +113,7 @@ def train(
         schedule = compile_model(model, cfg, steps_per_epoch, replicas)
         frozen = layers_to_freeze(model, freezing, loaded)
         callbacks = [*freeze_for_fine_tuning(model, frozen, cfg.trainer, schedule), *callbacks]
-    if cfg.trainer.strategy == "multi_worker":
+    if cfg.trainer.strategy == Strategy.multi_worker:
         work_around_keras_multi_worker(model)
     stateful = stateful_callbacks(cfg, schedule, has_val=data.val is not None)
 
@@ -165,24 +157,21 @@ def train(
 
 
 def build_model(
-    cfg: DictConfig, info: DataInfo, source: Source | None, replicas: int
+    cfg: TrainConfig, info: DataInfo, source: Source | None, replicas: int
 ) -> tuple[keras.Model, tuple[str, ...] | None, autotune.Tuning | None]:
     """`cfg.model` for the data, with `source`'s weights where they fit (and the names of the
     layers that took them), on the kernels `conv_impl=auto` picks (the weights are kept), with
     its L2 penalty."""
-    model = models.build(
-        cfg.model.name, info.input_shape, info.num_classes, **model_options(cfg.model)
-    )
+    model = models.build(cfg.model.name, info.input_shape, info.num_classes, **cfg.model.options())
     loaded = load_source(source, model).loaded if source else None
     tuning = tune_kernels(model, cfg, replicas)
     model = tuning.model if tuning else model
-    require(cfg.model.l2 >= 0, "model.l2", cfg.model.l2, "a number >= 0")
     add_l2_penalty(model, cfg.model.l2)
     return model, loaded, tuning
 
 
 def run_tags(
-    cfg: DictConfig, data: Datasets, output_dir: Path, policy: str, replicas: int
+    cfg: TrainConfig, data: Datasets, output_dir: Path, policy: str, replicas: int
 ) -> dict[str, str]:
     """The MLflow tags a training run is found by: its kind, config, code, model and data."""
     return {
@@ -197,7 +186,7 @@ def run_tags(
     }
 
 
-def log_run_description(cfg: DictConfig, model: keras.Model, data: Datasets) -> None:
+def log_run_description(cfg: TrainConfig, model: keras.Model, data: Datasets) -> None:
     """What a new run records before training: config, sizes, data metrics, augmentation."""
     tracking.log_config(cfg)
     tracking.log_params(
@@ -223,7 +212,7 @@ def log_run_description(cfg: DictConfig, model: keras.Model, data: Datasets) -> 
 def fit(
     model: keras.Model,
     data: Datasets,
-    cfg: DictConfig,
+    cfg: TrainConfig,
     steps_per_epoch: int,
     output_dir: Path,
     stateful: dict[str, Stateful],

@@ -10,8 +10,8 @@ import logging
 from collections.abc import Sequence
 
 import keras
-from omegaconf import DictConfig
 
+from cnnlab.config.training import TrainerConfig
 from cnnlab.errors import ConfigError
 from cnnlab.models.transfer import is_classifier, weight_layers
 from cnnlab.training.schedules import EpochSchedule
@@ -101,7 +101,7 @@ class UnfreezeAt(keras.callbacks.Callback):
 def freeze_for_fine_tuning(
     model: keras.Model,
     layers: Sequence[keras.layers.Layer],
-    trainer: DictConfig,
+    trainer: TrainerConfig,
     schedule: EpochSchedule,
 ) -> list[keras.callbacks.Callback]:
     """Freeze `layers`; return the callback that unfreezes them at `trainer.unfreeze_at_epoch`

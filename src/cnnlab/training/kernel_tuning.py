@@ -2,17 +2,17 @@
 faster (`cnnlab.models.autotune`), and what was chosen, recorded in the run."""
 
 import keras
-from omegaconf import DictConfig
 
 from cnnlab import tracking
+from cnnlab.config import TrainConfig
 from cnnlab.models import autotune
 from cnnlab.viz.autotune import plot_kernel_choices
 
 
-def tune_kernels(model: keras.Model, cfg: DictConfig, replicas: int) -> autotune.Tuning | None:
+def tune_kernels(model: keras.Model, cfg: TrainConfig, replicas: int) -> autotune.Tuning | None:
     """`model.conv_impl=auto`: each conv and pool layer on the kernel that trains it faster at
     the batch each replica trains on, timed before the MLflow run opens (`models.autotune`)."""
-    if cfg.model.get("conv_impl") != "auto":
+    if getattr(cfg.model, "conv_impl", None) != "auto":
         return None
     return autotune.tune(model, max(1, cfg.trainer.batch_size // replicas))
 

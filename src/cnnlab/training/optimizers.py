@@ -10,10 +10,9 @@ Gradient clipping: `clipnorm` (per variable), `global_clipnorm` (all gradients t
 import dataclasses
 
 import keras
-from omegaconf import DictConfig
 
 from cnnlab.checks import require_choice
-from cnnlab.config import typed
+from cnnlab.config.training import LrScaling, OptimizerConfig
 
 OPTIMIZERS: dict[str, type[keras.optimizers.Optimizer]] = {
     "sgd": keras.optimizers.SGD,
@@ -27,15 +26,15 @@ OPTIMIZERS: dict[str, type[keras.optimizers.Optimizer]] = {
 }
 
 
-def scaled_lr(optimizer_cfg: DictConfig, replicas: int) -> float:
+def scaled_lr(optimizer_cfg: OptimizerConfig, replicas: int) -> float:
     """`optimizer.lr`, times the number of replicas under `scale_lr: linear` (Goyal et al.,
     2017, Sec. 2.1: with a k-times larger global batch, use a k-times larger learning rate)."""
-    return optimizer_cfg.lr * (replicas if optimizer_cfg.scale_lr == "linear" else 1)
+    return optimizer_cfg.lr * (replicas if optimizer_cfg.scale_lr == LrScaling.linear else 1)
 
 
-def build_optimizer(optimizer_cfg: DictConfig, learning_rate) -> keras.optimizers.Optimizer:
+def build_optimizer(optimizer_cfg: OptimizerConfig, learning_rate) -> keras.optimizers.Optimizer:
     """The optimizer named by `optimizer.name`, stepping with `learning_rate` (a float or schedule)."""
-    options = dataclasses.asdict(typed(optimizer_cfg, "optimizer"))
+    options = dataclasses.asdict(optimizer_cfg)
     name = options.pop("name")
     require_choice("optimizer.name", name, sorted(OPTIMIZERS))
     del options["lr"], options["scale_lr"]  # the schedule's base rate; `scaled_lr`

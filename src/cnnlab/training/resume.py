@@ -15,9 +15,10 @@ from pathlib import Path
 
 import keras
 import tensorflow as tf
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import OmegaConf
 
 from cnnlab import tracking
+from cnnlab.config import TrainConfig
 from cnnlab.errors import ConfigError
 from cnnlab.training.checkpoints import STATE_FILE, Stateful, load_state
 
@@ -35,14 +36,14 @@ class ResumePoint:
         return self.output_dir / "checkpoints" / STATE_FILE
 
 
-def config_digest(cfg: DictConfig) -> str:
+def config_digest(cfg: TrainConfig) -> str:
     """A short hash of the composed config without `trainer.resume`: equal for the same command."""
-    container = OmegaConf.to_container(cfg, resolve=True)
+    container = OmegaConf.to_container(OmegaConf.structured(cfg), enum_to_str=True)
     container["trainer"].pop("resume", None)
     return hashlib.sha256(OmegaConf.to_yaml(OmegaConf.create(container)).encode()).hexdigest()[:16]
 
 
-def find_resume_point(cfg: DictConfig) -> ResumePoint | None:
+def find_resume_point(cfg: TrainConfig) -> ResumePoint | None:
     """The run to continue, or None for a fresh run (also when `resume=true` finds nothing)."""
     resume = cfg.trainer.resume
     if resume is False or resume is None:

@@ -1,17 +1,17 @@
 """Where a training run writes: Hydra's run folder (or a fresh one outside Hydra), its log file,
 and a scratch folder and store of its own for a non-chief worker of a multi-worker run."""
 
+import dataclasses
 import time
 from pathlib import Path
 
-from omegaconf import DictConfig, OmegaConf
-
 from cnnlab import tracking
+from cnnlab.config import TrainConfig
 from cnnlab.errors import ConfigError
 from cnnlab.training.strategy import is_chief, worker_task
 
 
-def output_folder(output_dir: Path | None, cfg: DictConfig) -> tuple[Path, DictConfig]:
+def output_folder(output_dir: Path | None, cfg: TrainConfig) -> tuple[Path, TrainConfig]:
     """`output_dir`, else Hydra's run folder (or a fresh one); a non-chief worker of a
     multi-worker run records in a scratch folder and store inside it (`record_elsewhere`)."""
     output_dir = Path(output_dir or default_output_dir())
@@ -39,7 +39,7 @@ def hydra_log_file() -> Path | None:
     return Path(config.runtime.output_dir, f"{config.job.name}.log")
 
 
-def record_elsewhere(output_dir: Path, cfg: DictConfig) -> tuple[Path, DictConfig]:
+def record_elsewhere(output_dir: Path, cfg: TrainConfig) -> tuple[Path, TrainConfig]:
     """A non-chief worker of a multi-worker run trains like the chief but records its copy of the
     run into a scratch store and folder of its own (the chief's run is the one to look at); the
     chief alone touches the configured store (two processes creating one SQLite store race)."""
@@ -47,8 +47,12 @@ def record_elsewhere(output_dir: Path, cfg: DictConfig) -> tuple[Path, DictConfi
     scratch = output_dir / f"{kind}-{index}"
     prepare_output_dir(scratch)
     folder = scratch.resolve()
-    store = {"uri": f"sqlite:///{folder}/mlflow.db", "artifact_location": f"{folder}/mlartifacts"}
-    return scratch, OmegaConf.merge(cfg, {"tracking": store})
+    store = dataclasses.replace(
+        cfg.tracking,
+        uri=f"sqlite:///{folder}/mlflow.db",
+        artifact_location=f"{folder}/mlartifacts",
+    )
+    return scratch, dataclasses.replace(cfg, tracking=store)
 
 
 def prepare_output_dir(output_dir: Path) -> None:

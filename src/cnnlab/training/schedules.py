@@ -12,10 +12,9 @@ import dataclasses
 import math
 
 import keras
-from omegaconf import DictConfig
 
 from cnnlab.checks import require_choice
-from cnnlab.config import typed
+from cnnlab.config.training import ScheduleConfig
 
 
 @keras.saving.register_keras_serializable(package="cnnlab")
@@ -100,10 +99,10 @@ PLATEAU_OPTIONS = ("monitor", "factor", "patience", "min_delta")  # read by Redu
 
 
 def build_schedule(
-    schedule_cfg: DictConfig, base_lr: float, steps_per_epoch: int, epochs: int
+    schedule_cfg: ScheduleConfig, base_lr: float, steps_per_epoch: int, epochs: int
 ) -> EpochSchedule:
     """The schedule named by `schedule.name`, with the options its schema declares."""
-    options = dataclasses.asdict(typed(schedule_cfg, "schedule"))
+    options = dataclasses.asdict(schedule_cfg)
     require_choice("schedule.name", options["name"], SCHEDULES)
     for key in PLATEAU_OPTIONS:
         options.pop(key, None)

@@ -8,15 +8,16 @@ channels and normalization become the data's (`source_data`); the model is built
 configured and takes the source's layers that fit (`load_source`).
 """
 
+import dataclasses
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 import keras
-from omegaconf import DictConfig, OmegaConf
 
 from cnnlab import tracking
+from cnnlab.config import TrainConfig
 from cnnlab.errors import ConfigError
 from cnnlab.models.keras_applications import application, application_weights, load_application
 from cnnlab.models.transfer import (
@@ -48,10 +49,10 @@ class Source:
     run_id: str | None = None  # lineage: the run the weights came from
 
 
-def open_source(cfg: DictConfig) -> Source | None:
+def open_source(cfg: TrainConfig) -> Source | None:
     """The source `model.init_from` names, opened and checked, or None without one."""
-    text = cfg.model.get("init_from")
-    weights_path = cfg.model.get("weights_path")
+    text = cfg.model.init_from
+    weights_path = cfg.model.weights_path
     if not text:
         if weights_path:
             raise ConfigError(
@@ -73,16 +74,16 @@ def open_source(cfg: DictConfig) -> Source | None:
     return run_source(cfg, text, key)
 
 
-def keras_source(cfg: DictConfig, name: str, key: str) -> Source:
+def keras_source(cfg: TrainConfig, name: str, key: str) -> Source:
     app = application(name)
     if cfg.model.name != app.model:
         raise ConfigError(
             f"{key} is invalid with model={cfg.model.name}: expected model={app.model}, "
             "the cnnlab model its weights fit"
         )
-    size = cfg.data.get("image_size")
+    size = cfg.data.image_size
     input_shape = (*(tuple(size) if size else (app.side, app.side)), 3)
-    model = load_application(app, input_shape, cfg.model.get("weights_path"))
+    model = load_application(app, input_shape, cfg.model.weights_path)
     return Source(
         key=key,
         weights=lambda ours: application_weights(app, model, ours),
@@ -117,7 +118,7 @@ def file_source(path: Path, key: str) -> Source:
     )
 
 
-def run_source(cfg: DictConfig, text: str, key: str) -> Source:
+def run_source(cfg: TrainConfig, text: str, key: str) -> Source:
     run = text.removeprefix(RUN_PREFIX).split("/")[0] if text.startswith(RUN_PREFIX) else text
     try:
         run_id = tracking.find_run_id(run, cfg.tracking)
@@ -139,7 +140,7 @@ def run_source(cfg: DictConfig, text: str, key: str) -> Source:
     )
 
 
-def source_data(cfg: DictConfig, source: Source | None) -> DictConfig:
+def source_data(cfg: TrainConfig, source: Source | None) -> TrainConfig:
     """`cfg` with the source's input size, channels and normalization as the data's (and the
     model options it needs): the images are resized and converted to what the source was
     trained on (said in one line)."""
@@ -156,13 +157,17 @@ def source_data(cfg: DictConfig, source: Source | None) -> DictConfig:
             if source.normalization
             else ", not standardized (nor was its training data)"
         )
-    if cfg.data.get("load_size"):
+    if cfg.data.load_size:
         data["load_size"] = None
     options = dict(source.model_options)
     if options:
         said += ", " + ", ".join(f"model.{k}={v}" for k, v in options.items())
     log.info("%s: %s (as the source)", source.key, said)
-    return OmegaConf.merge(cfg, {"data": data, "model": options})
+    return dataclasses.replace(
+        cfg,
+        data=dataclasses.replace(cfg.data, **data),
+        model=dataclasses.replace(cfg.model, **options),
+    )
 
 
 def load_source(source: Source, model: keras.Model) -> Transfer:

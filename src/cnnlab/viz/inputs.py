@@ -8,8 +8,8 @@ from dataclasses import dataclass, field
 
 import keras
 import numpy as np
-from omegaconf import DictConfig
 
+from cnnlab.config import TrainConfig
 from cnnlab.config.viz import DEFAULT_PHOTOS, PHOTOS, ImagesConfig
 from cnnlab.errors import ConfigError, DataError
 
@@ -39,7 +39,7 @@ class LabelledSplit:
     size: int  # of the whole split
 
 
-def run_split(run_cfg: DictConfig, split: str, count: int) -> LabelledSplit:
+def run_split(run_cfg: TrainConfig, split: str, count: int) -> LabelledSplit:
     """The first `count` images of `split` through the run's own data pipeline."""
     from cnnlab.data import build_datasets
 

@@ -7,10 +7,10 @@ Heavy imports (Optuna, Keras) happen only when a sweep runs: Hydra imports this 
 public modules on every start to discover plugins.
 """
 
-from omegaconf import DictConfig
+from cnnlab.config import TrainConfig
 
 
-def trial_callbacks(cfg: DictConfig) -> list:
+def trial_callbacks(cfg: TrainConfig) -> list:
     """The Keras callbacks a job of this sweeper adds to its fit (none outside such a job)."""
     if cfg.sweep.trial is None:
         return []

@@ -5,8 +5,8 @@ import keras
 import optuna
 from hydra.core.hydra_config import HydraConfig
 from hydra.utils import instantiate
-from omegaconf import DictConfig
 
+from cnnlab.config.sweep import SweepConfig
 from cnnlab.errors import ConfigError
 from hydra_plugins.cnnlab_optuna_sweeper._impl import open_storage, running_trial
 
@@ -38,7 +38,7 @@ class ReportToTrial(keras.callbacks.Callback):
             )
 
 
-def trial_callback(sweep_cfg: DictConfig) -> ReportToTrial:
+def trial_callback(sweep_cfg: SweepConfig) -> ReportToTrial:
     """The callback for the trial named by `sweep.trial` in the study that the sweeper runs;
     the pruner is the sweeper's (`hydra.sweeper.pruner`), rebuilt in this job's process."""
     pruner = instantiate(HydraConfig.get().sweeper.pruner)

@@ -58,7 +58,7 @@ class BadFile:
 
 @register_source("folder")
 def load_folder_source(data: FolderDataConfig, seed: int) -> Source:
-    root = check_root(data.path)
+    root = Path(data.path).expanduser().resolve()  # a folder: FolderDataConfig checked it
     layout, on_bad_file = str(data.split), str(data.on_bad_file)
     if layout == "auto":
         layout = "folders" if (root / "train").is_dir() else "fraction"
@@ -133,17 +133,6 @@ def image_geometry(
     if said:
         log.info("folder images: %s", "; ".join(said))
     return size, channels
-
-
-def check_root(path: str | None) -> Path:
-    if not path:
-        raise DataError("data.path is required with data=folder: data.path=/path/to/images")
-    root = Path(path).expanduser().resolve()
-    if not root.exists():
-        raise DataError(f"data.path={path!r} does not exist")
-    if not root.is_dir():
-        raise DataError(f"data.path={path!r} is not a folder")
-    return root
 
 
 def visible_dirs(folder: Path) -> list[Path]:

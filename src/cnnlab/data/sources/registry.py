@@ -9,10 +9,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import tensorflow as tf
-from omegaconf import DictConfig
 
 from cnnlab.checks import require_choice
-from cnnlab.config import typed
 from cnnlab.config.data import DataConfig
 
 
@@ -70,8 +68,7 @@ def with_source_geometry(data: DataConfig, source: Source) -> DataConfig:
     return dataclasses.replace(data, **changes) if changes else data
 
 
-def load_source(data: DataConfig | DictConfig, seed: int) -> Source:
-    """The raw splits of `data` (a composed `data` config, or its schema's object)."""
-    data = typed(data, "data")
+def load_source(data: DataConfig, seed: int) -> Source:
+    """The raw splits of `data`."""
     require_choice("data.source", data.source, available_sources())
     return _SOURCES[data.source](data, seed)

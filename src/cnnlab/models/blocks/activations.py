@@ -8,15 +8,11 @@ from dataclasses import dataclass
 import keras
 
 from cnnlab.checks import require_choice
+from cnnlab.choices import ACTIVATIONS, LEAKY_SLOPE
 from cnnlab.errors import ConfigError
 from cnnlab.layers import Maxout, RReLU
 
-# relu6, min(max(x, 0), 6): the released MobileNet's (TF-slim, keras.applications)
-ACTIVATIONS = ("relu", "relu6", "leaky_relu", "prelu", "rrelu", "elu", "sigmoid", "tanh", "maxout")
 MAXOUT_PIECES = 2  # Goodfellow et al. (2013) use 2-5 pieces; each maxout unit doubles its layer
-# The leaky ReLU's slope below zero: 0.01 in Maas et al. (2013), who introduced it; the notes
-# write max(0.1x, x). Keras's default of 0.3 is neither. `model.leaky_slope` sets it.
-LEAKY_SLOPE = 0.01
 _leaky_slope = contextvars.ContextVar("leaky_slope", default=LEAKY_SLOPE)
 
 

@@ -10,10 +10,7 @@ from dataclasses import dataclass
 import keras
 
 from cnnlab.checks import require_choice
-
-# 'auto' builds the native layers; `cnnlab.models.autotune.tune` then moves each to whichever
-# kernel trains it faster on this machine.
-CONV_IMPLS = ("native", "im2col", "auto")
+from cnnlab.choices import CONV_IMPLS
 
 
 @dataclass(frozen=True)

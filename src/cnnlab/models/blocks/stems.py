@@ -12,9 +12,9 @@ large sizes (AlexNet at 1024x1024 has a 4-billion-weight FC6).
 """
 
 from cnnlab.checks import require_choice
+from cnnlab.choices import STEMS
 from cnnlab.errors import GeometryError
 
-STEMS = ("auto", "imagenet", "small")
 SMALL_INPUT_SIDE = 64
 ANY_SIDE = {"imagenet": 1, "small": 1}  # all-'same' models: any input reaches 1x1
 
