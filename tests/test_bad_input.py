@@ -1,5 +1,6 @@
 """Bad input: one clear line naming the key, the value and what is allowed; no run left behind."""
 
+import os
 import re
 import subprocess
 
@@ -143,13 +144,19 @@ def test_the_old_run_id_spelling_is_an_unknown_key(pipeline):
     assert re.match(r"run_id is not a config key; keys here: .*\brun\b", message), message
 
 
+def without_make_flags() -> dict[str, str]:
+    """The environment without the variables an outer `make test` passes to a make inside."""
+    return {k: v for k, v in os.environ.items() if k not in ("MAKEFLAGS", "MFLAGS", "MAKELEVEL")}
+
+
 @pytest.mark.parametrize("pipeline", RUN_PIPELINES)
 def test_make_passes_RUN_as_run(pipeline):
     command = subprocess.run(
-        ["make", "-n", pipeline, "RUN=3f9a1c", "IMAGES=a.png"],
+        ["make", "-n", "--no-print-directory", pipeline, "RUN=3f9a1c", "IMAGES=a.png"],
         capture_output=True,
         text=True,
         check=True,
         cwd=ROOT,
+        env=without_make_flags(),
     ).stdout.splitlines()[-1]
     assert f"pipelines/{pipeline}.py run=3f9a1c" in command and "run_id" not in command

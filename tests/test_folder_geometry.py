@@ -45,21 +45,21 @@ def headers(size, modes):
     return [ImageFile(Path(f"{i}.png"), 0, size=size, mode=mode) for i, mode in enumerate(modes)]
 
 
-def test_colour_images_of_one_size_are_rgb_at_that_size():
-    unset = FolderDataConfig(path="/images")
+def test_colour_images_of_one_size_are_rgb_at_that_size(tmp_path):
+    unset = FolderDataConfig(path=str(tmp_path))
     assert image_geometry(unset, headers((20, 30), ["RGB", "RGBA", "P"])) == ((20, 30), 3)
 
 
-def test_images_that_disagree_fall_back_to_64x64_rgb_in_one_line(caplog):
+def test_images_that_disagree_fall_back_to_64x64_rgb_in_one_line(caplog, tmp_path):
     files = headers((20, 30), ["L", "L"]) + headers((24, 24), ["RGB"])
     with caplog.at_level(logging.INFO):
-        assert image_geometry(FolderDataConfig(path="/images"), files) == ((64, 64), 3)
+        assert image_geometry(FolderDataConfig(path=str(tmp_path)), files) == ((64, 64), 3)
     assert [r.getMessage() for r in caplog.records] == [
         "folder images: data.image_size=[64, 64] (the images' 2 sizes differ: 20x30, 24x24, ...; "
         "set data.image_size); data.channels=3 (gray and colour images mix)"
     ]
 
 
-def test_values_that_are_set_win_over_the_images():
-    given = FolderDataConfig(path="/images", image_size=[16, 16], channels=3)
+def test_values_that_are_set_win_over_the_images(tmp_path):
+    given = FolderDataConfig(path=str(tmp_path), image_size=[16, 16], channels=3)
     assert image_geometry(given, headers((28, 28), ["L"])) == (None, None)  # the config's
