@@ -9,6 +9,7 @@ from cnnlab.data.augment import OpContext, available_ops, build_augmenter
 from cnnlab.data.evaluation import center_crop, tta_views
 from cnnlab.data.normalize import DataStats
 from cnnlab.data.ops.boxes import resample_boxes, sample_boxes
+from cnnlab.data.ops.spatial import central_box
 from cnnlab.errors import ConfigError
 
 STATS = DataStats(
@@ -180,15 +181,27 @@ def test_scale_jitter_smaller_than_the_crop_is_a_config_error():
 
 
 @pytest.mark.parametrize(
-    ("size", "box"), [((64, 2), np.s_[:, 31:33, :]), ((2, 64), np.s_[:, :, 31:33])]
+    ("size", "crop", "box"),
+    [((63, 2), (4, 2), np.s_[:, 29:33, :]), ((2, 63), (2, 4), np.s_[:, :, 29:33])],
 )
-def test_random_resized_crop_falls_back_to_the_central_box_clamped_into_the_ratio(size, box):
-    # No square box of half the area or more fits in a 64x2 image: every draw fails, and the
-    # fallback is the central 2x2 box (the aspect ratio 1/32 or 32 clamped to [1, 1]).
+def test_random_resized_crop_falls_back_to_the_central_box_clamped_into_the_ratio(size, crop, box):
+    # No box of half the area or more with aspect ratio (w / h) in [1/2, 2] fits in a 63x2
+    # image: every draw fails, and the fallback is the central box of the image's aspect ratio
+    # clamped into that range, 4x2 (rows 29-32 of 63), or 2x4 for a 2x63 image.
     images = random_images((3, *size, 3))
-    op = {"name": "random_resized_crop", "scale": [0.5, 1.0], "ratio": [1.0, 1.0]}
-    out, _ = run(op, images, image_size=(2, 2))
+    op = {"name": "random_resized_crop", "scale": [0.5, 1.0], "ratio": [0.5, 2.0]}
+    out, _ = run(op, images, image_size=crop)
     np.testing.assert_allclose(out, images[box], atol=1e-6)
+
+
+@pytest.mark.parametrize(
+    ("size", "box"),
+    [((4, 6), (0, 0, 4, 6)), ((63, 2), (29, 0, 4, 2)), ((2, 63), (0, 29, 2, 4))],
+)
+def test_central_box_is_the_image_with_its_aspect_ratio_clamped_into_the_range(size, box):
+    # torchvision's fallback: an aspect ratio (w / h) of 1.5 is inside [1/2, 2] and keeps the
+    # whole image; 2/63 and 63/2 become 1/2 and 2, centred (rows or columns 29-32 of 63).
+    assert central_box(size, (0.5, 2.0)) == box
 
 
 def drawn_boxes(batch: int, size, scale, ratio):
@@ -213,6 +226,12 @@ def test_sampled_boxes_are_whole_pixels_inside_the_image():
 def test_sampled_boxes_of_a_one_row_image_are_one_row_high():
     (_, _, height, _), found = drawn_boxes(200, (1, 16), (0.25, 1.0), (4.0, 16.0))
     assert found.mean() > 0.9 and np.all(height == 1)
+
+
+def test_a_box_of_the_whole_image_fits():
+    boxes, found = drawn_boxes(8, (4, 8), (1.0, 1.0), (2.0, 2.0))
+    assert found.all()
+    np.testing.assert_array_equal(np.stack(boxes, axis=1), [[0, 0, 4, 8]] * 8)
 
 
 def test_resampled_boxes_sample_pixel_centres_moved_inside_the_image():
