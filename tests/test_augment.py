@@ -7,6 +7,8 @@ from omegaconf import OmegaConf
 
 from cnnlab.data.augment import OpContext, available_ops, build_augmenter
 from cnnlab.data.normalize import DataStats
+from cnnlab.data.ops.boxes import resample_boxes, sample_boxes
+from cnnlab.data.ops.spatial import central_box
 from cnnlab.data.test_views import center_crop, tta_views
 from cnnlab.errors import ConfigError
 
@@ -176,6 +178,79 @@ def test_scale_jitter_rescales_so_the_shorter_side_is_s():
 def test_scale_jitter_smaller_than_the_crop_is_a_config_error():
     with pytest.raises(ConfigError, match=r"scale_jitter\): min_size=4 is invalid"):
         run({"name": "scale_jitter", "min_size": 4, "max_size": 8}, random_images((2, 16, 16, 3)))
+
+
+@pytest.mark.parametrize(
+    ("size", "crop", "box"),
+    [((63, 2), (4, 2), np.s_[:, 29:33, :]), ((2, 63), (2, 4), np.s_[:, :, 29:33])],
+)
+def test_random_resized_crop_falls_back_to_the_central_box_clamped_into_the_ratio(size, crop, box):
+    # No box of half the area or more with aspect ratio (w / h) in [1/2, 2] fits in a 63x2
+    # image: every draw fails, and the fallback is the central box of the image's aspect ratio
+    # clamped into that range, 4x2 (rows 29-32 of 63), or 2x4 for a 2x63 image.
+    images = random_images((3, *size, 3))
+    op = {"name": "random_resized_crop", "scale": [0.5, 1.0], "ratio": [0.5, 2.0]}
+    out, _ = run(op, images, image_size=crop)
+    np.testing.assert_allclose(out, images[box], atol=1e-6)
+
+
+@pytest.mark.parametrize(
+    ("size", "box"),
+    [((4, 6), (0, 0, 4, 6)), ((63, 2), (29, 0, 4, 2)), ((2, 63), (0, 29, 2, 4))],
+)
+def test_central_box_is_the_image_with_its_aspect_ratio_clamped_into_the_range(size, box):
+    # torchvision's fallback: an aspect ratio (w / h) of 1.5 is inside [1/2, 2] and keeps the
+    # whole image; 2/63 and 63/2 become 1/2 and 2, centred (rows or columns 29-32 of 63).
+    assert central_box(size, (0.5, 2.0)) == box
+
+
+def drawn_boxes(batch: int, size, scale, ratio):
+    """sample_boxes' draws as NumPy: (top, left, height, width) of the images that found a
+    box, and which did."""
+    boxes, found = sample_boxes(SEED, batch, size, scale, ratio)
+    found = found.numpy()
+    return tuple(b.numpy()[found] for b in boxes), found
+
+
+def test_sampled_boxes_are_whole_pixels_inside_the_image():
+    # Aspect ratios up to 4 on a 12x40 image: many draws do not fit and must be redrawn.
+    (top, left, height, width), found = drawn_boxes(2000, (12, 40), (0.1, 1.0), (0.5, 4.0))
+    assert 0.5 < found.mean() < 1  # some images found no box in 10 draws
+    for value in (top, left, height, width):
+        np.testing.assert_array_equal(value, np.round(value))
+    assert top.min() >= 0 and left.min() >= 0 and height.min() >= 1 and width.min() >= 1
+    assert (top + height).max() <= 12 and (left + width).max() <= 40
+    assert (top + height).max() == 12 and (left + width).max() == 40  # the edges are reached
+
+
+def test_sampled_boxes_of_a_one_row_image_are_one_row_high():
+    (_, _, height, _), found = drawn_boxes(200, (1, 16), (0.25, 1.0), (4.0, 16.0))
+    assert found.mean() > 0.9 and np.all(height == 1)
+
+
+def test_a_box_of_the_whole_image_fits():
+    boxes, found = drawn_boxes(8, (4, 8), (1.0, 1.0), (2.0, 2.0))
+    assert found.all()
+    np.testing.assert_array_equal(np.stack(boxes, axis=1), [[0, 0, 4, 8]] * 8)
+
+
+def test_resampled_boxes_sample_pixel_centres_moved_inside_the_image():
+    # On a ramp (value = column), bilinear samples give their positions back exactly.
+    ramp = np.broadcast_to(np.arange(16, dtype=np.float32)[None, None, :, None], (3, 1, 16, 1))
+    boxes = (
+        [0.0, 0.0, 0.0],
+        [3.0, 0.0, 14.0],  # left
+        [1.0, 1.0, 1.0],
+        [8.0, 2.0, 2.0],  # width: halved, doubled at the left edge, doubled at the right edge
+    )
+    out = resample_boxes(tf.constant(ramp), tuple(tf.constant(b) for b in boxes), (1, 4))
+    positions = []
+    for left, width in zip(boxes[1], boxes[3], strict=True):
+        step = width / 4
+        samples = left + (np.arange(4) + 0.5) * step - 0.5  # pixel centres, as tf.image.resize
+        samples += max(-samples[0], 0.0) - max(samples[-1] - 15, 0.0)  # moved inside [0, 15]
+        positions.append(samples)
+    np.testing.assert_allclose(out.numpy()[:, 0, :, 0], positions, atol=1e-5)
 
 
 # -- colour ------------------------------------------------------------------------------------

@@ -142,8 +142,8 @@ def test_option_trains_and_its_run_finishes(make_cfg, tmp_path, monkeypatch, ima
 
 # What each augment recipe on digits must do to the batches the run trains on, against the same
 # batch without augmentation (same seed, same order): (crop padding, mirrored, a changed box of at
-# most this many pixels, mixed labels). The RGB recipe alexnet has its own check below; imagenet
-# and vgg_multiscale, which resample, are left to test_augment.py's checks of their ops.
+# most this many pixels, mixed labels). The papers' RGB recipes (alexnet, imagenet,
+# vgg_multiscale) have their own checks in test_augment_recipes.py.
 PROMISES = {
     "translate": (3, False, 0, False),
     "cifar": (4, True, 0, False),
@@ -254,44 +254,3 @@ def test_cutmix_label_weight_is_the_share_of_pixels_from_each_source(make_cfg):
         np.testing.assert_array_equal(image[box], originals[partner][box])
         expected = (1 - share) * own_label + share * labels[partner]
         np.testing.assert_allclose(label, expected, atol=1e-6)
-
-
-def is_window_at(
-    crop: np.ndarray, centre: np.ndarray, top: int, left: int, margin: int = 2
-) -> bool:
-    """`crop`, taken at (top, left) of a loaded image, equals the centre window of that image
-    (taken at (margin, margin)) where the two overlap."""
-    (h, w), dy, dx = crop.shape[:2], top - margin, left - margin
-    return np.array_equal(
-        crop[max(0, -dy) : h - max(0, dy), max(0, -dx) : w - max(0, dx)],
-        centre[max(0, dy) : h - max(0, -dy), max(0, dx) : w - max(0, -dx)],
-    )
-
-
-@pytest.mark.slow  # 4 s: four pipelines with PCA statistics; the fast suite's budget is spent
-def test_alexnet_recipe_crops_mirrors_and_shifts_each_images_colour(make_cfg):
-    """The recipe's three ops, switched on one by one (same seeds): a 28x28 window of the 32x32
-    loaded image, that window or its mirror, then one RGB offset for the whole image (PCA
-    lighting; pixels clipped at 0 or 1 aside). Evaluation sees the centre window."""
-    common = ("data.channels=3", "data.load_size=[32,32]", "data.normalize=false")
-    common += ("trainer.batch_size=16", "augment=alexnet")
-
-    def batch(*overrides: str) -> np.ndarray:
-        return next(iter(build_datasets(make_cfg(*common, *overrides)).train))[0].numpy()
-
-    centres = batch("augment.ops=[]")
-    crops = batch("augment.ops.1.p=0.0", "augment.ops.2.std=0.0")
-    flipped = batch("augment.ops.2.std=0.0")
-    lit = batch()
-    mirrored, offsets = 0, []
-    for centre, crop, flip, image in zip(centres, crops, flipped, lit, strict=True):
-        assert any(is_window_at(crop, centre, top, left) for top in range(5) for left in range(5))
-        assert np.array_equal(flip, crop) or np.array_equal(flip, crop[:, ::-1])
-        mirrored += not np.array_equal(flip, crop)
-        inside = (image > 0) & (image < 1)  # not clipped
-        shift = [(image - flip)[..., c][inside[..., c]] for c in range(3)]
-        assert all(np.ptp(s) < 1e-5 for s in shift)
-        offsets.append([s.mean() for s in shift])
-    assert not np.array_equal(crops, centres)  # windows other than the centre
-    assert 0 < mirrored < len(lit)
-    assert np.ptp(np.array(offsets), axis=0).min() > 1e-3  # an offset of its own per image

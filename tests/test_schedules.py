@@ -1,13 +1,94 @@
-"""Every schedule config trains on digits and logs, per epoch, the lr its formula gives."""
+"""The lr schedules against the papers' closed forms: point values worked out by hand for
+`EpochSchedule` itself, and every schedule config trained on digits, logging per epoch the lr
+its formula gives."""
 
 import math
 
+import keras
 import mlflow
 import numpy as np
 import pytest
 
 from cnnlab import tracking
 from cnnlab.training import train
+from cnnlab.training.schedules import EpochSchedule, build_schedule
+
+# -- EpochSchedule at chosen steps: 0.1 for 8 epochs of 4 steps -------------------------------
+
+BASE, EPOCHS_8, STEPS_4 = 0.1, 8, 4
+COS_QUARTER = 0.5 * (1 + math.cos(math.pi / 4))  # cosine factor a quarter of the way: 0.8536
+
+# (schedule arguments, {step: lr}); a step is epoch * 4, and training ends at step 32.
+POINTS = {
+    "constant": ({}, {0: 0.1, 17: 0.1, 40: 0.1}),
+    # ResNet (He et al. 2016, §4.2): divided by 10 at each milestone (default gamma), from the
+    # milestone's first step on.
+    "step": (
+        {"milestones": [2, 6]},
+        {0: 0.1, 7: 0.1, 8: 0.01, 23: 0.01, 24: 0.001, 40: 0.001},
+    ),
+    # Inception / MobileNet: times gamma after each whole epoch.
+    "exponential": ({"gamma": 0.5}, {3: 0.1, 4: 0.05, 10: 0.025, 12: 0.0125}),
+    # SGDR (Loshchilov & Hutter 2017, eq. 5) without restarts, down to 0 by default.
+    "cosine": ({}, {0: 0.1, 8: 0.1 * COS_QUARTER, 16: 0.05, 32: 0.0, 40: 0.0}),
+    "cosine to a floor": (
+        {"name": "cosine", "min_lr_fraction": 0.1},
+        {16: 0.1 * (0.1 + 0.9 * 0.5), 32: 0.01, 40: 0.01},
+    ),
+    # (1 - progress) ** power, linear by default.
+    "polynomial": ({}, {8: 0.075, 16: 0.05, 32: 0.0, 40: 0.0}),
+    "polynomial squared to a floor": (
+        {"name": "polynomial", "power": 2.0, "min_lr_fraction": 0.2},
+        {8: 0.1 * (0.2 + 0.8 * 0.75**2), 16: 0.1 * (0.2 + 0.8 * 0.25), 32: 0.02},
+    ),
+    # Goyal et al. 2017, §2.2: linear warm-up, step s of w epochs at lr * (s + 1) / (4 * w);
+    # the decay starts after it and spans the 6 epochs left.
+    "warm-up then cosine": (
+        {"name": "cosine", "warmup_epochs": 2},
+        {0: 0.1 / 8, 3: 0.1 * 4 / 8, 7: 0.1, 8: 0.1, 14: 0.1 * COS_QUARTER, 20: 0.05, 32: 0.0},
+    ),
+    "plateau": ({}, {0: 0.1, 40: 0.1}),  # only ReduceOnPlateau lowers it (its scale)
+}
+
+
+def schedule(case: str) -> EpochSchedule:
+    arguments = {"name": case, **POINTS[case][0]}
+    return EpochSchedule(BASE, STEPS_4, EPOCHS_8, **arguments)
+
+
+@pytest.mark.parametrize("case", sorted(POINTS))
+def test_schedule_gives_the_papers_lr_at_each_step(case):
+    lr = schedule(case)
+    expected = POINTS[case][1]
+    got = {step: float(lr(step)) for step in expected}
+    assert got == pytest.approx(expected, rel=1e-5, abs=1e-9)
+
+
+def test_scale_multiplies_the_lr_and_serializing_keeps_the_schedule():
+    lr = schedule("warm-up then cosine")
+    lr.scale.assign(0.5)  # as ReduceOnPlateau does
+    assert float(lr(20)) == pytest.approx(0.025, rel=1e-6)
+    again = keras.optimizers.schedules.deserialize(keras.optimizers.schedules.serialize(lr))
+    assert isinstance(again, EpochSchedule) and again.get_config() == lr.get_config()
+    assert [float(again(s)) for s in range(0, 40, 3)] == pytest.approx(
+        [float(schedule("warm-up then cosine")(s)) for s in range(0, 40, 3)], rel=1e-6
+    )
+
+
+def test_build_schedule_takes_the_configs_options(make_cfg):
+    step = build_schedule(
+        make_cfg("schedule=step", "schedule.milestones=[2,6]").schedule, 0.1, 4, 8
+    )
+    assert step.get_config() == {
+        **EpochSchedule(0.1, 4, 8).get_config(),
+        "name": "step",
+        "milestones": [2, 6],
+    }
+    plateau = build_schedule(make_cfg("schedule=plateau").schedule, 0.1, 4, 8)
+    assert plateau.get_config() == {**EpochSchedule(0.1, 4, 8).get_config(), "name": "plateau"}
+
+
+# -- every schedule config through train() -----------------------------------------------------
 
 LR, EPOCHS, STEPS, WARMUP = 0.05, 4, 2, 2
 
