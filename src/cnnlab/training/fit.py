@@ -23,7 +23,6 @@ from cnnlab.training.callbacks import (
 )
 from cnnlab.training.checkpoints import STATE_FILE, EpochCheckpoint, Stateful, load_variables
 from cnnlab.training.compile import build_compiled_state, compile_model
-from cnnlab.training.export import save_model
 from cnnlab.training.freeze import check_unfreeze, freeze_for_fine_tuning, layers_to_freeze
 from cnnlab.training.kernel_tuning import log_kernel_choices, tune_kernels
 from cnnlab.training.multi_output import (
@@ -41,6 +40,7 @@ from cnnlab.training.resume import (
     skip_trained_epochs,
 )
 from cnnlab.training.run_folder import hydra_log_file, output_folder, prepare_output_dir
+from cnnlab.training.saving import save_model
 from cnnlab.training.strategy import build_strategy, shard_by_data, work_around_keras_multi_worker
 from cnnlab.training.test_time import tta_metrics
 from cnnlab.training.warm_start import (
