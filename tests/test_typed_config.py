@@ -2,6 +2,7 @@
 key or value is refused in one line before TensorFlow loads and before any store is touched."""
 
 import dataclasses
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -142,3 +143,22 @@ def test_run_level_and_model_values_are_checked_when_composing(override, message
     composed = compose_untyped("train", override)
     with pytest.raises(ConfigError, match=message):
         typed(composed)
+
+
+def python_files_matching(pattern: str, folder: str) -> set[str]:
+    return {
+        str(path.relative_to(ROOT))
+        for path in (ROOT / folder).rglob("*.py")
+        if re.search(pattern, path.read_text())
+    }
+
+
+def test_below_the_entry_points_code_never_sees_a_raw_dictconfig():
+    seen = python_files_matching(r"\bDictConfig\b", "src/cnnlab")
+    boundary = {p for p in seen if p == "src/cnnlab/cli.py" or p.startswith("src/cnnlab/config/")}
+    assert seen == boundary
+
+
+def test_typed_converts_only_at_the_entry_points_and_for_a_logged_config():
+    called = python_files_matching(r"\btyped\(", "src") - {"src/cnnlab/config/__init__.py"}
+    assert called == {"src/cnnlab/tracking/models.py"}  # `run_config`: config.yaml read back
