@@ -7,7 +7,7 @@ import subprocess
 import mlflow
 import pytest
 from hydra.errors import MissingConfigException
-from support.compose import ROOT, compose_config
+from support.compose import ROOT, compose_config, compose_untyped
 from support.in_process import run_pipeline
 
 from cnnlab import tracking
@@ -133,7 +133,7 @@ RUN_PIPELINES = ("evaluate", "predict", "visualize")  # the pipelines that read 
 
 @pytest.mark.parametrize("pipeline", RUN_PIPELINES)
 def test_every_pipeline_spells_the_run_argument_run(pipeline):
-    assert compose_config(pipeline, "run=lenet5-digits-3f9a1c").run == "lenet5-digits-3f9a1c"
+    assert compose_untyped(pipeline, "run=lenet5-digits-3f9a1c").run == "lenet5-digits-3f9a1c"
 
 
 @pytest.mark.parametrize("pipeline", RUN_PIPELINES)

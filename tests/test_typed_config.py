@@ -2,8 +2,10 @@
 key or value is refused in one line before TensorFlow loads and before any store is touched."""
 
 import dataclasses
+import re
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 from omegaconf import OmegaConf
@@ -15,13 +17,41 @@ from cnnlab.config.model import MODEL_SCHEMAS
 from cnnlab.config.training import SGDConfig, StepScheduleConfig
 from cnnlab.errors import ConfigError
 
-# `python pipelines/train.py ARGS`, telling at exit whether TensorFlow was imported
+# `python pipelines/<name>.py ARGS` for `-c ENTRY_POINT <name> ARGS`, telling at exit whether
+# TensorFlow was imported
 ENTRY_POINT = """
 import atexit, runpy, sys
 atexit.register(lambda: print("tensorflow imported:", "tensorflow" in sys.modules))
-sys.argv = ["pipelines/train.py", *sys.argv[1:]]
-runpy.run_path("pipelines/train.py", run_name="__main__")
+sys.argv = [f"pipelines/{sys.argv[1]}.py", *sys.argv[2:]]
+runpy.run_path(sys.argv[0], run_name="__main__")
 """
+
+
+def run_entry_point(pipeline: str, *args: str, store: Path, tmp_path: Path):
+    """Run `pipelines/<pipeline>.py ARGS` with its own MLflow store and output folder."""
+    return subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            ENTRY_POINT,
+            pipeline,
+            *args,
+            f"tracking.uri=sqlite:///{store}",
+            f"hydra.run.dir={tmp_path}/out",
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def assert_one_line_before_tensorflow(done, line: str, store: Path) -> None:
+    assert done.returncode == 2, done.stderr
+    assert len(done.stderr.splitlines()) == 1, done.stderr
+    assert done.stderr.startswith(line), done.stderr
+    assert "tensorflow imported: False" in done.stdout
+    assert not store.exists()
 
 
 @pytest.mark.parametrize(
@@ -38,25 +68,38 @@ runpy.run_path("pipelines/train.py", run_name="__main__")
 )
 def test_entry_point_refuses_a_bad_config_in_one_line_before_tensorflow(args, line, tmp_path):
     store = tmp_path / "mlflow.db"
-    done = subprocess.run(
-        [
-            sys.executable,
-            "-c",
-            ENTRY_POINT,
-            *(arg.format(tmp=tmp_path) for arg in args),
-            f"tracking.uri=sqlite:///{store}",
-            f"hydra.run.dir={tmp_path}/out",
-        ],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert done.returncode == 2
-    assert len(done.stderr.splitlines()) == 1
-    assert done.stderr.startswith(line.format(tmp=tmp_path))
-    assert "tensorflow imported: False" in done.stdout
-    assert not store.exists()
+    args = [arg.format(tmp=tmp_path) for arg in args]
+    done = run_entry_point("train", *args, store=store, tmp_path=tmp_path)
+    assert_one_line_before_tensorflow(done, line.format(tmp=tmp_path), store)
+
+
+@pytest.mark.parametrize(
+    ("pipeline", "args", "line"),
+    [
+        (
+            "evaluate",
+            ["run=a1b2c3", "test_time=ten_crop"],
+            "error: test_time='ten_crop' is invalid: expected one of none, flip",
+        ),
+        (
+            "evaluate",
+            ["run=a1b2c3", "most_confused=-1"],
+            "error: most_confused=-1 is invalid: expected an integer >= 0",
+        ),
+        (
+            "predict",
+            ["run=a1b2c3", "images=a.png", "top_k=0"],
+            "error: top_k=0 is invalid: expected an integer >= 1",
+        ),
+        ("predict", ["run=a1b2c3"], "error: images is required: set images=..."),
+    ],
+)
+def test_evaluate_and_predict_refuse_a_bad_value_in_one_line_before_tensorflow(
+    pipeline, args, line, tmp_path
+):
+    store = tmp_path / "mlflow.db"
+    done = run_entry_point(pipeline, *args, store=store, tmp_path=tmp_path)
+    assert_one_line_before_tensorflow(done, line, store)
 
 
 def test_every_group_of_the_training_root_is_its_schema():
@@ -100,3 +143,22 @@ def test_run_level_and_model_values_are_checked_when_composing(override, message
     composed = compose_untyped("train", override)
     with pytest.raises(ConfigError, match=message):
         typed(composed)
+
+
+def python_files_matching(pattern: str, folder: str) -> set[str]:
+    return {
+        str(path.relative_to(ROOT))
+        for path in (ROOT / folder).rglob("*.py")
+        if re.search(pattern, path.read_text())
+    }
+
+
+def test_below_the_entry_points_code_never_sees_a_raw_dictconfig():
+    seen = python_files_matching(r"\bDictConfig\b", "src/cnnlab")
+    boundary = {p for p in seen if p == "src/cnnlab/cli.py" or p.startswith("src/cnnlab/config/")}
+    assert seen == boundary
+
+
+def test_typed_converts_only_at_the_entry_points_and_for_a_logged_config():
+    called = python_files_matching(r"\btyped\(", "src") - {"src/cnnlab/config/__init__.py"}
+    assert called == {"src/cnnlab/tracking/models.py"}  # `run_config`: config.yaml read back

@@ -25,11 +25,12 @@ from hydra.errors import (
 )
 from hydra.experimental.callback import Callback
 from hydra.types import RunMode
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig, OmegaConf, read_write
 from omegaconf.errors import OmegaConfBaseException
 
-from cnnlab.config import CONF_DIR, is_schema, register_schemas
+from cnnlab.config import CONF_DIR, is_schema, register_schemas, to_object
 from cnnlab.config.messages import omegaconf_error_message, unknown_option_message
+from cnnlab.config.sweep import Multirun, new_study_name
 from cnnlab.errors import CnnlabError
 
 EXIT_USER_ERROR = 2
@@ -138,31 +139,55 @@ def user_error_message(error: BaseException) -> str | None:
 
 
 class SweepTracking(Callback):
-    """`hydra.callbacks.mlflow_sweep` of conf/train.yaml: `cnnlab.tracking.sweeps.SweepParentRun`,
-    imported when a multirun starts. Hydra instantiates its callbacks in every run, and importing
-    the tracking package (MLflow, seconds) would delay a single run's answer to a bad override;
-    in a single run the parent-run callback has nothing to do."""
+    """`hydra.callbacks.mlflow_sweep` of conf/train.yaml: Hydra's callback for the MLflow parent
+    run of a multirun (`cnnlab.tracking.sweeps.SweepParentRun`, imported when a multirun starts),
+    called with the typed `Multirun` read from Hydra's config. Hydra instantiates its callbacks in
+    every run, and importing the tracking package (MLflow, seconds) would delay a single run's
+    answer to a bad override; in a single run the parent-run callback has nothing to do."""
 
     def __init__(self) -> None:
-        self.sweep: Callback | None = None
+        self.sweep: Any = None  # the SweepParentRun of a multirun
 
     def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
         from cnnlab.tracking.sweeps import SweepParentRun
 
+        name_new_study(config)
         self.sweep = SweepParentRun()
-        self.sweep.on_multirun_start(config, **kwargs)
+        self.sweep.on_multirun_start(multirun_of(config))
 
     def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
         if self.sweep is not None:
-            self.sweep.on_multirun_end(config, **kwargs)
+            self.sweep.on_multirun_end(multirun_of(config))
 
     def on_job_start(self, config: DictConfig, **kwargs: Any) -> None:
         if self.sweep is not None:
-            self.sweep.on_job_start(config, **kwargs)
+            self.sweep.on_job_start(multirun_of(config))
 
     def on_job_end(self, config: DictConfig, job_return: JobReturn, **kwargs: Any) -> None:
         if self.sweep is not None:
-            self.sweep.on_job_end(config, job_return, **kwargs)
+            self.sweep.on_job_end(multirun_of(config), job_return)
+
+
+def name_new_study(config: DictConfig) -> None:
+    """Name a new Optuna study before the sweeper is built, in `sweep.study_name`: the sweeper
+    reads it from the same config, so the study and the parent run's tag agree."""
+    if "study_name" in config.hydra.sweeper and config.sweep.study_name is None:
+        with read_write(config.sweep):
+            config.sweep.study_name = new_study_name(config.hydra.job.name)
+
+
+def multirun_of(config: DictConfig) -> Multirun:
+    """What the sweep's bookkeeping reads of Hydra's config of a multirun or of one of its jobs."""
+    return Multirun(
+        tracking=to_object(config.tracking),
+        sweep=to_object(config.sweep),
+        overrides=OmegaConf.to_container(config.hydra.overrides.task),
+        hydra_overrides=OmegaConf.to_container(config.hydra.overrides.hydra),
+        choices=dict(config.hydra.runtime.choices),
+        sweeper=OmegaConf.to_container(config.hydra.sweeper, resolve=True),
+        launcher=str(config.hydra.launcher._target_),
+        sweep_dir=str(config.hydra.sweep.dir),
+    )
 
 
 def causes(error: BaseException):

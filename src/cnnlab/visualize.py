@@ -14,7 +14,6 @@ from pathlib import Path
 import keras
 import numpy as np
 from matplotlib.figure import Figure
-from omegaconf import OmegaConf
 
 from cnnlab import models, tracking
 from cnnlab.checks import require_choice
@@ -393,7 +392,7 @@ def visualize(cfg: VisualizeConfig, output_dir: Path | None = None) -> VizResult
             subject.run_id if subject else None,
             tracking.run_name("viz", settings.name),
             {"viz": settings.name, "model": subject.model.name if subject else "none"},
-            {f"viz.{k}": v for k, v in tracking.flatten(OmegaConf.structured(settings)).items()},
+            {f"viz.{k}": v for k, v in tracking.flatten(settings).items()},
             {**pictures.metrics, "viz_seconds": seconds},
             output_dir,
             f"viz/{settings.name}",

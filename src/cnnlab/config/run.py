@@ -12,6 +12,7 @@ from typing import Any
 from omegaconf import MISSING
 
 from cnnlab.checks import Checked
+from cnnlab.config.augment import TestTime
 
 
 @dataclass
@@ -60,9 +61,13 @@ class EvaluateSplit(StrEnum):
     test = "test"
 
 
-class EvaluateTestTime(StrEnum):
-    none = "none"
-    flip = "flip"  # average with the mirrored images
+# `make evaluate` takes the stored images as they are, so it has no larger load size to cut
+# AlexNet's ten crops from: the test-time modes of `augment.test_time` but `ten_crop`.
+EvaluateTestTime = StrEnum(
+    "EvaluateTestTime",
+    {mode.name: mode.value for mode in TestTime if mode != TestTime.ten_crop},
+    module=__name__,
+)
 
 
 @dataclass

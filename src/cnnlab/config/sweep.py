@@ -8,6 +8,9 @@ Registered as `sweep/schema`; `conf/sweep/default.yaml` starts from it. Hydra's 
 import time
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import Any
+
+from cnnlab.config.tracking import TrackingConfig
 
 
 class Direction(StrEnum):
@@ -39,3 +42,24 @@ class SweepConfig:
     # Set by the cnnlab Optuna sweeper in each job: the number of the Optuna trial that its
     # epochs report to (the number the sweep's log and the trial's run tag `optuna.trial` show).
     trial: int | None = None
+
+
+@dataclass
+class Multirun:
+    """What a sweep's MLflow bookkeeping reads of Hydra's config of a multirun or of one of its
+    jobs, as plain values (built by `cnnlab.cli.SweepTracking`, where Hydra calls in)."""
+
+    tracking: TrackingConfig
+    sweep: SweepConfig
+    overrides: list[str]  # the command line's (a job's: its own values)
+    hydra_overrides: list[str]  # the command line's `hydra.*` overrides
+    choices: dict[str, str | None]  # the chosen option of each config group
+    sweeper: dict[str, Any]  # `hydra.sweeper`'s settings, `_target_` included
+    launcher: str  # the launcher's class path
+    sweep_dir: str
+
+    @property
+    def study(self) -> str | None:
+        """The Optuna study that the sweep runs; None for a sweeper without one (Hydra's basic
+        sweeper)."""
+        return self.sweep.study_name if "study_name" in self.sweeper else None

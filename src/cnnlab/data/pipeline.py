@@ -21,7 +21,7 @@ import numpy as np
 import tensorflow as tf
 
 from cnnlab.config import TrainConfig
-from cnnlab.config.augment import AugmentConfig
+from cnnlab.config.augment import AugmentConfig, TestTime
 from cnnlab.config.data import DataConfig
 from cnnlab.data.augment import Augmenter, OpContext, build_augmenter
 from cnnlab.data.images import match_channels, resize, to_float, to_uint8
@@ -262,7 +262,7 @@ def cached(ds: tf.data.Dataset, data: DataConfig) -> tf.data.Dataset:
 
 def tta_mode(augment: AugmentConfig, geometry: ImageSizes) -> str:
     mode = str(augment.test_time)
-    if mode == "ten_crop" and geometry.load_size == geometry.image_size:
+    if mode == TestTime.ten_crop and geometry.load_size == geometry.image_size:
         raise ConfigError(
             "augment.test_time=ten_crop needs data.load_size larger than data.image_size "
             "(e.g. 256 for 224 crops); the crops would all be the same"

@@ -17,7 +17,6 @@ import keras
 import numpy as np
 from hydra import compose, initialize_config_dir
 from hydra.core.global_hydra import GlobalHydra
-from omegaconf import OmegaConf
 
 from cnnlab import tracking
 from cnnlab.config import CONF_DIR, EnsembleRunConfig, TrainConfig, register_schemas, to_object
@@ -188,10 +187,7 @@ def record(
     with tracking.run(recipe.tracking, name, tags) as run_id:
         tracking.log_params(
             {
-                **{
-                    f"ensemble.{k}": v
-                    for k, v in tracking.flatten(OmegaConf.structured(spec)).items()
-                },
+                **{f"ensemble.{k}": v for k, v in tracking.flatten(spec).items()},
                 "ensemble.member_run_ids": [m.run_id for m in result.members],
                 "ensemble.weights": [round(m.weight, 6) for m in result.members],
             }

@@ -9,12 +9,11 @@ from dataclasses import dataclass
 
 import keras
 import numpy as np
-from omegaconf import DictConfig
 
 from cnnlab import tracking
 from cnnlab.checks import require_choice
-from cnnlab.config import TrainConfig, to_object
-from cnnlab.config.run import EvaluateTestTime
+from cnnlab.config import TrainConfig
+from cnnlab.config.run import EvaluateConfig, EvaluateTestTime
 from cnnlab.data import Datasets, build_datasets, match_channels, to_pixels
 from cnnlab.errors import ConfigError
 from cnnlab.inference.report import confusion_figure, most_confused_figure, per_class_table
@@ -55,9 +54,9 @@ def predict_pixels(
     return probabilities
 
 
-def data_config(run_cfg: TrainConfig, cfg: DictConfig) -> TrainConfig:
+def data_config(run_cfg: TrainConfig, cfg: EvaluateConfig) -> TrainConfig:
     """The run's own config, with `cfg.data` (another dataset) and `cfg.data_dir` if given."""
-    data = run_cfg.data if cfg.get("data") is None else to_object(cfg.data)
+    data = cfg.data if cfg.data is not None else run_cfg.data
     if cfg.data_dir:
         data = dataclasses.replace(data, data_dir=cfg.data_dir)
     return dataclasses.replace(run_cfg, data=data)
@@ -68,7 +67,7 @@ def metric_name(*parts: str) -> str:
     return re.sub(r"[^\w\-./ ]", "_", "_".join(parts))
 
 
-def evaluate_run(cfg: DictConfig) -> Evaluation:
+def evaluate_run(cfg: EvaluateConfig) -> Evaluation:
     """`cfg.run`'s model on `cfg.split`, logged to that run."""
     run_id = tracking.find_run_id(cfg.run, cfg.tracking)
     model = tracking.load_model(run_id, cfg.tracking)
@@ -79,7 +78,7 @@ def evaluate_run(cfg: DictConfig) -> Evaluation:
             f"data={data.info.name!r} is invalid for run {run_id}: expected "
             f"{model.outputs[0].shape[-1]} classes, the data has {len(classes)}"
         )
-    pixels, labels = split_pixels(data, cfg.split)
+    pixels, labels = split_pixels(data, str(cfg.split))
     probabilities = predict_pixels(model, pixels, cfg.test_time)
     predicted = probabilities.argmax(axis=1)
     confusion = np.zeros((len(classes), len(classes)), np.int64)
@@ -87,8 +86,8 @@ def evaluate_run(cfg: DictConfig) -> Evaluation:
     per_class = {
         name: float(confusion[k, k] / max(1, confusion[k].sum())) for k, name in enumerate(classes)
     }
-    parts = ["eval", *([data.info.name] if cfg.get("data") is not None else []), cfg.split]
-    parts += [] if cfg.test_time == EvaluateTestTime.none else [cfg.test_time]
+    parts = ["eval", *([data.info.name] if cfg.data is not None else []), str(cfg.split)]
+    parts += [] if cfg.test_time == EvaluateTestTime.none else [str(cfg.test_time)]
     prefix = metric_name(*parts)
     picked = probabilities[np.arange(len(labels)), labels]
     picked = np.clip(picked, keras.config.epsilon(), 1.0)  # as Keras's loss clips

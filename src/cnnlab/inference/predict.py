@@ -7,10 +7,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from omegaconf import DictConfig
 from PIL import Image, UnidentifiedImageError
 
 from cnnlab import tracking
+from cnnlab.config.run import PredictConfig
 from cnnlab.errors import ConfigError
 
 log = logging.getLogger(__name__)
@@ -50,10 +50,8 @@ def read_image(path: Path, channels: int) -> np.ndarray | None:
     return pixels[..., None] if channels == 1 else pixels
 
 
-def predict_files(cfg: DictConfig) -> tuple[list[Prediction], list[str]]:
+def predict_files(cfg: PredictConfig) -> tuple[list[Prediction], list[str]]:
     """Predictions for the readable files of `cfg.images`, and the paths of the unreadable."""
-    if cfg.top_k < 1:
-        raise ConfigError(f"top_k={cfg.top_k} is invalid: expected an integer >= 1")
     paths = [cfg.images] if isinstance(cfg.images, str) else list(cfg.images)
     files = image_files(paths)
     run_id = tracking.find_run_id(cfg.run, cfg.tracking)

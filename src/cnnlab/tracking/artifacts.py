@@ -6,18 +6,19 @@ from typing import Any
 
 import mlflow
 from mlflow.exceptions import MlflowException
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import OmegaConf
 
+from cnnlab.config.tracking import TrackingConfig
 from cnnlab.errors import ConfigError
 from cnnlab.tracking.runs import log_metrics, log_params, run
 from cnnlab.tracking.store import tracking_uri
 
 
-def _client(tracking_cfg: DictConfig) -> mlflow.MlflowClient:
+def _client(tracking_cfg: TrackingConfig) -> mlflow.MlflowClient:
     return mlflow.MlflowClient(tracking_uri(tracking_cfg))
 
 
-def _existing_run(run_id: str, tracking_cfg: DictConfig):
+def _existing_run(run_id: str, tracking_cfg: TrackingConfig):
     try:
         return _client(tracking_cfg).get_run(run_id)
     except MlflowException as error:
@@ -26,7 +27,7 @@ def _existing_run(run_id: str, tracking_cfg: DictConfig):
         ) from error
 
 
-def find_run_id(run: str, tracking_cfg: DictConfig) -> str:
+def find_run_id(run: str, tracking_cfg: TrackingConfig) -> str:
     """A run's id from its id or its unique name (`lenet5-digits-3f9a1c`, what `make train`
     prints); anything else is a ConfigError."""
     client = _client(tracking_cfg)
@@ -44,7 +45,7 @@ def find_run_id(run: str, tracking_cfg: DictConfig) -> str:
 
 
 def log_visualization(
-    tracking_cfg: DictConfig,
+    tracking_cfg: TrackingConfig,
     parent_id: str | None,
     name: str,
     tags: Mapping[str, str],

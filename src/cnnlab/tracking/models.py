@@ -20,9 +20,10 @@ import numpy as np
 from mlflow.exceptions import MlflowException
 from mlflow.models import ModelSignature
 from mlflow.types import Schema, TensorSpec
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import OmegaConf
 
 from cnnlab.config import TrainConfig, typed
+from cnnlab.config.tracking import TrackingConfig
 from cnnlab.errors import ConfigError
 from cnnlab.tracking.store import use_store
 
@@ -204,7 +205,7 @@ def register_custom_objects() -> None:
         importlib.import_module(module)
 
 
-def load_model(run_id: str, tracking_cfg: DictConfig) -> keras.Model:
+def load_model(run_id: str, tracking_cfg: TrackingConfig) -> keras.Model:
     """The Keras model logged by run `run_id` (pixels in [0, 255] in, probabilities out).
 
     A bad run id or a run without a model raises ConfigError with one line.
@@ -220,14 +221,14 @@ def load_model(run_id: str, tracking_cfg: DictConfig) -> keras.Model:
         ) from error
 
 
-def load_network(run_id: str, tracking_cfg: DictConfig) -> keras.Model:
+def load_network(run_id: str, tracking_cfg: TrackingConfig) -> keras.Model:
     """The trained network inside run `run_id`'s logged model, without the preprocessing in
     front: it takes images as the input pipeline gives them (what visualizations look into)."""
     model = load_model(run_id, tracking_cfg)
     return model.get_layer(model_metadata(run_id, tracking_cfg)["network"])
 
 
-def model_metadata(run_id: str, tracking_cfg: DictConfig) -> dict[str, Any]:
+def model_metadata(run_id: str, tracking_cfg: TrackingConfig) -> dict[str, Any]:
     """The metadata logged with a run's model (class names, input shape, normalization...)."""
     use_store(tracking_cfg)
     require_run(run_id)
@@ -238,7 +239,7 @@ def model_metadata(run_id: str, tracking_cfg: DictConfig) -> dict[str, Any]:
     return dict(info.metadata or {})
 
 
-def require_run(run_id: str, tracking_cfg: DictConfig | None = None):
+def require_run(run_id: str, tracking_cfg: TrackingConfig | None = None):
     """The run, or ConfigError naming the id and the store."""
     if tracking_cfg is not None:
         use_store(tracking_cfg)
@@ -251,7 +252,7 @@ def require_run(run_id: str, tracking_cfg: DictConfig | None = None):
 
 
 def find_runs(
-    tracking_cfg: DictConfig,
+    tracking_cfg: TrackingConfig,
     filter_string: str = "",
     metric: str | None = None,
     top_k: int | None = None,
@@ -281,7 +282,7 @@ def find_runs(
     return [run.info.run_id for run in runs]
 
 
-def set_run_tags(run_id: str, tags: Mapping[str, str], tracking_cfg: DictConfig) -> None:
+def set_run_tags(run_id: str, tags: Mapping[str, str], tracking_cfg: TrackingConfig) -> None:
     """Tag a run that is not the active one (e.g. make it a child with `mlflow.parentRunId`)."""
     use_store(tracking_cfg)
     client = mlflow.MlflowClient()
@@ -289,7 +290,7 @@ def set_run_tags(run_id: str, tags: Mapping[str, str], tracking_cfg: DictConfig)
         client.set_tag(run_id, key, value)
 
 
-def run_config(run_id: str, tracking_cfg: DictConfig) -> TrainConfig:
+def run_config(run_id: str, tracking_cfg: TrackingConfig) -> TrainConfig:
     """The config a run logged (`config.yaml`), typed and checked as when it was composed."""
     require_run(run_id, tracking_cfg)
     try:
@@ -300,7 +301,7 @@ def run_config(run_id: str, tracking_cfg: DictConfig) -> TrainConfig:
 
 
 @contextlib.contextmanager
-def resumed_run(run_id: str, tracking_cfg: DictConfig) -> Iterator[str]:
+def resumed_run(run_id: str, tracking_cfg: TrackingConfig) -> Iterator[str]:
     """Log more to an existing run (evaluation results go to the run of the model)."""
     require_run(run_id, tracking_cfg)
     with mlflow.start_run(run_id=run_id):

@@ -20,8 +20,9 @@ from typing import Any
 
 import mlflow
 from mlflow.entities import RunStatus
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import OmegaConf
 
+from cnnlab.config.tracking import TrackingConfig
 from cnnlab.errors import ConfigError
 from cnnlab.tracking.dashboard import prepare_experiment
 from cnnlab.tracking.store import tracking_uri, use_store
@@ -30,7 +31,7 @@ MAX_PARAM_LENGTH = 6000  # MLflow's limit on a param value
 PARENT_RUN_TAG = "mlflow.parentRunId"  # MLflow's own: the UI nests a run under its parent
 
 
-def use_experiment(tracking_cfg: DictConfig) -> str:
+def use_experiment(tracking_cfg: TrackingConfig) -> str:
     """Point MLflow at the configured store and experiment; return the experiment id."""
     use_store(tracking_cfg)
     name = tracking_cfg.experiment
@@ -98,7 +99,7 @@ def sigterm_interrupts() -> Iterator[None]:
 
 @contextlib.contextmanager
 def run(
-    tracking_cfg: DictConfig,
+    tracking_cfg: TrackingConfig,
     name: str,
     tags: Mapping[str, str] | None = None,
     nested: bool = False,
@@ -147,10 +148,10 @@ def run(
 
 def flatten(cfg: Any, prefix: str = "") -> dict[str, Any]:
     """{'trainer': {'epochs': 3}} -> {'trainer.epochs': 3}; lists stay whole values. `cfg`: a
-    mapping, or a config (its dataclass or a DictConfig)."""
+    mapping, or a config's dataclass."""
     container = (
         cfg
-        if isinstance(cfg, Mapping) and not isinstance(cfg, DictConfig)
+        if isinstance(cfg, Mapping)
         else OmegaConf.to_container(OmegaConf.structured(cfg), resolve=True, enum_to_str=True)
     )
     flat: dict[str, Any] = {}
@@ -220,18 +221,20 @@ def git_commit() -> str:
     return f"{commit}-dirty" if dirty else commit
 
 
-def get_run(run_id: str, tracking_cfg: DictConfig):
+def get_run(run_id: str, tracking_cfg: TrackingConfig):
     """The stored run (status, params, metrics, tags), for reports and tests."""
     use_store(tracking_cfg)
     return mlflow.get_run(run_id)
 
 
-def list_artifacts(run_id: str, tracking_cfg: DictConfig, folder: str | None = None) -> list[str]:
+def list_artifacts(
+    run_id: str, tracking_cfg: TrackingConfig, folder: str | None = None
+) -> list[str]:
     use_store(tracking_cfg)
     return [a.path for a in mlflow.MlflowClient().list_artifacts(run_id, folder)]
 
 
-def check_store(tracking_cfg: DictConfig) -> None:
+def check_store(tracking_cfg: TrackingConfig) -> None:
     """Fail now, in one line, when the tracking store cannot be opened or written."""
     uri = tracking_uri(tracking_cfg)
     prefix = "sqlite:///"
@@ -250,7 +253,7 @@ def check_store(tracking_cfg: DictConfig) -> None:
         ) from error
 
 
-def latest_unfinished_run(tracking_cfg: DictConfig, tags: Mapping[str, str]) -> Any | None:
+def latest_unfinished_run(tracking_cfg: TrackingConfig, tags: Mapping[str, str]) -> Any | None:
     """The newest run of the experiment with these tags that did not end FINISHED
     (killed by a signal it is still RUNNING), or None."""
     experiment_id = use_experiment(tracking_cfg)

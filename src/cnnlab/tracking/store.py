@@ -4,12 +4,13 @@ import os
 from pathlib import Path
 
 import mlflow
-from omegaconf import DictConfig
+
+from cnnlab.config.tracking import TrackingConfig
 
 DEFAULT_URI = "sqlite:///mlflow.db"
 
 
-def tracking_uri(tracking_cfg: DictConfig) -> str:
+def tracking_uri(tracking_cfg: TrackingConfig) -> str:
     """An explicit `tracking.uri`, else $MLFLOW_TRACKING_URI, else `sqlite:///mlflow.db`;
     relative SQLite paths are made absolute (jobs of a sweep may run in other folders)."""
     uri = tracking_cfg.uri or os.environ.get("MLFLOW_TRACKING_URI") or DEFAULT_URI
@@ -19,7 +20,7 @@ def tracking_uri(tracking_cfg: DictConfig) -> str:
     return uri
 
 
-def use_store(tracking_cfg: DictConfig) -> str:
+def use_store(tracking_cfg: TrackingConfig) -> str:
     """Point MLflow's module-level API (`mlflow.get_run`, `mlflow.start_run`, ...) at the
     configured store; return its URI."""
     uri = tracking_uri(tracking_cfg)

@@ -1,7 +1,7 @@
 """A Hydra multirun as one MLflow parent run (tag kind=sweep) with each job a nested child run.
 
-`SweepParentRun` is a Hydra callback (`hydra.callbacks` in conf/train.yaml), so it works with
-any sweeper and launcher: it opens the parent when the multirun starts, makes the run that each
+`SweepParentRun` keeps the books of the Hydra callback `cnnlab.cli.SweepTracking`
+(`hydra.callbacks` in conf/train.yaml), so it works with any sweeper and launcher: it opens the parent when the multirun starts, makes the run that each
 job opens (`tracking.run`) its child, named after the job's overrides, and at the end records
 on the parent the number of trials, the failed and pruned ones, the best trial and plots of the
 objective. The callback object travels to each job's process with the launcher (pickled), so
@@ -23,18 +23,15 @@ import time
 from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import matplotlib.pyplot as plt
 import mlflow
 from hydra.core.override_parser.overrides_parser import OverridesParser
 from hydra.core.utils import JobReturn, JobStatus
-from hydra.experimental.callback import Callback
 from mlflow.entities import Param, Run, RunStatus, RunTag
-from omegaconf import DictConfig, OmegaConf, read_write
 
-from cnnlab.checks import require_choice
-from cnnlab.config.sweep import DIRECTIONS, SWEEPER_KEYS, new_study_name
+from cnnlab.config.sweep import SWEEPER_KEYS, Multirun
+from cnnlab.config.tracking import TrackingConfig
 from cnnlab.errors import ConfigError
 from cnnlab.tracking.runs import (
     MAX_PARAM_LENGTH,
@@ -66,10 +63,9 @@ def override_key(override: str) -> str:
     return override.partition("=")[0].lstrip("+~")
 
 
-def trial_overrides(config: DictConfig) -> list[str]:
+def trial_overrides(job: Multirun) -> list[str]:
     """The job's command-line overrides (without a sweeper's bookkeeping keys)."""
-    overrides = OmegaConf.to_container(config.hydra.overrides.task, resolve=False)
-    return [o for o in overrides if override_key(o) not in SWEEPER_KEYS]
+    return [o for o in job.overrides if override_key(o) not in SWEEPER_KEYS]
 
 
 def fixed_keys(sweep_overrides: Sequence[str]) -> set[str]:
@@ -103,22 +99,6 @@ def job_state(job_return: JobReturn) -> tuple[str, str | None]:
     # optuna.TrialPruned, raised by the pruning callback; matched by name so that tracking
     # does not depend on Optuna, which only the Optuna sweeper needs.
     return (PRUNED if type(error).__name__ == "TrialPruned" else FAIL), line
-
-
-def study_name(config: DictConfig) -> str | None:
-    """The study that the sweep runs, None for a sweeper without one (Hydra's basic sweeper).
-
-    A new study is named here, before the sweeper is built, and the name is written to
-    `sweep.study_name`: the sweeper reads it from the same config, so the study and the
-    parent run's tag agree."""
-    if "study_name" not in config.hydra.sweeper:
-        return None
-    name = config.sweep.study_name
-    if name is None:
-        name = new_study_name(config.hydra.job.name)
-        with read_write(config.sweep):
-            config.sweep.study_name = name
-    return name
 
 
 def owner_alive(run: Run) -> bool | None:
@@ -177,7 +157,9 @@ def end_interrupted_trials(parent_run_id: str) -> None:
     mark_interrupted(running)
 
 
-def mark_trials_interrupted(tracking_cfg: DictConfig, study: str, numbers: Collection[int]) -> None:
+def mark_trials_interrupted(
+    tracking_cfg: TrackingConfig, study: str, numbers: Collection[int]
+) -> None:
     """The runs of the trials `numbers` of `study`, which the study marked FAIL: the workers of
     a parallel launcher outlive a killed sweep and may finish runs that no sweeper recorded."""
     experiment_id = use_experiment(tracking_cfg)
@@ -214,7 +196,7 @@ def still_running(parent: Run) -> bool:
     return parent.info.status == RUNNING and bool(owner_alive(parent))
 
 
-def require_study_idle(tracking_cfg: DictConfig, study: str) -> None:
+def require_study_idle(tracking_cfg: TrackingConfig, study: str) -> None:
     """Refuse to run `study` while another sweep runs it: it would fail that sweep's trials.
     (Raised by the sweeper: Hydra turns a callback's errors into warnings.)"""
     parent = study_parent(use_experiment(tracking_cfg), study)
@@ -234,39 +216,37 @@ def continue_parent(parent: Run, tags: dict[str, str]) -> None:
     client.log_batch(parent.info.run_id, tags=[RunTag(k, v) for k, v in tags.items()])
 
 
-def sweep_tags(config: DictConfig, study: str | None) -> dict[str, str]:
+def sweep_tags(multirun: Multirun) -> dict[str, str]:
     """The parent run's tags: what the sweep searches, how, and the process that runs it."""
-    choices = config.hydra.runtime.choices
-    overrides = OmegaConf.to_container(config.hydra.overrides.task, resolve=False)
     return {
         "kind": "sweep",
-        "sweeper": str(config.hydra.sweeper._target_).rsplit(".", 1)[-1],
-        "launcher": str(config.hydra.launcher._target_).rsplit(".", 1)[-1],
-        "overrides": " ".join(overrides),
-        "sweep_dir": str(Path(config.hydra.sweep.dir).resolve()),
-        "sweep.metric": config.sweep.metric,
-        "sweep.direction": config.sweep.direction,
+        "sweeper": str(multirun.sweeper["_target_"]).rsplit(".", 1)[-1],
+        "launcher": multirun.launcher.rsplit(".", 1)[-1],
+        "overrides": " ".join(multirun.overrides),
+        "sweep_dir": str(Path(multirun.sweep_dir).resolve()),
+        "sweep.metric": multirun.sweep.metric,
+        "sweep.direction": str(multirun.sweep.direction),
         "git_commit": git_commit(),
-        "model": str(choices.get("model")),
-        "data": str(choices.get("data")),
+        "model": str(multirun.choices.get("model")),
+        "data": str(multirun.choices.get("data")),
         **owner_tags(),
-        **({STUDY_TAG: study} if study else {}),
+        **({STUDY_TAG: multirun.study} if multirun.study else {}),
     }
 
 
-def log_invocation(parent: Run, config: DictConfig, resumed: bool) -> None:
+def log_invocation(parent: Run, multirun: Multirun, resumed: bool) -> None:
     """The sweeper's settings as params (search space, n_trials, sampler, pruner; a resumed
     study keeps its first sweep's: MLflow params never change value), and the command line,
     Hydra's overrides included, as one more block of `overrides.txt`."""
     logged = parent.data.params
     params = [
         Param(f"sweeper.{k}", str(v)[:MAX_PARAM_LENGTH])
-        for k, v in flatten(config.hydra.sweeper).items()
+        for k, v in flatten(multirun.sweeper).items()
         if k not in ("_target_", "_recursive_") and f"sweeper.{k}" not in logged
     ]
     client = mlflow.MlflowClient()
     client.log_batch(parent.info.run_id, params=params)
-    lines = [*config.hydra.overrides.hydra, *config.hydra.overrides.task]
+    lines = [*multirun.hydra_overrides, *multirun.overrides]
     earlier = quiet_load_text(f"{parent.info.artifact_uri}/overrides.txt") if resumed else ""
     text = "\n".join(filter(None, [earlier, "\n".join(lines) + "\n"]))
     client.log_text(parent.info.run_id, text, "overrides.txt")
@@ -304,8 +284,9 @@ class Trial:
         return self.name if self.number is None else f"{self.number} ({self.name})"
 
 
-class SweepParentRun(Callback):
-    """Hydra callback: one MLflow parent run per multirun, each job's run nested under it."""
+class SweepParentRun:
+    """One MLflow parent run per multirun, each job's run nested under it: the Hydra callback
+    `cnnlab.cli.SweepTracking` calls these methods with the multirun's or the job's config."""
 
     def __init__(self) -> None:
         self.parent_run_id: str | None = None
@@ -313,60 +294,58 @@ class SweepParentRun(Callback):
         self.ended = False
 
     # ---- in the process that runs the sweeper
-    def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
-        require_choice("sweep.direction", config.sweep.direction, DIRECTIONS)
-        experiment_id = use_experiment(config.tracking)
-        study = study_name(config)
+    def on_multirun_start(self, multirun: Multirun) -> None:
+        experiment_id = use_experiment(multirun.tracking)
+        study = multirun.study
         parent = study_parent(experiment_id, study) if study else None
         if parent is not None and still_running(parent):
             return  # the sweeper refuses to start (`require_study_idle`)
         end_abandoned_sweeps(experiment_id, keep=parent and parent.info.run_id)
-        tags = sweep_tags(config, study)
+        tags = sweep_tags(multirun)
         resumed = parent is not None
         if not resumed:
-            search = config.hydra.runtime.choices.get("hparams_search")
-            search = search or config.hydra.runtime.choices.get("hydra/sweeper")
+            search = multirun.choices.get("hparams_search") or multirun.choices.get("hydra/sweeper")
             parent = mlflow.MlflowClient().create_run(
                 experiment_id, run_name=run_name("sweep", search), tags=tags
             )
         else:
             continue_parent(parent, tags)
         self.parent_run_id = parent.info.run_id
-        self.fixed_keys = fixed_keys(list(config.hydra.overrides.task))
-        log_invocation(parent, config, resumed)
+        self.fixed_keys = fixed_keys(multirun.overrides)
+        log_invocation(parent, multirun, resumed)
         log.info(
             "MLflow sweep run %s%s (%s)",
             parent.info.run_name,
             f", continued for study {study}" if resumed else "",
-            tracking_uri(config.tracking),
+            tracking_uri(multirun.tracking),
         )
         # Hydra skips on_multirun_end when the sweep raises (its basic sweeper re-raises a
         # failed job's error after the batch): close the parent at exit then.
-        atexit.register(self._end, config, RunStatus.to_string(RunStatus.FAILED))
+        atexit.register(self._end, multirun, RunStatus.to_string(RunStatus.FAILED))
 
-    def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
-        self._end(config, RunStatus.to_string(RunStatus.FINISHED))
+    def on_multirun_end(self, multirun: Multirun) -> None:
+        self._end(multirun, RunStatus.to_string(RunStatus.FINISHED))
 
     # ---- in the process that runs the job (the same one, or a launcher's worker)
-    def on_job_start(self, config: DictConfig, **kwargs: Any) -> None:
+    def on_job_start(self, job: Multirun) -> None:
         if self.parent_run_id is None:  # a single run: nothing to nest under
             return
-        overrides = trial_overrides(config)
+        overrides = trial_overrides(job)
         swept = [o for o in overrides if override_key(o) not in self.fixed_keys]
         tags = {}
-        if config.sweep.trial is not None:  # an Optuna sweeper's job: where its trial lives
-            tags = {STUDY_TAG: config.sweep.study_name, TRIAL_TAG: str(config.sweep.trial)}
+        if job.sweep.trial is not None:  # an Optuna sweeper's job: where its trial lives
+            tags = {STUDY_TAG: job.sweep.study_name, TRIAL_TAG: str(job.sweep.trial)}
         enter_sweep_trial(SweepTrial(self.parent_run_id, trial_name(swept), overrides, tags))
 
-    def on_job_end(self, config: DictConfig, job_return: JobReturn, **kwargs: Any) -> None:
+    def on_job_end(self, job: Multirun, job_return: JobReturn) -> None:
         trial = current_sweep_trial()
         enter_sweep_trial(None)
         if trial is None:
             return
         state, error = job_state(job_return)
-        client = mlflow.MlflowClient(tracking_uri(config.tracking))
+        client = mlflow.MlflowClient(tracking_uri(job.tracking))
         if trial.run_id is None:  # failed before its run opened (a bad value): record it anyway
-            experiment_id = use_experiment(config.tracking)
+            experiment_id = use_experiment(job.tracking)
             tags = {
                 PARENT_RUN_TAG: trial.parent_run_id,
                 "overrides": " ".join(trial.overrides),
@@ -384,13 +363,13 @@ class SweepParentRun(Callback):
             client.set_terminated(trial.run_id, RunStatus.to_string(RunStatus.KILLED))
 
     # ---- the summary
-    def _end(self, config: DictConfig, status: str) -> None:
+    def _end(self, multirun: Multirun, status: str) -> None:
         if self.parent_run_id is None or self.ended:
             return
         self.ended = True
-        use_store(config.tracking)
+        use_store(multirun.tracking)
         try:
-            summarize(self.parent_run_id, config.sweep.metric, config.sweep.direction)
+            summarize(self.parent_run_id, multirun.sweep.metric, multirun.sweep.direction)
         finally:
             mlflow.MlflowClient().set_terminated(self.parent_run_id, status)
 

@@ -21,9 +21,8 @@ from cnnlab.training.callbacks import (
     TrackEpochMetrics,
     stateful_callbacks,
 )
-from cnnlab.training.checkpoints import EpochCheckpoint, Stateful, load_variables
+from cnnlab.training.checkpoints import STATE_FILE, EpochCheckpoint, Stateful, load_variables
 from cnnlab.training.compile import build_compiled_state, compile_model
-from cnnlab.training.export import save_model
 from cnnlab.training.freeze import check_unfreeze, freeze_for_fine_tuning, layers_to_freeze
 from cnnlab.training.kernel_tuning import log_kernel_choices, tune_kernels
 from cnnlab.training.multi_output import (
@@ -41,6 +40,7 @@ from cnnlab.training.resume import (
     skip_trained_epochs,
 )
 from cnnlab.training.run_folder import hydra_log_file, output_folder, prepare_output_dir
+from cnnlab.training.saving import save_model
 from cnnlab.training.strategy import build_strategy, shard_by_data, work_around_keras_multi_worker
 from cnnlab.training.test_time import tta_metrics
 from cnnlab.training.warm_start import (
@@ -219,14 +219,14 @@ def fit(
     run_id: str,
     extra_callbacks: Sequence[keras.callbacks.Callback] = (),
 ) -> tuple[dict, float]:
-    """Keras fit with tracking and a per-epoch checkpoint to resume from (`checkpoints/state.npz`).
+    """Keras fit with tracking and a per-epoch checkpoint to resume from (`checkpoints/STATE_FILE`).
 
     `checkpoints/last.keras`, a model to export, is written once, when training ends: after the
     last epoch, or with the last completed epoch's variables when the run fails or is
-    interrupted (writing it every epoch, as well as the state, cost more than the epoch's
-    other bookkeeping together: `benchmarks/RESULTS.md`)."""
+    interrupted. Saving a whole `.keras` model each epoch as well as the state would cost more
+    than the rest of the epoch's bookkeeping."""
     checkpoint = output_dir / "checkpoints" / "last.keras"
-    state_path = output_dir / "checkpoints" / "state.npz"
+    state_path = output_dir / "checkpoints" / STATE_FILE
     initial_epoch, history = 0, {}
     if cfg.trainer.resume and state_path.exists():
         initial_epoch, history = restore_epochs(state_path, model, stateful, run_id)

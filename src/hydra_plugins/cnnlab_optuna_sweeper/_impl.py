@@ -33,6 +33,7 @@ from optuna.distributions import (
 from optuna.trial import TrialState
 
 from cnnlab.checks import require_choice
+from cnnlab.config import to_object
 from cnnlab.config.sweep import DIRECTIONS, SWEEPER_KEYS, new_study_name
 from cnnlab.errors import ConfigError
 from cnnlab.tracking.sweeps import mark_trials_interrupted, require_study_idle
@@ -238,11 +239,12 @@ class OptunaSweep(Sweeper):
         name = self.study_name or new_study_name(self.config.hydra.job.name)
         if "'" in name:
             raise ConfigError(f"sweep.study_name={name} is invalid: expected a name without quotes")
-        require_study_idle(self.config.tracking, name)
+        tracking = to_object(self.config.tracking)  # typed, as cnnlab.tracking takes it
+        require_study_idle(tracking, name)
         study = open_study(name, self.storage, self.direction, self.sampler, self.pruner)
         interrupted = retry_interrupted(study)
         if interrupted:  # and their runs, which a parallel launcher's workers may have ended
-            mark_trials_interrupted(self.config.tracking, name, interrupted)
+            mark_trials_interrupted(tracking, name, interrupted)
         log.info(
             "Optuna study %s in %s (%d trials already); rerun with sweep.study_name=%s to continue it",
             name,
