@@ -2,8 +2,9 @@
 
 For each case the model is built three times (`conv_impl=native`, `im2col` and `auto`, all with
 the native one's weights; `auto` times its layers first in a fresh cache, and that first-use
-tuning time is a column), compiled alike (SGD, cross-entropy, the trainer's default
-`jit_compile=False`) and fitted on the same in-memory batches. After one warm-up epoch each
+tuning time is a column, with the train-step ratio its whole-model check measured for the
+layers' choices), compiled alike and as that check compiles (`autotune.compiled`: SGD,
+cross-entropy, the trainer's default `jit_compile=False`) and fitted on the same in-memory batches. After one warm-up epoch each
 (whose extra time over a steady epoch is reported as compile time), they fit one epoch at a
 time in turns, each round starting with the next one, so a busy neighbour slows all alike; the
 table gives median images/s and the im2col / native and auto / native time ratios (< 1: faster
@@ -81,11 +82,7 @@ def build_models(case: Case) -> tuple[dict[str, keras.Model], autotune.Tuning]:
         tuning = autotune.tune(built["auto"], case.batch, cache=cache)
     built["auto"] = tuning.model
     for model in built.values():
-        model.compile(
-            optimizer=keras.optimizers.SGD(0.01, momentum=0.9),
-            loss=keras.losses.CategoricalCrossentropy(),
-            jit_compile=False,
-        )
+        autotune.compiled(model)  # as auto's whole-model check compiles the models it times
     return built, tuning
 
 
@@ -123,6 +120,8 @@ def measure(case: Case, repeats: int) -> dict:
         "auto_ratio": median["auto"] / median["native"],
         "tune_s": tuning.seconds,
         "auto_im2col": f"{tuning.counts()['im2col']}/{len(tuning.choices)}",
+        # the check's own train-step ratio of the layers' choices ("-": no layer chose im2col)
+        "auto_check": "-" if tuning.check_ratio() is None else f"{tuning.check_ratio():.2f}x",
         "auto_table": tuning.table(),
     }
 
@@ -135,7 +134,8 @@ def models_table(args) -> None:
     print(f"\n{autotune.machine_line()}\n")
     header = (
         "| model | input, batch | precision | native img/s | im2col img/s | auto img/s "
-        "| im2col / native time | auto / native time | auto: layers on im2col, first tuning s "
+        "| im2col / native time | auto / native time "
+        "| auto: layers on im2col, first tuning s, its check's step ratio "
         "| compile s (native / im2col / auto) | others' load, cores |"
     )
     print(header)
@@ -157,7 +157,7 @@ def models_table(args) -> None:
             print(
                 f"| {case.name} | {case.side}x{case.side}x3, {case.batch} | {precision} "
                 f"| {r['native_ips']:.1f} | {r['im2col_ips']:.1f} | {r['auto_ips']:.1f} "
-                f"| {r['ratio']:.2f}x | {r['auto_ratio']:.2f}x | {r['auto_im2col']}, {r['tune_s']:.1f} "
+                f"| {r['ratio']:.2f}x | {r['auto_ratio']:.2f}x | {r['auto_im2col']}, {r['tune_s']:.1f}, {r['auto_check']} "
                 f"| {compile_s} | {others.cores:.2f}{busy(others.cores)} |",
                 flush=True,
             )

@@ -19,6 +19,7 @@ from cnnlab import models, tracking
 from cnnlab.layers import Im2ColConv2D, Im2ColPool2D
 from cnnlab.models import autotune
 from cnnlab.training import train
+from cnnlab.viz.autotune import plot_kernel_choices
 
 # LeNet-5's conv and pool layers, and the ones the stub makes faster on im2col.
 LENET_LAYERS = ("c1", "s2", "c3", "s4")
@@ -123,9 +124,9 @@ def test_choices_that_do_not_make_the_whole_step_faster_go_back_to_all_native(
     assert dropped.model is lenet
     assert dropped.counts() == {"native": 4, "im2col": 0}
     assert {c.layer: c.im2col_ms for c in dropped.choices}["c1"] == 0.5  # still shown
-    assert f"whole model with the layers' im2col choices {model_ratio:.2f}x: dropped" in (
-        dropped.table()
-    )
+    verdict = f"whole model with the layers' im2col choices {model_ratio:.2f}x: dropped"
+    assert verdict in dropped.table()
+    assert verdict in plot_kernel_choices(dropped).axes[0].get_title()
 
 
 def test_a_cached_whole_model_check_of_another_meaning_is_timed_again_the_layers_are_not(

@@ -103,14 +103,23 @@ class Tuning:
         counted = Counter(choice.kernel for choice in self.choices)
         return {kernel: counted[kernel] for kernel in KERNELS}
 
+    def check_ratio(self) -> float | None:
+        """The whole model's train-step time with the layers' im2col choices over all-native's;
+        None when no layer chose im2col (nothing to check)."""
+        return self.model_ms["im2col"] / self.model_ms["native"] if self.model_ms else None
+
+    def check_verdict(self) -> str | None:
+        """What the whole-model check found and did with the layers' choices; None when no
+        layer chose im2col."""
+        if not self.model_ms:
+            return None
+        verdict = "kept" if self.counts()["im2col"] else "dropped"
+        return f"whole model with the layers' im2col choices {self.check_ratio():.2f}x: {verdict}"
+
     def summary(self) -> str:
         counts = self.counts()
         timed = f"timed in {self.seconds:.1f} s" if self.measured else "every timing from the cache"
-        checked = ""
-        if self.model_ms:
-            ratio = self.model_ms["im2col"] / self.model_ms["native"]
-            verdict = "kept" if counts["im2col"] else "dropped"
-            checked = f"; whole model with the layers' im2col choices {ratio:.2f}x: {verdict}"
+        checked = f"; {self.check_verdict()}" if self.model_ms else ""
         return (
             f"conv_impl=auto: {counts['im2col']} of {len(self.choices)} conv/pool layers on "
             f"im2col, {counts['native']} native ({self.geometries} geometries at batch "
