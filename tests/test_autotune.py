@@ -18,6 +18,7 @@ from support.in_process import run_pipeline
 from cnnlab import models, tracking
 from cnnlab.layers import Im2ColConv2D, Im2ColPool2D
 from cnnlab.models import autotune
+from cnnlab.models.blocks.auxiliary import with_auxiliary_outputs
 from cnnlab.training import train
 from cnnlab.viz.autotune import plot_kernel_choices
 
@@ -233,6 +234,18 @@ def test_the_real_timer_runs_the_compiled_train_step_of_whole_models(lenet):
         assert not np.array_equal(model.get_weights()[0], weights[0])
     for got, before in zip(lenet.get_weights(), weights, strict=True):
         np.testing.assert_array_equal(got, before)
+
+
+def test_the_whole_model_check_trains_every_output_of_a_model_with_auxiliary_classifiers():
+    inputs = keras.Input((8, 8, 1))
+    x = keras.layers.Flatten()(keras.layers.Conv2D(4, 3, name="conv")(inputs))
+    main = keras.layers.Dense(10, activation="softmax", name=models.MAIN_OUTPUT)(x)
+    aux = keras.layers.Dense(10, activation="softmax", name="aux1")(x)
+    model = with_auxiliary_outputs(inputs, main, {"aux1": aux}, 0.3, "tiny")
+    checked = autotune.compiled(autotune.copy(model, {"conv"}))
+    total, main_loss, aux_loss = autotune.fit_step(checked, 4)()
+    assert total == pytest.approx(main_loss + 0.3 * aux_loss, rel=1e-5)  # the paper's weighting
+    assert int(checked.optimizer.iterations) == 1
 
 
 def test_the_table_names_each_layer_geometry_timings_and_choice(lenet, tmp_path):

@@ -9,8 +9,9 @@ steps in turns, the fastest of each. A layer alone does not tell the whole story
 fuses and lays out a native conv with its neighbours, and a step also computes the loss and
 updates every weight), so when some layers chose im2col, the whole model's compiled Keras train
 step (what `model.fit` runs, with a cross-entropy loss and an SGD update) is timed both ways
-too, and the choices stand only if the model trains faster with them. It returns a copy of the model with each layer on its kernel and the same weights,
-so the model trains, saves and serves like any other.
+too, and the choices stand only if the model trains faster with them. It returns a copy of the
+model with each layer on its kernel and the same weights, so the model trains, saves and serves
+like any other.
 
 Timings are cached in a JSON file per machine (CPU model and flags, whether TensorFlow's oneDNN
 kernels are on, the GPUs, TensorFlow, Keras and the backend) under `cache_dir()`, so a second
@@ -51,8 +52,8 @@ TIMED_STEPS = 5  # per kernel, in turns; the fastest counts (the least disturbed
 IM2COL_MARGIN = 0.9
 # The model with its im2col layers must beat the all-native model's train step by this factor.
 MODEL_MARGIN = 0.97
-# What the whole-model check times, part of its cache key: a cached check of another meaning
-# (before 2026-12-05: the gradient of the outputs' sum, no loss, no optimizer) is timed anew.
+# What the whole-model check times; part of its cache key, so that a cached check of another
+# meaning is timed anew.
 MODEL_CHECK = "keras train_on_batch: categorical cross-entropy, SGD with momentum"
 # Config keys that do not change the work of a step: left out of the cache key.
 NOT_GEOMETRY = {"name", "trainable", "dtype", "data_format", "activity_regularizer"} | {
@@ -356,7 +357,7 @@ def time_kernels(
     compiled model's Keras train step. After WARMUP_STEPS each, TIMED_STEPS in turns, the
     fastest of each kernel."""
     steps = {
-        name: train_step(kernel, input_shape[0])
+        name: fit_step(kernel, input_shape[0])
         if isinstance(kernel, keras.Model)
         else training_step(kernel, input_shape, input_gradient)
         for name, kernel in kernels.items()
@@ -373,7 +374,7 @@ def time_kernels(
     return best
 
 
-def train_step(model: keras.Model, batch_size: int) -> Callable[[], None]:
+def fit_step(model: keras.Model, batch_size: int) -> Callable[[], None]:
     """One step of the compiled `model`'s Keras train function (forward, loss, gradients,
     optimizer update; what `model.fit` runs per batch) on a fixed random batch with one-hot
     labels for each output; it returns the loss as NumPy, so once the device has finished."""
