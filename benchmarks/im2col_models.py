@@ -4,9 +4,11 @@ For each case the model is built three times (`conv_impl=native`, `im2col` and `
 the native one's weights; `auto` times its layers first in a fresh cache, and that first-use
 tuning time is a column, with the train-step ratio its whole-model check measured for the
 layers' choices), compiled alike and as that check compiles (`autotune.compiled`: SGD,
-cross-entropy, the trainer's default `jit_compile=False`) and fitted on the same in-memory batches. After one warm-up epoch each
-(whose extra time over a steady epoch is reported as compile time), they fit one epoch at a
-time in turns, each round starting with the next one, so a busy neighbour slows all alike; the
+cross-entropy, the trainer's default `jit_compile=False`) and fitted on the same in-memory
+batches. After one warm-up epoch each (whose extra time over a steady epoch is reported as
+compile time), they fit one epoch at a time in turns, each round in another of the six orders
+of the three, so a busy neighbour slows all alike and no impl always runs after the same one
+(an epoch's speed can depend on the one before it; `--repeats 6` goes through every order); the
 table gives median images/s and the im2col / native and auto / native time ratios (< 1: faster
 than native). The header names the CPU and whether TensorFlow's oneDNN kernels are on
 (`TF_ENABLE_ONEDNN_OPTS=0` turns them off).
@@ -45,6 +47,17 @@ from cnnlab import models
 from cnnlab.models import autotune
 
 IMPLS = ("native", "im2col", "auto")
+# One per round of timed epochs. Rotating one order would keep its neighbours (auto would always
+# run right after im2col, native after auto); in these, after the warm-up epochs (which end with
+# auto), each impl runs after each other one equally often over six rounds, within one over three.
+ORDERS = (
+    ("native", "auto", "im2col"),
+    ("native", "im2col", "auto"),
+    ("im2col", "auto", "native"),
+    ("auto", "native", "im2col"),
+    ("auto", "im2col", "native"),
+    ("im2col", "native", "auto"),
+)
 
 
 @dataclass(frozen=True)
@@ -107,9 +120,7 @@ def measure(case: Case, repeats: int) -> dict:
     first = {impl: epoch_seconds(model, data) for impl, model in built.items()}
     times = {impl: [] for impl in built}
     for repeat in range(repeats):
-        # Each round starts with the next impl: no impl always follows the heavy im2col epoch.
-        order = IMPLS[repeat % len(IMPLS) :] + IMPLS[: repeat % len(IMPLS)]
-        for impl in order:
+        for impl in ORDERS[repeat % len(ORDERS)]:
             times[impl].append(epoch_seconds(built[impl], data))
     median = {impl: statistics.median(t) for impl, t in times.items()}
     images = case.steps * case.batch
