@@ -2,10 +2,13 @@
 
 For each case the model is built three times (`conv_impl=native`, `im2col` and `auto`, all with
 the native one's weights; `auto` times its layers first in a fresh cache, and that first-use
-tuning time is a column), compiled alike (SGD, cross-entropy, the trainer's default
-`jit_compile=False`) and fitted on the same in-memory batches. After one warm-up epoch each
-(whose extra time over a steady epoch is reported as compile time), they fit one epoch at a
-time in turns, each round starting with the next one, so a busy neighbour slows all alike; the
+tuning time is a column, with the train-step ratio its whole-model check measured for the
+layers' choices), compiled alike and as that check compiles (`autotune.compiled`: SGD,
+cross-entropy, the trainer's default `jit_compile=False`) and fitted on the same in-memory
+batches. After one warm-up epoch each (whose extra time over a steady epoch is reported as
+compile time), they fit one epoch at a time in turns, each round in another of the six orders
+of the three, so a busy neighbour slows all alike and no impl always runs after the same one
+(an epoch's speed can depend on the one before it; `--repeats 6` goes through every order); the
 table gives median images/s and the im2col / native and auto / native time ratios (< 1: faster
 than native). The header names the CPU and whether TensorFlow's oneDNN kernels are on
 (`TF_ENABLE_ONEDNN_OPTS=0` turns them off).
@@ -46,6 +49,17 @@ from cnnlab import models
 from cnnlab.models import autotune
 
 IMPLS = ("native", "im2col", "auto")
+# One per round of timed epochs. Rotating one order would keep its neighbours (auto would always
+# run right after im2col, native after auto); in these, after the warm-up epochs (which end with
+# auto), each impl runs after each other one equally often over six rounds, within one over three.
+ORDERS = (
+    ("native", "auto", "im2col"),
+    ("native", "im2col", "auto"),
+    ("im2col", "auto", "native"),
+    ("auto", "native", "im2col"),
+    ("auto", "im2col", "native"),
+    ("im2col", "native", "auto"),
+)
 
 
 @dataclass(frozen=True)
@@ -83,11 +97,7 @@ def build_models(case: Case) -> tuple[dict[str, keras.Model], autotune.Tuning]:
         tuning = autotune.tune(built["auto"], case.batch, cache=cache)
     built["auto"] = tuning.model
     for model in built.values():
-        model.compile(
-            optimizer=keras.optimizers.SGD(0.01, momentum=0.9),
-            loss=keras.losses.CategoricalCrossentropy(),
-            jit_compile=False,
-        )
+        autotune.compiled(model)  # as auto's whole-model check compiles the models it times
     return built, tuning
 
 
@@ -112,9 +122,7 @@ def measure(case: Case, repeats: int) -> dict:
     first = {impl: epoch_seconds(model, data) for impl, model in built.items()}
     times = {impl: [] for impl in built}
     for repeat in range(repeats):
-        # Each round starts with the next impl: no impl always follows the heavy im2col epoch.
-        order = IMPLS[repeat % len(IMPLS) :] + IMPLS[: repeat % len(IMPLS)]
-        for impl in order:
+        for impl in ORDERS[repeat % len(ORDERS)]:
             times[impl].append(epoch_seconds(built[impl], data))
     median = {impl: statistics.median(t) for impl, t in times.items()}
     images = case.steps * case.batch
@@ -125,6 +133,8 @@ def measure(case: Case, repeats: int) -> dict:
         "auto_ratio": median["auto"] / median["native"],
         "tune_s": tuning.seconds,
         "auto_im2col": f"{tuning.counts()['im2col']}/{len(tuning.choices)}",
+        # the check's own train-step ratio of the layers' choices ("-": no layer chose im2col)
+        "auto_check": "-" if tuning.check_ratio() is None else f"{tuning.check_ratio():.2f}x",
         "auto_table": tuning.table(),
     }
 
@@ -137,7 +147,8 @@ def models_table(args) -> None:
     print(f"\n{autotune.machine_line()}\n")
     header = (
         "| model | input, batch | precision | native img/s | im2col img/s | auto img/s "
-        "| im2col / native time | auto / native time | auto: layers on im2col, first tuning s "
+        "| im2col / native time | auto / native time "
+        "| auto: layers on im2col, first tuning s, its check's step ratio "
         "| compile s (native / im2col / auto) | others' load, cores |"
     )
     print(header)
@@ -159,7 +170,7 @@ def models_table(args) -> None:
             print(
                 f"| {case.name} | {case.side}x{case.side}x3, {case.batch} | {precision} "
                 f"| {r['native_ips']:.1f} | {r['im2col_ips']:.1f} | {r['auto_ips']:.1f} "
-                f"| {r['ratio']:.2f}x | {r['auto_ratio']:.2f}x | {r['auto_im2col']}, {r['tune_s']:.1f} "
+                f"| {r['ratio']:.2f}x | {r['auto_ratio']:.2f}x | {r['auto_im2col']}, {r['tune_s']:.1f}, {r['auto_check']} "
                 f"| {compile_s} | {others.cores:.2f}{busy(others.cores)} |",
                 flush=True,
             )

@@ -18,7 +18,9 @@ from support.in_process import run_pipeline
 from cnnlab import models, tracking
 from cnnlab.layers import Im2ColConv2D, Im2ColPool2D
 from cnnlab.models import autotune
+from cnnlab.models.blocks.auxiliary import with_auxiliary_outputs
 from cnnlab.training import train
+from cnnlab.viz.autotune import plot_kernel_choices
 
 # LeNet-5's conv and pool layers, and the ones the stub makes faster on im2col.
 LENET_LAYERS = ("c1", "s2", "c3", "s4")
@@ -33,11 +35,11 @@ class StubTimer:
     def __init__(self, model_ratio: float = 0.8):
         self.model_ratio = model_ratio
         self.timed: list[tuple] = []  # layers: (name, input shape, input gradient?)
-        self.models: list[keras.Model] = []  # whole-model checks: the candidate model
+        self.models: list[dict[str, keras.Model]] = []  # whole-model checks: {kernel: model}
 
     def __call__(self, kernels, input_shape, input_gradient):
         if isinstance(kernels["native"], keras.Model):
-            self.models.append(kernels["im2col"])
+            self.models.append(dict(kernels))
             return {"native": 10.0, "im2col": 10.0 * self.model_ratio}
         layer = kernels["native"]
         assert isinstance(kernels["im2col"], Im2ColConv2D | Im2ColPool2D)
@@ -88,22 +90,54 @@ def test_each_layer_is_timed_at_its_input_shape_with_the_batch_and_no_input_grad
     ]
 
 
-def test_the_whole_model_is_timed_with_the_choices_and_they_are_dropped_if_it_is_slower(
+def test_the_whole_model_is_timed_all_native_and_with_the_choices_and_kept_if_faster(
     lenet, tmp_path
 ):
     timer = StubTimer(model_ratio=0.8)
-    kept = autotune.tune(lenet, 16, cache=tmp_path / "a", timer=timer)
-    (candidate,) = timer.models
-    assert isinstance(candidate.get_layer("c1"), Im2ColConv2D)
-    assert isinstance(candidate.get_layer("s4"), Im2ColPool2D)
+    kept = autotune.tune(lenet, 16, cache=tmp_path, timer=timer)
+    (check,) = timer.models
+    assert not any(
+        isinstance(layer, Im2ColConv2D | Im2ColPool2D) for layer in check["native"].layers
+    )
+    assert isinstance(check["im2col"].get_layer("c1"), Im2ColConv2D)
+    assert isinstance(check["im2col"].get_layer("s4"), Im2ColPool2D)
     assert kept.counts() == {"native": 2, "im2col": 2}
     assert "whole model with the layers' im2col choices 0.80x: kept" in kept.table()
 
-    dropped = autotune.tune(lenet, 16, cache=tmp_path / "b", timer=StubTimer(model_ratio=1.0))
+
+def test_the_whole_model_check_times_what_fit_runs_a_compiled_train_step_with_loss_and_optimizer(
+    lenet, tmp_path
+):
+    timer = StubTimer()
+    autotune.tune(lenet, 16, cache=tmp_path, timer=timer)
+    (check,) = timer.models
+    for model in check.values():
+        assert isinstance(model.optimizer, keras.optimizers.SGD)
+        assert isinstance(model.loss, keras.losses.CategoricalCrossentropy)
+    assert not lenet.compiled  # the copies are compiled, not the model
+
+
+@pytest.mark.parametrize("model_ratio", [1.3, 0.98])  # slower; faster but within the margin
+def test_choices_that_do_not_make_the_whole_step_faster_go_back_to_all_native(
+    lenet, tmp_path, model_ratio
+):
+    dropped = autotune.tune(lenet, 16, cache=tmp_path, timer=StubTimer(model_ratio))
     assert dropped.model is lenet
     assert dropped.counts() == {"native": 4, "im2col": 0}
     assert {c.layer: c.im2col_ms for c in dropped.choices}["c1"] == 0.5  # still shown
-    assert "whole model with the layers' im2col choices 1.00x: dropped" in dropped.table()
+    verdict = f"whole model with the layers' im2col choices {model_ratio:.2f}x: dropped"
+    assert verdict in dropped.table()
+    assert verdict in plot_kernel_choices(dropped).axes[0].get_title()
+
+
+def test_a_cached_whole_model_check_of_another_meaning_is_timed_again_the_layers_are_not(
+    lenet, tmp_path, monkeypatch
+):
+    autotune.tune(lenet, 16, cache=tmp_path, timer=StubTimer())
+    monkeypatch.setattr(autotune, "MODEL_CHECK", "the gradient of the outputs' sum")
+    timer = StubTimer()
+    again = autotune.tune(lenet, 16, cache=tmp_path, timer=timer)
+    assert (timer.timed, len(timer.models), again.measured) == ([], 1, 1)
 
 
 class DrawingTimer(StubTimer):
@@ -186,10 +220,32 @@ def test_the_real_timer_times_a_training_step_of_both_kernels():
     assert all(0 < t < 10_000 and math.isfinite(t) for t in ms.values())
 
 
-def test_the_real_timer_times_a_training_step_of_whole_models(lenet):
-    models_ = {"native": autotune.copy(lenet, set()), "im2col": autotune.copy(lenet, {"s2"})}
+def test_the_real_timer_runs_the_compiled_train_step_of_whole_models(lenet):
+    models_ = {
+        "native": autotune.compiled(autotune.copy(lenet, set())),
+        "im2col": autotune.compiled(autotune.copy(lenet, {"s2"})),
+    }
+    weights = lenet.get_weights()
     ms = autotune.time_kernels(models_, (4, 28, 28, 1), input_gradient=False)
     assert all(0 < t < 10_000 and math.isfinite(t) for t in ms.values())
+    steps = autotune.WARMUP_STEPS + autotune.TIMED_STEPS
+    for model in models_.values():  # each step updated the weights through the optimizer
+        assert int(model.optimizer.iterations) == steps
+        assert not np.array_equal(model.get_weights()[0], weights[0])
+    for got, before in zip(lenet.get_weights(), weights, strict=True):
+        np.testing.assert_array_equal(got, before)
+
+
+def test_the_whole_model_check_trains_every_output_of_a_model_with_auxiliary_classifiers():
+    inputs = keras.Input((8, 8, 1))
+    x = keras.layers.Flatten()(keras.layers.Conv2D(4, 3, name="conv")(inputs))
+    main = keras.layers.Dense(10, activation="softmax", name=models.MAIN_OUTPUT)(x)
+    aux = keras.layers.Dense(10, activation="softmax", name="aux1")(x)
+    model = with_auxiliary_outputs(inputs, main, {"aux1": aux}, 0.3, "tiny")
+    checked = autotune.compiled(autotune.copy(model, {"conv"}))
+    total, main_loss, aux_loss = autotune.fit_step(checked, 4)()
+    assert total == pytest.approx(main_loss + 0.3 * aux_loss, rel=1e-5)  # the paper's weighting
+    assert int(checked.optimizer.iterations) == 1
 
 
 def test_the_table_names_each_layer_geometry_timings_and_choice(lenet, tmp_path):

@@ -6,10 +6,12 @@ autotuner, `torch.backends.cudnn.benchmark`, does on GPUs).
 and pool layers (input shape with the batch, window, strides, padding, filters, groups, dtype
 policy) on both kernels, forward and backward as in a training step: a few warm-up steps, then
 steps in turns, the fastest of each. A layer alone does not tell the whole story (TensorFlow
-fuses and lays out a native conv with its neighbours), so when some layers chose im2col, the
-whole model's step is timed both ways too, and the choices stand only if the model is faster
-with them. It returns a copy of the model with each layer on its kernel and the same weights,
-so the model trains, saves and serves like any other.
+fuses and lays out a native conv with its neighbours, and a step also computes the loss and
+updates every weight), so when some layers chose im2col, the whole model's compiled Keras train
+step (what `model.fit` runs, with a cross-entropy loss and an SGD update) is timed both ways
+too, and the choices stand only if the model trains faster with them. It returns a copy of the
+model with each layer on its kernel and the same weights, so the model trains, saves and serves
+like any other.
 
 Timings are cached in a JSON file per machine (CPU model and flags, whether TensorFlow's oneDNN
 kernels are on, the GPUs, TensorFlow, Keras and the backend) under `cache_dir()`, so a second
@@ -36,6 +38,7 @@ from tqdm.auto import tqdm
 from cnnlab import machine as host
 from cnnlab.errors import ConfigError
 from cnnlab.machine import cpuinfo, onednn_enabled, package_version
+from cnnlab.models.blocks.auxiliary import loss_weights
 from cnnlab.models.blocks.conv import ConvLayers
 from cnnlab.models.blocks.recursion import graph_limit, recursion_limit
 
@@ -47,8 +50,11 @@ TIMED_STEPS = 5  # per kernel, in turns; the fastest counts (the least disturbed
 # im2col must win by this factor: a near tie stays native, the kernel Keras users already run,
 # rather than flip with the timing noise of a shared machine.
 IM2COL_MARGIN = 0.9
-# The model with its im2col layers must beat the all-native model's step by this factor.
+# The model with its im2col layers must beat the all-native model's train step by this factor.
 MODEL_MARGIN = 0.97
+# What the whole-model check times; part of its cache key, so that a cached check of another
+# meaning is timed anew.
+MODEL_CHECK = "keras train_on_batch: categorical cross-entropy, SGD with momentum"
 # Config keys that do not change the work of a step: left out of the cache key.
 NOT_GEOMETRY = {"name", "trainable", "dtype", "data_format", "activity_regularizer"} | {
     f"{part}_{role}"
@@ -57,8 +63,8 @@ NOT_GEOMETRY = {"name", "trainable", "dtype", "data_format", "activity_regulariz
 }
 
 # (kernels by name: a layer on each kernel, or the all-native model and the model with the
-# layers' choices; input shape with the batch; whether the input's gradient is needed)
-# -> milliseconds of one forward + backward step, by kernel name.
+# layers' choices, compiled; input shape with the batch; whether the input's gradient is
+# needed) -> milliseconds of one training step, by kernel name.
 Timer = Callable[[Mapping[str, keras.layers.Layer], tuple[int, ...], bool], dict[str, float]]
 
 
@@ -89,8 +95,8 @@ class Tuning:
     seconds: float  # spent timing (0 when every geometry came from the cache)
     geometries: int  # distinct geometries among the layers
     measured: int  # geometries (and whole-model checks) timed now; the others were cached
-    # The whole model's training step, all native and with the layers' choices ("im2col"), when
-    # some layers chose im2col: {kernel: ms}.
+    # The whole model's compiled train step, all native and with the layers' choices ("im2col"),
+    # when some layers chose im2col: {kernel: ms}.
     model_ms: dict[str, float] | None = None
 
     def counts(self) -> dict[str, int]:
@@ -98,14 +104,23 @@ class Tuning:
         counted = Counter(choice.kernel for choice in self.choices)
         return {kernel: counted[kernel] for kernel in KERNELS}
 
+    def check_ratio(self) -> float | None:
+        """The whole model's train-step time with the layers' im2col choices over all-native's;
+        None when no layer chose im2col (nothing to check)."""
+        return self.model_ms["im2col"] / self.model_ms["native"] if self.model_ms else None
+
+    def check_verdict(self) -> str | None:
+        """What the whole-model check found and did with the layers' choices; None when no
+        layer chose im2col."""
+        if not self.model_ms:
+            return None
+        verdict = "kept" if self.counts()["im2col"] else "dropped"
+        return f"whole model with the layers' im2col choices {self.check_ratio():.2f}x: {verdict}"
+
     def summary(self) -> str:
         counts = self.counts()
         timed = f"timed in {self.seconds:.1f} s" if self.measured else "every timing from the cache"
-        checked = ""
-        if self.model_ms:
-            ratio = self.model_ms["im2col"] / self.model_ms["native"]
-            verdict = "kept" if counts["im2col"] else "dropped"
-            checked = f"; whole model with the layers' im2col choices {ratio:.2f}x: {verdict}"
+        checked = f"; {self.check_verdict()}" if self.model_ms else ""
         return (
             f"conv_impl=auto: {counts['im2col']} of {len(self.choices)} conv/pool layers on "
             f"im2col, {counts['native']} native ({self.geometries} geometries at batch "
@@ -134,8 +149,8 @@ class Tuning:
             return []
         native, chosen = self.model_ms["native"], self.model_ms["im2col"]
         return [
-            f"whole model, one training step: {native:.3f} ms all native, {chosen:.3f} ms with "
-            f"the layers' im2col choices"
+            f"whole model, one compiled train step (loss, gradients, SGD update): {native:.3f} ms "
+            f"all native, {chosen:.3f} ms with the layers' im2col choices"
         ]
 
 
@@ -170,14 +185,18 @@ def tune(
         if on_im2col:
             key = _key(
                 {
+                    "check": MODEL_CHECK,
                     "model": model.name,
                     "parameters": model.count_params(),
                     "layers": [[_key(g), name in on_im2col] for name, g in geometries.items()],
                 }
             )
             if key not in timings:
-                # copies: a training-mode step would move the model's batch-norm statistics
-                copies = {"native": copy(model, set()), "im2col": copy(model, on_im2col)}
+                # copies: a train step would update the weights and batch-norm statistics
+                copies = {
+                    "native": compiled(copy(model, set())),
+                    "im2col": compiled(copy(model, on_im2col)),
+                }
                 timings[key] = timer(copies, (batch_size, *model.inputs[0].shape[1:]), False)
                 measured += 1
             model_ms = timings[key]
@@ -316,14 +335,32 @@ def copy(model: keras.Model, im2col: set[str]) -> keras.Model:
     return copy
 
 
+def compiled(model: keras.Model) -> keras.Model:
+    """`model` compiled as the trainer compiles it by default (categorical cross-entropy on
+    each output with its loss weight, SGD with momentum, no XLA), for the whole-model check."""
+    weights = loss_weights(model)  # {} unless the model has auxiliary classifiers
+    loss = keras.losses.CategoricalCrossentropy()
+    model.compile(
+        optimizer=keras.optimizers.SGD(0.01, momentum=0.9),
+        loss={output: loss for output in weights} if weights else loss,
+        loss_weights=weights or None,
+        jit_compile=False,
+    )
+    return model
+
+
 def time_kernels(
     kernels: Mapping[str, keras.layers.Layer], input_shape: tuple[int, ...], input_gradient: bool
 ) -> dict[str, float]:
-    """Milliseconds of one training step (forward, then the gradients of the weights and, if
-    `input_gradient`, of the input) of each kernel on a random batch of `input_shape`: after
-    WARMUP_STEPS each, TIMED_STEPS in turns, the fastest of each kernel."""
+    """Milliseconds of one training step of each kernel on a random batch of `input_shape`:
+    a layer's forward and gradients (of its weights and, if `input_gradient`, of its input), a
+    compiled model's Keras train step. After WARMUP_STEPS each, TIMED_STEPS in turns, the
+    fastest of each kernel."""
     steps = {
-        name: training_step(layer, input_shape, input_gradient) for name, layer in kernels.items()
+        name: fit_step(kernel, input_shape[0])
+        if isinstance(kernel, keras.Model)
+        else training_step(kernel, input_shape, input_gradient)
+        for name, kernel in kernels.items()
     }
     for step in steps.values():
         for _ in range(WARMUP_STEPS):
@@ -337,12 +374,26 @@ def time_kernels(
     return best
 
 
+def fit_step(model: keras.Model, batch_size: int) -> Callable[[], None]:
+    """One step of the compiled `model`'s Keras train function (forward, loss, gradients,
+    optimizer update; what `model.fit` runs per batch) on a fixed random batch with one-hot
+    labels for each output; it returns the loss as NumPy, so once the device has finished."""
+    rng = np.random.default_rng(0)
+    images = rng.standard_normal((batch_size, *model.inputs[0].shape[1:]), dtype=np.float32)
+    classes = model.outputs[0].shape[-1]
+    labels = np.eye(classes, dtype=np.float32)[rng.integers(0, classes, batch_size)]
+    outputs = loss_weights(model)
+    x = keras.ops.convert_to_tensor(images)
+    y = keras.ops.convert_to_tensor(labels)
+    y = dict.fromkeys(outputs, y) if outputs else y
+    return lambda: model.train_on_batch(x, y)
+
+
 def training_step(
     layer: keras.layers.Layer, input_shape: tuple[int, ...], input_gradient: bool
 ) -> Callable[[], None]:
-    """A compiled forward + backward step of `layer` (or a whole model) on a fixed random
-    input, in training mode, which returns once the device has finished it. TensorFlow and JAX
-    backends."""
+    """A compiled forward + backward step of `layer` on a fixed random input, in training
+    mode, which returns once the device has finished it. TensorFlow and JAX backends."""
     if not layer.built:
         layer.build(input_shape)
     x = keras.ops.convert_to_tensor(

@@ -11,7 +11,8 @@ COLORS = {"native": "tab:blue", "im2col": "tab:orange"}
 
 def plot_kernel_choices(tuning: Tuning) -> Figure:
     """Horizontal bars, two per layer (native and im2col forward+backward ms, in model order);
-    the chosen kernel's bar is solid, the other hatched and pale."""
+    the chosen kernel's bar is solid, the other hatched and pale. The title gives the choices
+    and, when some layer chose im2col, the whole-model check's verdict."""
     choices = tuning.choices
     figure = Figure(figsize=(7, 1.2 + 0.3 * len(choices)))
     axis = figure.subplots()
@@ -34,10 +35,12 @@ def plot_kernel_choices(tuning: Tuning) -> Figure:
     axis.legend(handles=handles, title="kernel (solid: chosen)", fontsize=7, title_fontsize=7)
     axis.grid(axis="x", alpha=0.3)
     counts = tuning.counts()
-    axis.set_title(
+    title = (
         f"conv_impl=auto, batch {tuning.batch_size}: {counts['im2col']} im2col, "
-        f"{counts['native']} native",
-        fontsize=9,
+        f"{counts['native']} native"
     )
+    if tuning.check_verdict():
+        title += f"\n{tuning.check_verdict()} (compiled train step)"
+    axis.set_title(title, fontsize=9)
     figure.tight_layout()
     return figure
