@@ -242,7 +242,10 @@ def test_unusable_folder_is_one_clear_error_before_training(
 def test_path_that_is_no_folder_is_refused_with_the_config(make_cfg, tmp_path, layout, problem):
     root = tmp_path / layout
     unusable_folder(root, layout)
-    with pytest.raises(ConfigError, match=rf"^data.path='.*/{layout}' {problem}$"):
+    with pytest.raises(
+        ConfigError,
+        match=rf"^data.path='.*/{layout}' {problem}: expected a folder with one subfolder of images per class$",
+    ):
         folder_cfg(make_cfg, root)
 
 

@@ -140,7 +140,10 @@ class FolderDataConfig(DataConfig):
         folder = Path(self.path).expanduser()
         if not folder.is_dir():
             problem = "is not a folder" if folder.exists() else "does not exist"
-            raise ConfigError(f"data.path={self.path!r} {problem}")
+            raise ConfigError(
+                f"data.path={self.path!r} {problem}: expected a folder with one subfolder of "
+                "images per class"
+            )
 
 
 @dataclass
