@@ -21,6 +21,7 @@ from cnnlab import tracking
 from cnnlab.data import build_datasets
 from cnnlab.errors import ConfigError
 from cnnlab.inference import evaluate_run, predict_files, split_pixels, write_csv
+from cnnlab.inference.predict import image_files
 from cnnlab.training import train
 
 pytestmark = pytest.mark.xdist_group("inference")  # one worker: the module's fixtures run once
@@ -320,3 +321,20 @@ def test_predict_command_line_writes_the_models_classes_to_predictions_csv(
     )
     second = np.sort(expected, axis=1)[:, -2]
     np.testing.assert_allclose([float(r["top2_probability"]) for r in rows], second, atol=1e-5)
+
+
+def test_image_files_are_searched_in_folders_and_a_folder_without_images_is_refused(tmp_path):
+    (tmp_path / "cats" / "young").mkdir(parents=True)
+    for name in ("cats/b.PNG", "cats/young/a.jpg", "notes.txt", "c.webp"):
+        (tmp_path / name).write_bytes(b"")
+    given = tmp_path / "notes.txt"  # a file given by name is taken as it is
+    assert image_files([str(tmp_path / "cats"), str(given)]) == [
+        tmp_path / "cats" / "b.PNG",
+        tmp_path / "cats" / "young" / "a.jpg",
+        given,
+    ]
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(ConfigError, match=r"^images='.*/empty' is invalid: the folder holds no "):
+        image_files([str(tmp_path / "empty")])
+    with pytest.raises(ConfigError, match=r"^images='.*/gone' is invalid: no such file or folder"):
+        image_files([str(tmp_path / "gone")])

@@ -3,6 +3,7 @@
 import functools
 import importlib.util
 import logging
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -225,6 +226,23 @@ def test_use_store_points_mlflow_at_the_configured_store(make_cfg, monkeypatch, 
     monkeypatch.chdir(tmp_path)
     uri = tracking.use_store(make_cfg("tracking.uri=sqlite:///elsewhere.db").tracking)
     assert uri == mlflow.get_tracking_uri() == f"sqlite:///{tmp_path.resolve()}/elsewhere.db"
+
+
+@pytest.mark.parametrize(
+    ("uri", "artifacts", "bars"),
+    [
+        ("sqlite:///mlflow.db", "mlartifacts", "false"),
+        ("http://127.0.0.1:5000", None, None),
+        ("sqlite:///mlflow.db", "s3://bucket/runs", None),
+    ],
+)
+def test_download_bars_are_off_for_a_store_on_this_disk_only(
+    make_cfg, monkeypatch, uri, artifacts, bars
+):
+    monkeypatch.delenv("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", raising=False)
+    cfg = make_cfg(f"tracking.uri={uri}", f"tracking.artifact_location={artifacts or 'null'}")
+    tracking.use_store(cfg.tracking)
+    assert os.environ.get("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR") == bars
 
 
 @pytest.fixture

@@ -30,7 +30,13 @@ def image_files(paths: Iterable[str]) -> list[Path]:
     for given in paths:
         path = Path(given).expanduser()
         if path.is_dir():
-            files += sorted(p for p in path.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES)
+            found = sorted(p for p in path.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES)
+            if not found:
+                raise ConfigError(
+                    f"images={given!r} is invalid: the folder holds no image files "
+                    f"(expected {', '.join(sorted(IMAGE_SUFFIXES))})"
+                )
+            files += found
         elif path.exists():
             files.append(path)
         else:

@@ -25,4 +25,12 @@ def use_store(tracking_cfg: TrackingConfig) -> str:
     configured store; return its URI."""
     uri = tracking_uri(tracking_cfg)
     mlflow.set_tracking_uri(uri)
+    if is_local(uri) and is_local(tracking_cfg.artifact_location or ""):
+        # artifacts on this disk copy in moments: MLflow's download bars would only be noise
+        os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
     return uri
+
+
+def is_local(location: str) -> bool:
+    """True for a path or a sqlite:/file: URI, False for a server or a cloud bucket."""
+    return "://" not in location or location.startswith(("sqlite:", "file:"))
