@@ -278,11 +278,13 @@ def test_a_run_without_a_model_is_one_clear_error(store):
 
 
 def test_predict_with_an_unknown_run_exits_with_one_line(store, tmp_path, monkeypatch):
+    image = tmp_path / "digit.png"
+    Image.new("L", (8, 8)).save(image)
     status, stderr = run_pipeline(
         monkeypatch,
         "predict",
         "run=feedfacefeedface",
-        f"images={tmp_path}",
+        f"images={image}",
         *store["overrides"],
         f"hydra.run.dir={tmp_path / 'out'}",
     )

@@ -24,6 +24,7 @@ from hydra.core.hydra_config import HydraConfig
 from omegaconf import OmegaConf
 from support.in_process import run_pipeline
 
+from cnnlab.config.tracking import TrackingConfig
 from cnnlab.errors import ConfigError
 from cnnlab.tracking import get_run
 from cnnlab.tracking.sweeps import end_abandoned_sweeps, require_study_idle
@@ -374,9 +375,7 @@ def test_a_reopened_study_samples_points_it_has_not_drawn(tmp_path, storage, sam
 def test_a_sweep_left_running_by_a_dead_process_is_killed_and_a_live_one_left_alone(
     mlflow_dir, tmp_path
 ):
-    tracking = OmegaConf.create(
-        {"uri": f"sqlite:///{mlflow_dir}/mlflow.db", "experiment": "abandoned"}
-    )
+    tracking = TrackingConfig(uri=f"sqlite:///{mlflow_dir}/mlflow.db", experiment="abandoned")
     mlflow.set_tracking_uri(tracking.uri)
     experiment_id = mlflow.create_experiment("abandoned", f"{tmp_path.as_uri()}/artifacts")
     client = mlflow.MlflowClient()
