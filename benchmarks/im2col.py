@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from cnnlab import native_logs
 
 native_logs.quiet_by_default()  # TensorFlow reads its log level once, when it loads
+native_logs.import_tensorflow()  # its start-up notices filtered to that level
 
 import keras
 import tensorflow as tf

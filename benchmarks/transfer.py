@@ -24,6 +24,7 @@ from pathlib import Path
 from cnnlab import native_logs
 
 native_logs.quiet_by_default()  # TensorFlow reads its log level once, when it loads
+native_logs.import_tensorflow()  # its start-up notices filtered to that level
 
 import numpy as np
 from _machine import busy, others_load

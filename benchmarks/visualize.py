@@ -17,6 +17,7 @@ from pathlib import Path
 from cnnlab import native_logs
 
 native_logs.quiet_by_default()  # TensorFlow reads its log level once, when it loads
+native_logs.import_tensorflow()  # its start-up notices filtered to that level
 
 from _machine import machine
 from hydra import compose, initialize_config_dir
