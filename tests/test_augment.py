@@ -1,5 +1,7 @@
 """Augmentation ops and evaluation transforms, each checked against a NumPy description of its effect."""
 
+import inspect
+
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -8,7 +10,10 @@ from omegaconf import OmegaConf
 from cnnlab.data.augment import OpContext, available_ops, build_augmenter
 from cnnlab.data.normalize import DataStats, compute_stats
 from cnnlab.data.ops.boxes import resample_boxes, sample_boxes
-from cnnlab.data.ops.spatial import central_box
+from cnnlab.data.ops.color import pca_lighting
+from cnnlab.data.ops.erase import cutout, random_erasing
+from cnnlab.data.ops.mix import cutmix, mixup
+from cnnlab.data.ops.spatial import central_box, random_crop, random_resized_crop, scale_jitter
 from cnnlab.data.test_views import center_crop, tta_views
 from cnnlab.errors import ConfigError
 
@@ -65,6 +70,26 @@ OP_PARAMS = {
     "mixup": {"alpha": 1.0},
     "cutmix": {"alpha": 1.0},
 }
+
+
+PAPERS_DEFAULTS = [
+    (random_crop, {"padding": 4, "pad_mode": "zero"}),  # He et al. 2016, §4.2
+    (random_resized_crop, {"scale": (0.08, 1.0), "ratio": (3 / 4, 4 / 3)}),  # Szegedy et al. 2015
+    (scale_jitter, {"min_size": 256, "max_size": 512}),  # Simonyan & Zisserman 2015, §3.1
+    (pca_lighting, {"std": 0.1}),  # Krizhevsky et al. 2012, §4.1
+    (cutout, {"size": 16}),  # DeVries & Taylor 2017, CIFAR-10
+    (random_erasing, {"p": 0.5, "scale": (0.02, 0.4), "ratio": (0.3, 3.3)}),  # Zhong et al. 2020
+    (mixup, {"alpha": 0.2}),  # Zhang et al. 2018, ImageNet
+    (cutmix, {"alpha": 1.0}),  # Yun et al. 2019
+]
+
+
+@pytest.mark.parametrize(
+    ("factory", "defaults"), PAPERS_DEFAULTS, ids=[f.__name__ for f, _ in PAPERS_DEFAULTS]
+)
+def test_op_defaults_are_the_papers_values(factory, defaults):
+    parameters = inspect.signature(factory).parameters
+    assert {key: parameters[key].default for key in defaults} == defaults
 
 
 def test_every_registered_op_is_covered():
@@ -194,11 +219,15 @@ def test_scale_jitter_rescales_so_the_shorter_side_is_s_and_crops_anywhere(side)
         assert abs(start.mean() / room - 0.5) < 0.1
 
 
-def test_scale_jitter_at_s_equal_to_the_crop_resizes_the_whole_image():
-    # S = 8 on 16x16 images: the 8x8 crop is the whole image, each pixel the mean of a 2x2 block.
-    images = random_images((4, 16, 16, 3))
-    out, _ = run({"name": "scale_jitter", "min_size": 8, "max_size": 8}, images)
-    np.testing.assert_allclose(out, images.reshape(4, 8, 2, 8, 2, 3).mean(axis=(2, 4)), atol=1e-6)
+@pytest.mark.parametrize("crop", [8, 1])
+def test_scale_jitter_at_s_equal_to_the_crop_resizes_the_whole_image(crop):
+    # S = crop on images twice as large: the crop is the whole image, each pixel the mean of a
+    # 2x2 block (S = 1, the smallest scale allowed, included).
+    images = random_images((4, 2 * crop, 2 * crop, 3))
+    op = {"name": "scale_jitter", "min_size": crop, "max_size": crop}
+    out, _ = run(op, images, image_size=(crop, crop))
+    blocks = images.reshape(4, crop, 2, crop, 2, 3).mean(axis=(2, 4))
+    np.testing.assert_allclose(out, blocks, atol=1e-6)
 
 
 def test_scale_jitter_smaller_than_the_crop_is_a_config_error():
@@ -301,6 +330,11 @@ def test_pca_lighting_defaults_to_the_train_split_covariance():
     values, vectors = np.linalg.eigh(np.asarray(STATS.covariance))
     alphas = (shifts @ vectors) / values  # coordinates along each eigenvector, over its eigenvalue
     np.testing.assert_allclose(np.std(alphas, axis=0), 0.1, rtol=0.15)
+
+
+def test_pca_lighting_of_std_zero_leaves_the_images():
+    images = random_images((4, 4, 4, 3))
+    np.testing.assert_array_equal(run({"name": "pca_lighting", "std": 0}, images)[0], images)
 
 
 def test_pca_lighting_needs_rgb():
@@ -588,6 +622,14 @@ def test_unknown_op_parameter_is_named():
         ({"name": "random_erasing", "ratio": [2.0, 1.0]}, r"\): ratio=\[2.0, 1.0\] is invalid"),
         ({"name": "random_resized_crop", "ratio": [2.0, 1.0]}, r"\): ratio=\[2.0, 1.0\] is"),
         ({"name": "pca_lighting", "std": -0.1}, r"std=-0.1 is invalid: expected a number >= 0"),
+        (
+            {"name": "pca_lighting", "eigval": [1, 2], "eigvec": np.eye(3).tolist()},
+            r"\): eigval=\[1, 2\] is invalid: expected 3 numbers",
+        ),
+        (
+            {"name": "pca_lighting", "eigval": [1, 1, 1], "eigvec": [[1, 0], [0, 1]]},
+            r"\): eigvec=\[\[1, 0\], \[0, 1\]\] is invalid: expected a 3x3 matrix",
+        ),
         ({"name": "color_jitter", "brightness": -1}, r"\): brightness=-1 is invalid: expected a"),
         ({"name": "color_jitter", "saturation": -1}, r"\): saturation=-1 is invalid: expected"),
         (
