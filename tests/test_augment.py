@@ -5,12 +5,13 @@ import inspect
 import numpy as np
 import pytest
 import tensorflow as tf
+from matplotlib.colors import hsv_to_rgb, rgb_to_hsv
 from omegaconf import OmegaConf
 
 from cnnlab.data.augment import OpContext, available_ops, build_augmenter
 from cnnlab.data.normalize import DataStats, compute_stats
 from cnnlab.data.ops.boxes import resample_boxes, sample_boxes
-from cnnlab.data.ops.color import pca_lighting
+from cnnlab.data.ops.color import color_jitter, pca_lighting
 from cnnlab.data.ops.erase import cutout, random_erasing
 from cnnlab.data.ops.mix import cutmix, mixup
 from cnnlab.data.ops.spatial import central_box, random_crop, random_resized_crop, scale_jitter
@@ -77,6 +78,7 @@ PAPERS_DEFAULTS = [
     (random_resized_crop, {"scale": (0.08, 1.0), "ratio": (3 / 4, 4 / 3)}),  # Szegedy et al. 2015
     (scale_jitter, {"min_size": 256, "max_size": 512}),  # Simonyan & Zisserman 2015, §3.1
     (pca_lighting, {"std": 0.1}),  # Krizhevsky et al. 2012, §4.1
+    (color_jitter, {"brightness": 0.4, "contrast": 0.4, "saturation": 0.4, "hue": 0.0}),  # timm's
     (cutout, {"size": 16}),  # DeVries & Taylor 2017, CIFAR-10
     (random_erasing, {"p": 0.5, "scale": (0.02, 0.4), "ratio": (0.3, 3.3)}),  # Zhong et al. 2020
     (mixup, {"alpha": 0.2}),  # Zhang et al. 2018, ImageNet
@@ -349,6 +351,8 @@ def test_brightness_scales_each_image_by_one_factor_in_range():
     ratios = out / images
     assert np.ptp(ratios, axis=(1, 2, 3)).max() < 1e-5
     assert ratios.min() >= 0.5 - 1e-6 and ratios.max() <= 1.5 + 1e-6
+    bright, _ = run(op, np.ones((32, 4, 4, 3), np.float32))
+    assert bright.max() <= 1.0 and bright.min() < 1.0  # clipped, and some images darker
 
 
 def test_color_jitter_factors_are_drawn_independently_over_their_whole_range():
@@ -379,6 +383,19 @@ def test_color_jitter_factors_are_drawn_independently_over_their_whole_range():
         assert factor.min() < 0.8 and factor.max() > 1.2
     correlations = np.corrcoef([b, c, s])[np.triu_indices(3, k=1)]
     assert np.abs(correlations).max() < 0.5
+
+
+def test_hue_turns_each_image_by_one_shift_within_plus_minus_hue():
+    # Saturated colours of every hue, turned by up to 0.1 of a full turn either way; saturation
+    # and value are kept (HSV by matplotlib). 0.5, half a turn, is the largest hue allowed.
+    hsv = np.stack([np.linspace(0, 1, 64, endpoint=False), np.ones(64), np.full(64, 0.8)], -1)
+    images = np.broadcast_to(hsv_to_rgb(hsv)[:, None, None, :], (64, 2, 2, 3)).astype(np.float32)
+    op = {"name": "color_jitter", "brightness": 0, "contrast": 0, "saturation": 0, "hue": 0.1}
+    out = rgb_to_hsv(run(op, images)[0][:, 0, 0, :])
+    np.testing.assert_allclose(out[:, 1:], hsv[:, 1:], atol=1e-4)
+    shifts = (out[:, 0] - hsv[:, 0] + 0.5) % 1 - 0.5
+    assert np.abs(shifts).max() <= 0.1 + 1e-4 and shifts.min() < -0.08 and shifts.max() > 0.08
+    assert augmenter({"name": "color_jitter", "hue": 0.5}) is not None
 
 
 def test_color_jitter_of_gray_images_scales_brightness_and_refuses_saturation_and_hue():
@@ -632,6 +649,7 @@ def test_unknown_op_parameter_is_named():
         ),
         ({"name": "color_jitter", "brightness": -1}, r"\): brightness=-1 is invalid: expected a"),
         ({"name": "color_jitter", "saturation": -1}, r"\): saturation=-1 is invalid: expected"),
+        ({"name": "color_jitter", "contrast": -1}, r"\): contrast=-1 is invalid: expected a"),
         (
             {"name": "color_jitter", "hue": 0.6},
             r"hue=0.6 is invalid: expected a number in \[0, 0.5\]",
