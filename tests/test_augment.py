@@ -620,7 +620,7 @@ def test_unknown_op_parameter_is_named():
     [
         (
             {"name": "random_crop", "padding": -1},
-            r"ops\[0\] \(random_crop\): padding=-1 is invalid",
+            r"ops\[0\] \(random_crop\): padding=-1 is invalid: expected an integer >= 0",
         ),
         (
             {"name": "random_crop", "pad_mode": "edge"},
@@ -633,6 +633,8 @@ def test_unknown_op_parameter_is_named():
             {"name": "cutout", "fill": "black"},
             r"fill='black' is invalid: expected a number in \[0, 1\], 'mean'",
         ),
+        ({"name": "mixup", "p": 2}, r"\(mixup\): p=2 is invalid: expected a number in \[0, 1\]"),
+        ({"name": "cutout", "fill": 1.5}, r"\(cutout\): fill=1.5 is invalid: expected a number in"),
         ({"name": "cutout", "size": 0}, r"\(cutout\): size=0 is invalid: expected an integer >= 1"),
         ({"name": "random_erasing", "p": 1.5}, r"\(random_erasing\): p=1.5 is invalid"),
         ({"name": "random_erasing", "scale": [0.5, 0.1]}, r"\): scale=\[0.5, 0.1\] is invalid"),
