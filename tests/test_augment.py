@@ -1,14 +1,20 @@
 """Augmentation ops and evaluation transforms, each checked against a NumPy description of its effect."""
 
+import inspect
+
 import numpy as np
 import pytest
 import tensorflow as tf
+from matplotlib.colors import hsv_to_rgb, rgb_to_hsv
 from omegaconf import OmegaConf
 
 from cnnlab.data.augment import OpContext, available_ops, build_augmenter
-from cnnlab.data.normalize import DataStats
+from cnnlab.data.normalize import DataStats, compute_stats
 from cnnlab.data.ops.boxes import resample_boxes, sample_boxes
-from cnnlab.data.ops.spatial import central_box
+from cnnlab.data.ops.color import color_jitter, pca_lighting
+from cnnlab.data.ops.erase import cutout, random_erasing
+from cnnlab.data.ops.mix import cutmix, mixup
+from cnnlab.data.ops.spatial import central_box, random_crop, random_resized_crop, scale_jitter
 from cnnlab.data.test_views import center_crop, tta_views
 from cnnlab.errors import ConfigError
 
@@ -20,8 +26,8 @@ STATS = DataStats(
 SEED = tf.constant([42, 7], tf.int64)
 
 
-def augmenter(*ops: dict, image_size=(8, 8), channels=3):
-    context = OpContext(tuple(image_size), channels, lambda: STATS)
+def augmenter(*ops: dict, image_size=(8, 8), channels=3, stats=STATS):
+    context = OpContext(tuple(image_size), channels, lambda: stats)
     return build_augmenter(OmegaConf.create({"ops": list(ops)}), context)
 
 
@@ -65,6 +71,27 @@ OP_PARAMS = {
     "mixup": {"alpha": 1.0},
     "cutmix": {"alpha": 1.0},
 }
+
+
+PAPERS_DEFAULTS = [
+    (random_crop, {"padding": 4, "pad_mode": "zero"}),  # He et al. 2016, §4.2
+    (random_resized_crop, {"scale": (0.08, 1.0), "ratio": (3 / 4, 4 / 3)}),  # Szegedy et al. 2015
+    (scale_jitter, {"min_size": 256, "max_size": 512}),  # Simonyan & Zisserman 2015, §3.1
+    (pca_lighting, {"std": 0.1}),  # Krizhevsky et al. 2012, §4.1
+    (color_jitter, {"brightness": 0.4, "contrast": 0.4, "saturation": 0.4, "hue": 0.0}),  # timm's
+    (cutout, {"size": 16}),  # DeVries & Taylor 2017, CIFAR-10
+    (random_erasing, {"p": 0.5, "scale": (0.02, 0.4), "ratio": (0.3, 3.3)}),  # Zhong et al. 2020
+    (mixup, {"alpha": 0.2}),  # Zhang et al. 2018, ImageNet
+    (cutmix, {"alpha": 1.0}),  # Yun et al. 2019
+]
+
+
+@pytest.mark.parametrize(
+    ("factory", "defaults"), PAPERS_DEFAULTS, ids=[f.__name__ for f, _ in PAPERS_DEFAULTS]
+)
+def test_op_defaults_are_the_papers_values(factory, defaults):
+    parameters = inspect.signature(factory).parameters
+    assert {key: parameters[key].default for key in defaults} == defaults
 
 
 def test_every_registered_op_is_covered():
@@ -129,6 +156,15 @@ def test_random_crop_without_padding_takes_windows_of_a_larger_loaded_image():
     assert all(is_window_of(crop, image) for crop, image in zip(crops, images, strict=True))
 
 
+def test_zero_padding_may_be_wider_than_the_image_and_reflect_padding_may_not():
+    images = random_images((8, 4, 4, 3))
+    crops, _ = run({"name": "random_crop", "padding": 4}, images, image_size=(4, 4))
+    padded = np.pad(images, [(0, 0), (4, 4), (4, 4), (0, 0)])
+    assert all(is_window_of(crop, image) for crop, image in zip(crops, padded, strict=True))
+    with pytest.raises(ConfigError, match=r"padding=4 is invalid: expected < the image side"):
+        run({"name": "random_crop", "padding": 4, "pad_mode": "reflect"}, images, image_size=(4, 4))
+
+
 def test_random_crop_too_small_to_crop_is_a_config_error():
     with pytest.raises(ConfigError, match=r"padding=0 is invalid: expected enough to crop 8x8"):
         run({"name": "random_crop", "padding": 0}, random_images((2, 6, 6, 3)))
@@ -164,15 +200,36 @@ def test_random_resized_crop_takes_boxes_of_the_asked_area():
     )
 
 
-def test_scale_jitter_rescales_so_the_shorter_side_is_s():
-    # On a ramp (value = 0.01 * column), a crop resampled at scale S / 16 steps 0.01 * 16 / S per pixel.
-    ramp = np.broadcast_to(
-        0.01 * np.arange(16, dtype=np.float32)[None, None, :, None], (4, 16, 16, 1)
-    )
-    for side in (16, 32):
-        op = {"name": "scale_jitter", "min_size": side, "max_size": side}
-        out, _ = run(op, ramp, channels=1)
-        np.testing.assert_allclose(np.diff(out[..., 0], axis=2), 0.01 * 16 / side, atol=1e-5)
+@pytest.mark.parametrize("side", [16, 32])
+def test_scale_jitter_rescales_so_the_shorter_side_is_s_and_crops_anywhere(side):
+    # Channel 0 holds the row, channel 1 the column (over 24): bilinear samples give their
+    # positions back. At S the 16x24 image is 16 x (24 * S / 16) pixels, and the 8x8 crop is a
+    # box of 8 * 16 / S loaded pixels, at a position uniform over the image.
+    rows, cols = np.meshgrid(np.arange(16), np.arange(24), indexing="ij")
+    ramps = np.broadcast_to(np.stack([rows, cols], axis=-1) / 24, (256, 16, 24, 2))
+    op = {"name": "scale_jitter", "min_size": side, "max_size": side}
+    positions = run(op, ramps.astype(np.float32), channels=2)[0] * 24
+    box = 8 * 16 / side
+    step = box / 8
+    np.testing.assert_allclose(np.diff(positions[..., 0], axis=1), step, atol=1e-4)
+    np.testing.assert_allclose(np.diff(positions[..., 1], axis=2), step, atol=1e-4)
+    # The first sample is the centre of the box's first output pixel (moved inside the image).
+    starts = positions[:, 0, 0, :] - 0.5 * step + 0.5
+    for start, room in zip(starts.T, (16 - box, 24 - box), strict=True):
+        assert start.min() >= -1e-4 and start.max() <= room + 1e-4
+        assert start.min() < 0.2 * room and start.max() > 0.8 * room
+        assert abs(start.mean() / room - 0.5) < 0.1
+
+
+@pytest.mark.parametrize("crop", [8, 1])
+def test_scale_jitter_at_s_equal_to_the_crop_resizes_the_whole_image(crop):
+    # S = crop on images twice as large: the crop is the whole image, each pixel the mean of a
+    # 2x2 block (S = 1, the smallest scale allowed, included).
+    images = random_images((4, 2 * crop, 2 * crop, 3))
+    op = {"name": "scale_jitter", "min_size": crop, "max_size": crop}
+    out, _ = run(op, images, image_size=(crop, crop))
+    blocks = images.reshape(4, crop, 2, crop, 2, 3).mean(axis=(2, 4))
+    np.testing.assert_allclose(out, blocks, atol=1e-6)
 
 
 def test_scale_jitter_smaller_than_the_crop_is_a_config_error():
@@ -277,8 +334,13 @@ def test_pca_lighting_defaults_to_the_train_split_covariance():
     np.testing.assert_allclose(np.std(alphas, axis=0), 0.1, rtol=0.15)
 
 
+def test_pca_lighting_of_std_zero_leaves_the_images():
+    images = random_images((4, 4, 4, 3))
+    np.testing.assert_array_equal(run({"name": "pca_lighting", "std": 0}, images)[0], images)
+
+
 def test_pca_lighting_needs_rgb():
-    with pytest.raises(ConfigError, match=r"data.channels=1 is invalid: expected 3"):
+    with pytest.raises(ConfigError, match=r"channels=1 is invalid: expected 3 \(RGB\) for pca"):
         augmenter({"name": "pca_lighting"}, channels=1)
 
 
@@ -289,6 +351,62 @@ def test_brightness_scales_each_image_by_one_factor_in_range():
     ratios = out / images
     assert np.ptp(ratios, axis=(1, 2, 3)).max() < 1e-5
     assert ratios.min() >= 0.5 - 1e-6 and ratios.max() <= 1.5 + 1e-6
+    bright, _ = run(op, np.ones((32, 4, 4, 3), np.float32))
+    assert bright.max() <= 1.0 and bright.min() < 1.0  # clipped, and some images darker
+
+
+def test_color_jitter_factors_are_drawn_independently_over_their_whole_range():
+    # ColorJitter as NumPy: brightness b scales the image x; contrast c scales it about its mean
+    # luma m; saturation s scales it about each pixel's luma L. Without clipping (x near 0.5,
+    # factors in [0.75, 1.25]) the result is b * (m + c * (L - m) + c * s * (x - L)), from which
+    # b, c and s of each image are read back.
+    luma_weights = np.array([0.299, 0.587, 0.114], np.float32)
+    images = 0.45 + 0.1 * random_images((64, 4, 4, 3))
+    jitter = {"name": "color_jitter", "brightness": 0.25, "contrast": 0.25, "saturation": 0.25}
+    out = run(jitter, images)[0].astype(np.float64)
+    luma, out_luma = images @ luma_weights, out @ luma_weights
+    mean = luma.mean(axis=(1, 2))
+    b = out_luma.mean(axis=(1, 2)) / mean
+    spread = luma - mean[:, None, None]
+    out_spread = out_luma / b[:, None, None] - mean[:, None, None]
+    c = (out_spread * spread).sum(axis=(1, 2)) / (spread**2).sum(axis=(1, 2))
+    colour = images - luma[..., None]
+    out_colour = (out - out_luma[..., None]) / b[:, None, None, None]
+    s = (out_colour * colour).sum(axis=(1, 2, 3)) / (colour**2).sum(axis=(1, 2, 3)) / c
+    expected = b[:, None, None, None] * (
+        mean[:, None, None, None]
+        + c[:, None, None, None] * (spread[..., None] + s[:, None, None, None] * colour)
+    )
+    np.testing.assert_allclose(out, expected, atol=1e-5)
+    for factor in (b, c, s):
+        assert factor.min() >= 0.75 - 1e-4 and factor.max() <= 1.25 + 1e-4
+        assert factor.min() < 0.8 and factor.max() > 1.2
+    correlations = np.corrcoef([b, c, s])[np.triu_indices(3, k=1)]
+    assert np.abs(correlations).max() < 0.5
+
+
+def test_hue_turns_each_image_by_one_shift_within_plus_minus_hue():
+    # Saturated colours of every hue, turned by up to 0.1 of a full turn either way; saturation
+    # and value are kept (HSV by matplotlib). 0.5, half a turn, is the largest hue allowed.
+    hsv = np.stack([np.linspace(0, 1, 64, endpoint=False), np.ones(64), np.full(64, 0.8)], -1)
+    images = np.broadcast_to(hsv_to_rgb(hsv)[:, None, None, :], (64, 2, 2, 3)).astype(np.float32)
+    op = {"name": "color_jitter", "brightness": 0, "contrast": 0, "saturation": 0, "hue": 0.1}
+    out = rgb_to_hsv(run(op, images)[0][:, 0, 0, :])
+    np.testing.assert_allclose(out[:, 1:], hsv[:, 1:], atol=1e-4)
+    shifts = (out[:, 0] - hsv[:, 0] + 0.5) % 1 - 0.5
+    assert np.abs(shifts).max() <= 0.1 + 1e-4 and shifts.min() < -0.08 and shifts.max() > 0.08
+    assert augmenter({"name": "color_jitter", "hue": 0.5}) is not None
+
+
+def test_color_jitter_of_gray_images_scales_brightness_and_refuses_saturation_and_hue():
+    images = 0.2 + 0.4 * random_images((16, 4, 4, 1))
+    op = {"name": "color_jitter", "brightness": 0.5, "contrast": 0, "saturation": 0, "hue": 0}
+    ratios = run(op, images, channels=1)[0] / images
+    assert np.ptp(ratios, axis=(1, 2, 3)).max() < 1e-5 and np.ptp(ratios) > 0.1
+    with pytest.raises(
+        ConfigError, match=r"saturation, hue=\[0.4, 0.0\] is invalid: expected 0 for gray images"
+    ):
+        augmenter({"name": "color_jitter", "saturation": 0.4}, channels=1)
 
 
 def test_contrast_keeps_the_mean_luma_and_saturation_keeps_gray_images():
@@ -312,18 +430,21 @@ def test_contrast_keeps_the_mean_luma_and_saturation_keeps_gray_images():
 # -- occlusion ---------------------------------------------------------------------------------
 
 
+def box_of(mask: np.ndarray) -> tuple[int, int, int, int] | None:
+    """(top, left, height, width) of the True region of an (H, W) mask, checked to be a full
+    box; None when it is empty."""
+    rows, cols = np.nonzero(mask)
+    if len(rows) == 0:
+        return None
+    top, left, bottom, right = rows.min(), cols.min(), rows.max() + 1, cols.max() + 1
+    assert mask[top:bottom, left:right].all(), "the region is not a rectangle"
+    return top, left, bottom - top, right - left
+
+
 def filled_boxes(out: np.ndarray, value: float) -> list[tuple[int, int]]:
-    """Per image, the (height, width) of the region equal to `value`, checked to be a full box."""
-    sizes = []
-    for image in out:
-        rows, cols = np.nonzero(np.all(np.isclose(image, value), axis=-1))
-        if len(rows) == 0:
-            sizes.append((0, 0))
-            continue
-        box = image[rows.min() : rows.max() + 1, cols.min() : cols.max() + 1]
-        assert np.allclose(box, value), "the erased region is not a rectangle"
-        sizes.append((rows.max() - rows.min() + 1, cols.max() - cols.min() + 1))
-    return sizes
+    """Per image, the (height, width) of the box equal to `value`, (0, 0) if there is none."""
+    boxes = [box_of(np.all(np.isclose(image, value), axis=-1)) for image in out]
+    return [(0, 0) if box is None else box[2:] for box in boxes]
 
 
 def test_cutout_blanks_one_square_clipped_at_the_border():
@@ -335,11 +456,37 @@ def test_cutout_blanks_one_square_clipped_at_the_border():
     assert np.all(np.isclose(out, 0.7) | np.isclose(out, 0.25))
 
 
-def test_cutout_fills_with_the_dataset_mean_by_default():
-    out, _ = run({"name": "cutout", "size": 3}, np.ones((8, 8, 8, 3), np.float32))
+def test_cutout_square_is_centred_on_a_uniformly_random_pixel():
+    # A 5x5 square centred on pixel (r, c) covers rows r-2..r+2 and columns c-2..c+2, clipped:
+    # read the centre from the side that is not clipped; every pixel is a centre sometime.
+    images = np.full((256, 10, 10, 3), 0.7, np.float32)
+    out, _ = run({"name": "cutout", "size": 5, "fill": 0.25}, images, image_size=(10, 10))
+    centres = []
+    for image in out:
+        top, left, height, width = box_of(np.all(np.isclose(image, 0.25), axis=-1))
+        row = top + 2 if top > 0 else top + height - 3
+        col = left + 2 if left > 0 else left + width - 3
+        assert (top, left) == (max(row - 2, 0), max(col - 2, 0))
+        assert (top + height, left + width) == (min(row + 3, 10), min(col + 3, 10))
+        centres.append((row, col))
+    rows, cols = np.array(centres).T
+    assert set(rows) == set(range(10)) and set(cols) == set(range(10))
+
+
+@pytest.mark.parametrize(
+    "op",
+    [{"name": "cutout", "size": 3}, {"name": "random_erasing", "p": 1.0, "fill": "mean"}],
+    ids=["cutout", "random_erasing"],
+)
+def test_fill_mean_is_the_train_split_mean_as_compute_stats_gives_it(op):
+    # compute_stats gives float64 statistics; the erased pixels still hold them, in float32.
+    train = random_images((4, 8, 8, 3), seed=1)
+    stats = compute_stats(tf.data.Dataset.from_tensors(train))
+    out, _ = run(op, np.ones((8, 8, 8, 3), np.float32), stats=stats)
     erased = out[np.any(out < 1, axis=-1)]
-    assert len(erased) > 0
-    np.testing.assert_allclose(erased, np.broadcast_to(STATS.mean, erased.shape), atol=1e-6)
+    assert len(erased) > 0 and out.dtype == np.float32
+    expected = np.broadcast_to(train.mean(axis=(0, 1, 2)), erased.shape)
+    np.testing.assert_allclose(erased, expected, atol=1e-6)
 
 
 def test_random_erasing_boxes_have_the_asked_area_and_aspect():
@@ -363,10 +510,10 @@ def test_random_erasing_with_p_zero_changes_nothing_and_random_fill_is_noise():
 # -- mixing ------------------------------------------------------------------------------------
 
 
-def distinct_batch(count: int = 8):
+def distinct_batch(count: int = 8, size=(6, 6)):
     """Image i is the constant i / count; its label is class i."""
     images = np.broadcast_to(
-        np.arange(count, dtype=np.float32)[:, None, None, None] / count, (count, 6, 6, 3)
+        np.arange(count, dtype=np.float32)[:, None, None, None] / count, (count, *size, 3)
     )
     return np.ascontiguousarray(images), np.eye(count, dtype=np.float32)
 
@@ -391,6 +538,27 @@ def test_cutmix_labels_follow_the_pasted_area():
         assert mixed[i, i] == pytest.approx(own_pixels, abs=1e-6)
         values = set(np.round(np.unique(out[i]) * 8).astype(int))
         assert values <= {i, *np.nonzero(mixed[i])[0]}
+
+
+def test_cutmix_box_has_the_image_aspect_ratio_and_a_uniformly_random_centre():
+    # The paper's box is r H x r W with r = sqrt(1 - lam), centred on a uniform pixel and
+    # clipped: boxes clear of the borders keep H:W up to rounding; each border is touched by
+    # some boxes but, with lam ~ Beta(1, 1), by fewer than 60% of them (about 35%).
+    images, labels = distinct_batch(8, size=(20, 40))
+    cutmix = tf.function(augmenter({"name": "cutmix", "alpha": 1.0}, image_size=(20, 40)))
+    boxes = []
+    for step in range(200):
+        out, _ = cutmix(images, labels, tf.constant([step, 3], tf.int64))
+        box = box_of(np.any(out.numpy() != images, axis=(0, 3)))  # one box for the batch
+        if box is not None:
+            boxes.append(box)
+    top, left, height, width = np.array(boxes).T
+    bottom, right = top + height, left + width
+    clear = (top > 0) & (left > 0) & (bottom < 20) & (right < 40)
+    assert clear.sum() >= 10
+    np.testing.assert_allclose(height[clear] / 20, width[clear] / 40, atol=0.5 / 20 + 0.5 / 40)
+    for touching in (top == 0, left == 0, bottom == 20, right == 40):
+        assert 0 < touching.mean() < 0.6
 
 
 def test_mixing_with_p_zero_leaves_the_batch():
@@ -452,7 +620,7 @@ def test_unknown_op_parameter_is_named():
     [
         (
             {"name": "random_crop", "padding": -1},
-            r"ops\[0\] \(random_crop\): padding=-1 is invalid",
+            r"ops\[0\] \(random_crop\): padding=-1 is invalid: expected an integer >= 0",
         ),
         (
             {"name": "random_crop", "pad_mode": "edge"},
@@ -464,6 +632,33 @@ def test_unknown_op_parameter_is_named():
         (
             {"name": "cutout", "fill": "black"},
             r"fill='black' is invalid: expected a number in \[0, 1\], 'mean'",
+        ),
+        ({"name": "mixup", "p": 2}, r"\(mixup\): p=2 is invalid: expected a number in \[0, 1\]"),
+        ({"name": "cutout", "fill": 1.5}, r"\(cutout\): fill=1.5 is invalid: expected a number in"),
+        ({"name": "cutout", "size": 0}, r"\(cutout\): size=0 is invalid: expected an integer >= 1"),
+        ({"name": "random_erasing", "p": 1.5}, r"\(random_erasing\): p=1.5 is invalid"),
+        ({"name": "random_erasing", "scale": [0.5, 0.1]}, r"\): scale=\[0.5, 0.1\] is invalid"),
+        ({"name": "random_erasing", "ratio": [2.0, 1.0]}, r"\): ratio=\[2.0, 1.0\] is invalid"),
+        ({"name": "random_resized_crop", "ratio": [2.0, 1.0]}, r"\): ratio=\[2.0, 1.0\] is"),
+        ({"name": "pca_lighting", "std": -0.1}, r"std=-0.1 is invalid: expected a number >= 0"),
+        (
+            {"name": "pca_lighting", "eigval": [1, 2], "eigvec": np.eye(3).tolist()},
+            r"\): eigval=\[1, 2\] is invalid: expected 3 numbers",
+        ),
+        (
+            {"name": "pca_lighting", "eigval": [1, 1, 1], "eigvec": [[1, 0], [0, 1]]},
+            r"\): eigvec=\[\[1, 0\], \[0, 1\]\] is invalid: expected a 3x3 matrix",
+        ),
+        ({"name": "color_jitter", "brightness": -1}, r"\): brightness=-1 is invalid: expected a"),
+        ({"name": "color_jitter", "saturation": -1}, r"\): saturation=-1 is invalid: expected"),
+        ({"name": "color_jitter", "contrast": -1}, r"\): contrast=-1 is invalid: expected a"),
+        (
+            {"name": "color_jitter", "hue": 0.6},
+            r"hue=0.6 is invalid: expected a number in \[0, 0.5\]",
+        ),
+        (
+            {"name": "scale_jitter", "min_size": 20, "max_size": 10},
+            r"min_size, max_size=\[20, 10\] is invalid: expected integers with min_size <= max",
         ),
     ],
 )

@@ -10,7 +10,7 @@ from cnnlab.data.augment import (
     Augmenter,
     OpContext,
     is_number,
-    register_op,
+    register_ops,
     require,
 )
 from cnnlab.data.ops.boxes import split_seed, uniform
@@ -18,7 +18,6 @@ from cnnlab.data.ops.boxes import split_seed, uniform
 LUMA = (0.299, 0.587, 0.114)  # ITU-R 601; they sum to 1, so gray pixels keep their value
 
 
-@register_op("pca_lighting")
 def pca_lighting(
     context: OpContext, std: float = 0.1, eigval: list | None = None, eigvec: list | None = None
 ) -> Augmenter:
@@ -47,7 +46,6 @@ def pca_lighting(
     return op
 
 
-@register_op("color_jitter")
 def color_jitter(
     context: OpContext,
     brightness: float = 0.4,
@@ -102,3 +100,6 @@ def gray(images: tf.Tensor) -> tf.Tensor:
     if images.shape[-1] == 1:
         return images
     return tf.reduce_sum(images * tf.constant(LUMA), axis=-1, keepdims=True)
+
+
+register_ops(pca_lighting, color_jitter)

@@ -6,7 +6,7 @@ from cnnlab.data.augment import (
     Augmenter,
     OpContext,
     is_number,
-    register_op,
+    register_ops,
     require,
     require_probability,
     require_range,
@@ -16,7 +16,6 @@ from cnnlab.data.ops.boxes import box_mask, random_offsets, sample_boxes, split_
 FILLS = "a number in [0, 1], 'mean' (the train split's mean colour) or 'random' (noise)"
 
 
-@register_op("cutout")
 def cutout(context: OpContext, size: int = 16, fill: float | str = "mean") -> Augmenter:
     """Cutout (DeVries & Taylor 2017): a `size` x `size` square centred on a uniformly random
     pixel, clipped at the borders. The paper masks normalized images with zeros, i.e. with the
@@ -37,7 +36,6 @@ def cutout(context: OpContext, size: int = 16, fill: float | str = "mean") -> Au
     return op
 
 
-@register_op("random_erasing")
 def random_erasing(
     context: OpContext,
     p: float = 0.5,
@@ -74,3 +72,6 @@ def filler(context: OpContext, fill: float | str):
         return lambda images, seed: mean
     require(is_number(fill) and 0 <= fill <= 1, "fill", fill, FILLS)
     return lambda images, seed: tf.constant(float(fill))
+
+
+register_ops(cutout, random_erasing)

@@ -10,7 +10,7 @@ from cnnlab.data.augment import (
     Augmenter,
     OpContext,
     is_number,
-    register_op,
+    register_ops,
     require,
     require_probability,
 )
@@ -41,7 +41,6 @@ def check(alpha: float, p: float) -> float:
     return require_probability("p", p)
 
 
-@register_op("mixup")
 def mixup(context: OpContext, alpha: float = 0.2, p: float = 1.0) -> Augmenter:
     """mixup (Zhang et al. 2018): x = lam x_i + (1 - lam) x_j, y likewise, lam ~ Beta(alpha,
     alpha); alpha 0.2 is the paper's ImageNet value (1.0 for CIFAR)."""
@@ -57,7 +56,6 @@ def mixup(context: OpContext, alpha: float = 0.2, p: float = 1.0) -> Augmenter:
     return op
 
 
-@register_op("cutmix")
 def cutmix(context: OpContext, alpha: float = 1.0, p: float = 1.0) -> Augmenter:
     """CutMix (Yun et al. 2019): paste a box of the partner image, of area (1 - lam) with
     lam ~ Beta(alpha, alpha) and a uniformly random centre, clipped at the borders; labels mix
@@ -84,3 +82,6 @@ def cutmix(context: OpContext, alpha: float = 1.0, p: float = 1.0) -> Augmenter:
         return images, kept * labels + (1 - kept) * tf.gather(labels, other)
 
     return op
+
+
+register_ops(mixup, cutmix)

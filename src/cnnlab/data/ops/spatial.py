@@ -9,7 +9,7 @@ from cnnlab.checks import require_choice
 from cnnlab.data.augment import (
     Augmenter,
     OpContext,
-    register_op,
+    register_ops,
     require,
     require_probability,
     require_range,
@@ -26,7 +26,6 @@ from cnnlab.data.ops.boxes import (
 PAD_MODES = {"zero": "CONSTANT", "reflect": "REFLECT"}
 
 
-@register_op("random_crop")
 def random_crop(context: OpContext, padding: int = 4, pad_mode: str = "zero") -> Augmenter:
     """Pad each side by `padding`, then crop `image_size` at a random position.
 
@@ -60,7 +59,6 @@ def random_crop(context: OpContext, padding: int = 4, pad_mode: str = "zero") ->
     return op
 
 
-@register_op("random_resized_crop")
 def random_resized_crop(
     context: OpContext, scale: list = (0.08, 1.0), ratio: list = (3 / 4, 4 / 3)
 ) -> Augmenter:
@@ -95,7 +93,6 @@ def central_box(size: tuple[int, int], ratio: tuple[float, float]) -> tuple[floa
     return float((height - box_h) // 2), float((width - box_w) // 2), box_h, box_w
 
 
-@register_op("scale_jitter")
 def scale_jitter(context: OpContext, min_size: int = 256, max_size: int = 512) -> Augmenter:
     """VGG's multi-scale training (Simonyan & Zisserman 2015, §3.1): rescale each image so
     that its shorter side is S, uniform in [min_size, max_size], then crop `image_size` at a
@@ -126,7 +123,6 @@ def scale_jitter(context: OpContext, min_size: int = 256, max_size: int = 512) -
     return op
 
 
-@register_op("horizontal_flip")
 def horizontal_flip(context: OpContext, p: float = 0.5) -> Augmenter:
     """Mirror each image left-right with probability `p` (AlexNet's horizontal reflections)."""
     p = require_probability("p", p)
@@ -136,3 +132,6 @@ def horizontal_flip(context: OpContext, p: float = 0.5) -> Augmenter:
         return tf.where(flip[:, None, None, None], tf.reverse(images, axis=[2]), images), labels
 
     return op
+
+
+register_ops(random_crop, random_resized_crop, scale_jitter, horizontal_flip)
