@@ -241,8 +241,12 @@ def test_download_bars_are_off_for_a_store_on_this_disk_only(
 ):
     monkeypatch.delenv("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", raising=False)
     cfg = make_cfg(f"tracking.uri={uri}", f"tracking.artifact_location={artifacts or 'null'}")
-    tracking.use_store(cfg.tracking)
-    assert os.environ.get("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR") == bars
+    previous = mlflow.get_tracking_uri()
+    try:
+        tracking.use_store(cfg.tracking)
+        assert os.environ.get("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR") == bars
+    finally:  # no later test in this worker may find MLflow pointed at a server that is not there
+        mlflow.set_tracking_uri(previous)
 
 
 @pytest.fixture
