@@ -30,9 +30,8 @@ def main(composed: DictConfig) -> None:
     num_classes = cfg.num_classes or paper_classes
     options = cfg.model.options()  # `init` was checked with the config, though not drawn here
     tuning = None
-    if (
-        getattr(cfg.model, "conv_impl", None) == "auto"
-    ):  # timing runs the layers: their weights are drawn
+    if getattr(cfg.model, "conv_impl", None) == "auto":
+        # timing runs the layers: their weights are drawn
         model = models.build(cfg.model.name, input_shape, num_classes, **options)
         tuning = autotune.tune(model, cfg.batch_size)
         model = tuning.model
