@@ -30,17 +30,19 @@ FASTER_ON_IM2COL = {"c1", "s4"}
 class StubTimer:
     """im2col takes half of native's time on FASTER_ON_IM2COL, twice elsewhere; the whole model
     with those layers on im2col takes `model_ratio` of the all-native model's time. Records
-    what it timed."""
+    what it timed. `first_ms`: the whole model's first steps (tracing, compiling) it reports, by
+    f"{kernel}_first"."""
 
-    def __init__(self, model_ratio: float = 0.8):
+    def __init__(self, model_ratio: float = 0.8, first_ms: dict[str, float] | None = None):
         self.model_ratio = model_ratio
+        self.first_ms = first_ms or {}
         self.timed: list[tuple] = []  # layers: (name, input shape, input gradient?)
         self.models: list[dict[str, keras.Model]] = []  # whole-model checks: {kernel: model}
 
     def __call__(self, kernels, input_shape, input_gradient):
         if isinstance(kernels["native"], keras.Model):
             self.models.append(dict(kernels))
-            return {"native": 10.0, "im2col": 10.0 * self.model_ratio}
+            return {"native": 10.0, "im2col": 10.0 * self.model_ratio, **self.first_ms}
         layer = kernels["native"]
         assert isinstance(kernels["im2col"], Im2ColConv2D | Im2ColPool2D)
         self.timed.append((layer.name, input_shape, input_gradient))
@@ -130,6 +132,31 @@ def test_choices_that_do_not_make_the_whole_step_faster_go_back_to_all_native(
     assert verdict in plot_kernel_choices(dropped).axes[0].get_title()
 
 
+# The check's steady steps: 10 ms all native, 8 ms with the choices; the first step compiles the
+# im2col ops for 800 ms against native's 300. Over S steps: (8 S + 792) / (10 S + 290).
+COMPILING = {"native_first": 300.0, "im2col_first": 800.0}
+
+
+@pytest.mark.parametrize(
+    ("steps", "ratio", "verdict"), [(100, 1592 / 1290, "dropped"), (10_000, 80792 / 100290, "kept")]
+)
+def test_the_check_weighs_the_runs_steps_against_the_first_steps_compiling(
+    lenet, tmp_path, steps, ratio, verdict
+):
+    timer = StubTimer(model_ratio=0.8, first_ms=COMPILING)
+    tuning = autotune.tune(lenet, 16, cache=tmp_path, timer=timer, steps=steps)
+    assert tuning.check_ratio() == pytest.approx(ratio)
+    assert tuning.counts()["im2col"] == (2 if verdict == "kept" else 0)
+    assert f"{ratio:.2f}x over {steps} steps with compiling: {verdict}" in tuning.table()
+    assert "its first step (tracing, compiling): 300 ms all native, 800 ms" in tuning.table()
+
+
+def test_without_the_runs_length_the_steady_step_decides(lenet, tmp_path):
+    timer = StubTimer(model_ratio=0.8, first_ms=COMPILING)
+    tuning = autotune.tune(lenet, 16, cache=tmp_path, timer=timer)
+    assert (tuning.check_ratio(), tuning.counts()["im2col"]) == (0.8, 2)
+
+
 def test_a_cached_whole_model_check_of_another_meaning_is_timed_again_the_layers_are_not(
     lenet, tmp_path, monkeypatch
 ):
@@ -216,8 +243,9 @@ def test_an_unreadable_cache_file_is_timed_again(lenet, tmp_path):
 def test_the_real_timer_times_a_training_step_of_both_kernels():
     conv = keras.layers.Conv2D(4, 3, padding="same", name="conv")
     ms = autotune.time_kernels(autotune.twins(conv), (2, 8, 8, 3), input_gradient=True)
-    assert set(ms) == {"native", "im2col"}
+    assert set(ms) == {"native", "im2col", "native_first", "im2col_first"}
     assert all(0 < t < 10_000 and math.isfinite(t) for t in ms.values())
+    assert ms["im2col_first"] > ms["im2col"]  # tracing and compiling
 
 
 def test_the_real_timer_runs_the_compiled_train_step_of_whole_models(lenet):
@@ -263,6 +291,7 @@ def test_a_run_with_auto_logs_its_choices_and_saves_the_chosen_layers(
     monkeypatch.setattr(autotune, "time_kernels", StubTimer())
     cfg = make_cfg("debug=fast", "model.conv_impl=auto", "tracking.log_model=false")
     result = train(cfg, output_dir=tmp_path / "run")
+    steps = cfg.trainer.epochs * cfg.trainer.steps_per_epoch  # the check counts the run's steps
 
     run = tracking.get_run(result.run_id, cfg.tracking)
     assert run.info.status == "FINISHED"
@@ -270,6 +299,7 @@ def test_a_run_with_auto_logs_its_choices_and_saves_the_chosen_layers(
     assert run.data.params["autotune.native_layers"] == "2"
     table = mlflow.artifacts.load_text(f"runs:/{result.run_id}/autotune.txt")
     assert "c1" in table and "im2col" in table
+    assert f"choices 0.80x over {steps} steps with compiling: kept" in table
     assert "autotune.png" in tracking.list_artifacts(result.run_id, cfg.tracking)
     saved = keras.saving.load_model(result.model_path)
     assert isinstance(saved.get_layer("c1"), Im2ColConv2D)

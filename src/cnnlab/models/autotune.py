@@ -9,9 +9,11 @@ steps in turns, the fastest of each. A layer alone does not tell the whole story
 fuses and lays out a native conv with its neighbours, and a step also computes the loss and
 updates every weight), so when some layers chose im2col, the whole model's compiled Keras train
 step (what `model.fit` runs, with a cross-entropy loss and an SGD update) is timed both ways
-too, and the choices stand only if the model trains faster with them. It returns a copy of the
-model with each layer on its kernel and the same weights, so the model trains, saves and serves
-like any other.
+too, and the choices stand only if the model trains faster with them: over the run's steps,
+with the first step's extra time (tracing, and XLA compiling the im2col ops) counted, when the
+run's length is known, so a short run does not pay more in compiling than its steps gain. It
+returns a copy of the model with each layer on its kernel and the same weights, so the model
+trains, saves and serves like any other.
 
 Timings are cached in a JSON file per machine (CPU model and flags, whether TensorFlow's oneDNN
 kernels are on, the GPUs, TensorFlow, Keras and the backend) under `cache_dir()`, so a second
@@ -50,11 +52,14 @@ TIMED_STEPS = 5  # per kernel, in turns; the fastest counts (the least disturbed
 # im2col must win by this factor: a near tie stays native, the kernel Keras users already run,
 # rather than flip with the timing noise of a shared machine.
 IM2COL_MARGIN = 0.9
-# The model with its im2col layers must beat the all-native model's train step by this factor.
+# The model with its im2col layers must beat the all-native model by this factor (its steps, and
+# its first step's extra time where the run's length is known).
 MODEL_MARGIN = 0.97
 # What the whole-model check times; part of its cache key, so that a cached check of another
 # meaning is timed anew.
-MODEL_CHECK = "keras train_on_batch: categorical cross-entropy, SGD with momentum"
+MODEL_CHECK = (
+    "keras train_on_batch: categorical cross-entropy, SGD with momentum; steady and first step"
+)
 # Config keys that do not change the work of a step: left out of the cache key.
 NOT_GEOMETRY = {"name", "trainable", "dtype", "data_format", "activity_regularizer"} | {
     f"{part}_{role}"
@@ -64,7 +69,8 @@ NOT_GEOMETRY = {"name", "trainable", "dtype", "data_format", "activity_regulariz
 
 # (kernels by name: a layer on each kernel, or the all-native model and the model with the
 # layers' choices, compiled; input shape with the batch; whether the input's gradient is
-# needed) -> milliseconds of one training step, by kernel name.
+# needed) -> milliseconds of one steady training step by kernel name, and of the first step
+# (tracing and compiling included) by f"{kernel}_first" where it was timed.
 Timer = Callable[[Mapping[str, keras.layers.Layer], tuple[int, ...], bool], dict[str, float]]
 
 
@@ -85,6 +91,19 @@ def faster(ms: Mapping[str, float], margin: float) -> str:
     return "im2col" if ms["im2col"] < margin * ms["native"] else "native"
 
 
+def run_ratio(ms: Mapping[str, float], steps: int | None) -> float:
+    """The training time on im2col over native's: of `steps` steady steps plus the first step's
+    extra time (tracing and compiling, once per run) where the first step was timed; of one
+    steady step where the run's length is unknown (`steps` None)."""
+
+    def milliseconds(kernel: str) -> float:
+        if steps is None:
+            return ms[kernel]
+        return steps * ms[kernel] + ms.get(f"{kernel}_first", ms[kernel]) - ms[kernel]
+
+    return milliseconds("im2col") / milliseconds("native")
+
+
 @dataclass
 class Tuning:
     """What `tune` did: the model on its chosen kernels, each layer's choice, the cost."""
@@ -96,8 +115,9 @@ class Tuning:
     geometries: int  # distinct geometries among the layers
     measured: int  # geometries (and whole-model checks) timed now; the others were cached
     # The whole model's compiled train step, all native and with the layers' choices ("im2col"),
-    # when some layers chose im2col: {kernel: ms}.
+    # when some layers chose im2col: {kernel: ms, f"{kernel}_first": ms}.
     model_ms: dict[str, float] | None = None
+    steps: int | None = None  # the run's training steps, where known: the check counts them
 
     def counts(self) -> dict[str, int]:
         """Layers per kernel, both kernels always present."""
@@ -105,9 +125,10 @@ class Tuning:
         return {kernel: counted[kernel] for kernel in KERNELS}
 
     def check_ratio(self) -> float | None:
-        """The whole model's train-step time with the layers' im2col choices over all-native's;
-        None when no layer chose im2col (nothing to check)."""
-        return self.model_ms["im2col"] / self.model_ms["native"] if self.model_ms else None
+        """The whole model's training time with the layers' im2col choices over all-native's (of
+        the run's steps with the first step's compiling, or of one step); None when no layer
+        chose im2col (nothing to check)."""
+        return run_ratio(self.model_ms, self.steps) if self.model_ms else None
 
     def check_verdict(self) -> str | None:
         """What the whole-model check found and did with the layers' choices; None when no
@@ -115,7 +136,8 @@ class Tuning:
         if not self.model_ms:
             return None
         verdict = "kept" if self.counts()["im2col"] else "dropped"
-        return f"whole model with the layers' im2col choices {self.check_ratio():.2f}x: {verdict}"
+        over = f" over {self.steps} steps with compiling" if self.steps is not None else ""
+        return f"whole model with the layers' im2col choices {self.check_ratio():.2f}x{over}: {verdict}"
 
     def summary(self) -> str:
         counts = self.counts()
@@ -148,10 +170,16 @@ class Tuning:
         if not self.model_ms:
             return []
         native, chosen = self.model_ms["native"], self.model_ms["im2col"]
-        return [
+        lines = [
             f"whole model, one compiled train step (loss, gradients, SGD update): {native:.3f} ms "
             f"all native, {chosen:.3f} ms with the layers' im2col choices"
         ]
+        if "native_first" in self.model_ms:
+            lines.append(
+                f"its first step (tracing, compiling): {self.model_ms['native_first']:.0f} ms all "
+                f"native, {self.model_ms['im2col_first']:.0f} ms with the choices"
+            )
+        return lines
 
 
 def tune(
@@ -159,11 +187,14 @@ def tune(
     batch_size: int,
     cache: Path | None = None,
     timer: Timer | None = None,
+    steps: int | None = None,
 ) -> Tuning:
     """`model` with each native conv and pool layer on its faster kernel at `batch_size`.
 
     `cache`: the folder of the timings file (default `cache_dir()`); `timer`: how one
-    geometry is timed (default `time_kernels`; tests stub it).
+    geometry is timed (default `time_kernels`; tests stub it); `steps`: the run's training
+    steps, which the whole-model check weighs against the first step's compiling (None: the
+    steady step alone decides).
     """
     if batch_size < 1:
         raise ConfigError(f"batch_size={batch_size!r} is invalid: expected an integer >= 1")
@@ -200,7 +231,7 @@ def tune(
                 timings[key] = timer(copies, (batch_size, *model.inputs[0].shape[1:]), False)
                 measured += 1
             model_ms = timings[key]
-            if faster(model_ms, MODEL_MARGIN) == "native":  # the layers' gains did not add up
+            if run_ratio(model_ms, steps) >= MODEL_MARGIN:  # the layers' gains did not add up
                 on_im2col = set()
     seconds = time.perf_counter() - start if measured else 0.0
     tuned = copy(model, on_im2col) if on_im2col else model
@@ -216,7 +247,7 @@ def tune(
         for name, g in geometries.items()
     ]
     distinct = len({_key(g) for g in geometries.values()})
-    result = Tuning(tuned, choices, batch_size, seconds, distinct, measured, model_ms)
+    result = Tuning(tuned, choices, batch_size, seconds, distinct, measured, model_ms, steps)
     log.info(result.summary())
     return result
 
@@ -355,15 +386,20 @@ def time_kernels(
     """Milliseconds of one training step of each kernel on a random batch of `input_shape`:
     a layer's forward and gradients (of its weights and, if `input_gradient`, of its input), a
     compiled model's Keras train step. After WARMUP_STEPS each, TIMED_STEPS in turns, the
-    fastest of each kernel."""
+    fastest of each kernel; and its first step, tracing and compiling included, by
+    f"{kernel}_first"."""
     steps = {
         name: fit_step(kernel, input_shape[0])
         if isinstance(kernel, keras.Model)
         else training_step(kernel, input_shape, input_gradient)
         for name, kernel in kernels.items()
     }
-    for step in steps.values():
-        for _ in range(WARMUP_STEPS):
+    first = {}
+    for name, step in steps.items():
+        start = time.perf_counter()
+        step()
+        first[f"{name}_first"] = (time.perf_counter() - start) * 1e3
+        for _ in range(WARMUP_STEPS - 1):
             step()
     best = dict.fromkeys(steps, float("inf"))
     for _ in range(TIMED_STEPS):
@@ -371,7 +407,7 @@ def time_kernels(
             start = time.perf_counter()
             step()
             best[name] = min(best[name], (time.perf_counter() - start) * 1e3)
-    return best
+    return {**best, **first}
 
 
 def fit_step(model: keras.Model, batch_size: int) -> Callable[[], None]:

@@ -109,7 +109,7 @@ def train(
     # initializers take their seeds from; the initial weights must not depend on it.
     keras.utils.set_random_seed(cfg.seed)
     with strategy.scope():
-        model, loaded, tuning = build_model(cfg, data.info, source, replicas)
+        model, loaded, tuning = build_model(cfg, data.info, source, replicas, steps_per_epoch)
         schedule = compile_model(model, cfg, steps_per_epoch, replicas)
         frozen = layers_to_freeze(model, freezing, loaded)
         callbacks = [*freeze_for_fine_tuning(model, frozen, cfg.trainer, schedule), *callbacks]
@@ -157,14 +157,14 @@ def train(
 
 
 def build_model(
-    cfg: TrainConfig, info: DataInfo, source: Source | None, replicas: int
+    cfg: TrainConfig, info: DataInfo, source: Source | None, replicas: int, steps_per_epoch: int
 ) -> tuple[keras.Model, tuple[str, ...] | None, autotune.Tuning | None]:
     """`cfg.model` for the data, with `source`'s weights where they fit (and the names of the
-    layers that took them), on the kernels `conv_impl=auto` picks (the weights are kept), with
-    its L2 penalty."""
+    layers that took them), on the kernels `conv_impl=auto` picks for the run's steps (the
+    weights are kept), with its L2 penalty."""
     model = models.build(cfg.model.name, info.input_shape, info.num_classes, **cfg.model.options())
     loaded = load_source(source, model).loaded if source else None
-    tuning = tune_kernels(model, cfg, replicas)
+    tuning = tune_kernels(model, cfg, replicas, steps_per_epoch)
     model = tuning.model if tuning else model
     add_l2_penalty(model, cfg.model.l2)
     return model, loaded, tuning

@@ -9,12 +9,16 @@ from cnnlab.models import autotune
 from cnnlab.viz.autotune import plot_kernel_choices
 
 
-def tune_kernels(model: keras.Model, cfg: TrainConfig, replicas: int) -> autotune.Tuning | None:
+def tune_kernels(
+    model: keras.Model, cfg: TrainConfig, replicas: int, steps_per_epoch: int
+) -> autotune.Tuning | None:
     """`model.conv_impl=auto`: each conv and pool layer on the kernel that trains it faster at
-    the batch each replica trains on, timed before the MLflow run opens (`models.autotune`)."""
+    the batch each replica trains on, over the run's steps (`models.autotune`), timed before
+    the MLflow run opens."""
     if getattr(cfg.model, "conv_impl", None) != "auto":
         return None
-    return autotune.tune(model, max(1, cfg.trainer.batch_size // replicas))
+    batch = max(1, cfg.trainer.batch_size // replicas)
+    return autotune.tune(model, batch, steps=steps_per_epoch * cfg.trainer.epochs)
 
 
 def log_kernel_choices(tuning: autotune.Tuning | None) -> None:
