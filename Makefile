@@ -100,8 +100,8 @@ bench-data: $(INSTALLED) ## input pipeline vs training images/s, per augmentatio
 bench-im2col: $(INSTALLED) ## im2col conv/pool layers vs Keras Conv2D/MaxPooling2D: time ratios, GFLOP/s, memory
 	$(PY) benchmarks/im2col.py $(ARGS)
 
-bench-im2col-models: $(INSTALLED) ## whole models' fit img/s per conv_impl (native, im2col, auto; float32, mixed_bfloat16), VGG-16 step memory
-	$(PY) benchmarks/im2col_models.py --memory $(ARGS)
+bench-im2col-models: $(INSTALLED) ## whole models' training steps per conv_impl (native, im2col, auto; float32, mixed_bfloat16), the default run on auto, VGG-16 step memory
+	$(PY) benchmarks/im2col_models.py --default-run --memory $(ARGS)
 
 bench-zoo: $(INSTALLED) ## every model: size at its paper input, digits accuracy after a short run (~1 h)
 	$(PY) benchmarks/digits_zoo.py $(ARGS)

@@ -1,16 +1,27 @@
 """Whole models on the im2col layers, and on `conv_impl=auto`'s choice, against Keras's native ops.
 
-For each case the model is built three times (`conv_impl=native`, `im2col` and `auto`, all with
-the native one's weights; `auto` times its layers first in a fresh cache, and that first-use
-tuning time is a column, with the train-step ratio its whole-model check measured for the
-layers' choices), compiled alike and as that check compiles (`autotune.compiled`: SGD,
-cross-entropy, the trainer's default `jit_compile=False`) and fitted on the same in-memory
-batches. After one warm-up epoch each (whose extra time over a steady epoch is reported as
-compile time), they fit one epoch at a time in turns, each round in another of the six orders
-of the three, so a busy neighbour slows all alike and no impl always runs after the same one
-(an epoch's speed can depend on the one before it; `--repeats 6` goes through every order); the
-table gives median images/s and the im2col / native and auto / native time ratios (< 1: faster
-than native). The header names the CPU and whether TensorFlow's oneDNN kernels are on
+Each measurement runs in a fresh process: one model, one conv_impl (`native`, `im2col` or `auto`,
+all with the native model's weights), compiled as auto's whole-model check compiles
+(`autotune.compiled`: SGD, cross-entropy, the trainer's default `jit_compile=False`), fitted
+by `model.fit` on in-memory random batches. It reports the median time of a training step
+between consecutive batches, after WARMUP_STEPS (the first traces and compiles: its extra time
+over a steady step is the compile column). A process of its own per measurement keeps one
+model's allocations, threads and traced functions from slowing the next one's, and the median of
+many steps keeps a stray slow step out. The processes run in rounds, each round in another of
+the six orders of the three impls, so a busy neighbour slows all alike and no impl always runs
+after the same one; the table gives the median over rounds of images/s and the im2col / native
+and auto / native time ratios (< 1: faster than native).
+
+`auto` tunes in a tuning cache fresh for each model: its first process times the layers (the
+"first tuning s" column, with the ratio of its whole-model check), the later ones find every
+timing in the cache (the "cached s" column, 0 when nothing was timed again).
+
+`--default-run` also times the default training run (`pipelines/train.py`: LeNet-5 on the
+digits, 30 epochs) through the real entry point, with `model.conv_impl=native` and `auto`,
+auto first with an empty tuning cache, then with the cache it filled: the wall time of the
+whole run, tuning included, which is how the default was chosen.
+
+The header names the CPU and whether TensorFlow's oneDNN kernels are on
 (`TF_ENABLE_ONEDNN_OPTS=0` turns them off).
 
 `--memory` adds the peak memory of one training step of VGG-16 at 224x224x3, batch 8, per
@@ -22,7 +33,7 @@ Beside every row: the CPU that OTHER processes used while it was measured, in co
 used more than 0.3 cores is flagged BUSY: its ratio is not an idle ratio.
 
     python benchmarks/im2col_models.py [--models lenet5 resnet20] [--precisions float32
-        mixed_bfloat16] [--repeats 3] [--memory]
+        mixed_bfloat16] [--rounds 3] [--default-run] [--memory]
 """
 
 import argparse
@@ -35,6 +46,7 @@ import sys
 import tempfile
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from cnnlab import native_logs
 
@@ -50,9 +62,9 @@ from cnnlab import models
 from cnnlab.models import autotune
 
 IMPLS = ("native", "im2col", "auto")
-# One per round of timed epochs. Rotating one order would keep its neighbours (auto would always
-# run right after im2col, native after auto); in these, after the warm-up epochs (which end with
-# auto), each impl runs after each other one equally often over six rounds, within one over three.
+# One per round of processes. Rotating one order would keep its neighbours (auto would always
+# run right after im2col, native after auto); in these each impl runs after each other one
+# equally often over six rounds, within one over three.
 ORDERS = (
     ("native", "auto", "im2col"),
     ("native", "im2col", "auto"),
@@ -61,6 +73,7 @@ ORDERS = (
     ("auto", "im2col", "native"),
     ("im2col", "native", "auto"),
 )
+WARMUP_STEPS = 3  # the first traces and compiles; the next two settle the allocator
 
 
 @dataclass(frozen=True)
@@ -69,74 +82,117 @@ class Case:
     model: str
     side: int
     batch: int
-    steps: int  # batches per timed epoch
+    steps: int  # timed steps per process: some seconds of the slowest impl
     classes: int = 10
     options: dict = field(default_factory=dict)
 
 
 CASES = (
-    Case("lenet5", "lenet5", 32, 128, 20),
-    Case("resnet20", "resnet20", 32, 128, 6),
-    Case("vgg11", "vgg11", 32, 64, 6),
-    Case("alexnet (grouped towers)", "alexnet", 227, 8, 3, 1000),
-    Case("alexnet, grouped=false", "alexnet", 227, 8, 3, 1000, {"grouped": False}),
-    Case("mobilenet (depthwise)", "mobilenet", 128, 8, 3, 1000),
+    Case("lenet5", "lenet5", 32, 128, 150),
+    Case("resnet20", "resnet20", 32, 128, 12),
+    Case("vgg11", "vgg11", 32, 64, 8),
+    Case("alexnet (grouped towers)", "alexnet", 227, 8, 8, 1000),
+    Case("alexnet, grouped=false", "alexnet", 227, 8, 8, 1000, {"grouped": False}),
+    Case("mobilenet (depthwise)", "mobilenet", 128, 8, 16, 1000),
 )
-PRIMARY = ("lenet5", "resnet20", "vgg11")  # the issue's targets: geomean <= 1.3x, none over 2x
+PRIMARY = ("lenet5", "resnet20", "vgg11")  # the issue's targets: geomean over these
 
 
-def build_models(case: Case) -> tuple[dict[str, keras.Model], autotune.Tuning]:
-    """{impl: compiled model} with the same weights, and auto's tuning (in a fresh cache)."""
-    built = {}
-    for impl in IMPLS:
+def build(case: Case, impl: str) -> keras.Model:
+    """`case`'s model on `impl` with the native model's initial weights."""
+
+    def seeded(impl: str) -> keras.Model:
         keras.utils.set_random_seed(0)
-        built[impl] = models.build(
-            case.model, (case.side, case.side, 3), case.classes, conv_impl=impl, **case.options
-        )
-    built["im2col"].set_weights(built["native"].get_weights())
-    with tempfile.TemporaryDirectory() as cache:
-        tuning = autotune.tune(built["auto"], case.batch, cache=cache)
-    built["auto"] = tuning.model
-    for model in built.values():
-        autotune.compiled(model)  # as auto's whole-model check compiles the models it times
-    return built, tuning
+        shape = (case.side, case.side, 3)
+        return models.build(case.model, shape, case.classes, conv_impl=impl, **case.options)
+
+    model = seeded(impl)
+    if impl != "native":
+        model.set_weights(seeded("native").get_weights())
+    return model
 
 
 def batches(case: Case) -> tf.data.Dataset:
+    """A few distinct random batches, repeated: in memory, so the steps time the model."""
     rng = np.random.default_rng(0)
-    n = case.steps * case.batch
+    n = min(case.steps, 4) * case.batch
     images = rng.random((n, case.side, case.side, 3), dtype=np.float32)
     labels = np.eye(case.classes, dtype=np.float32)[rng.integers(0, case.classes, n)]
-    return tf.data.Dataset.from_tensor_slices((images, labels)).batch(case.batch).cache()
+    return tf.data.Dataset.from_tensor_slices((images, labels)).batch(case.batch).cache().repeat()
 
 
-def epoch_seconds(model: keras.Model, data: tf.data.Dataset) -> float:
-    start = time.perf_counter()
-    model.fit(data, epochs=1, verbose=0)
-    return time.perf_counter() - start
+class StepTimes(keras.callbacks.Callback):
+    """Seconds from the start of `fit` to the first batch's end, then between batch ends."""
+
+    def on_train_begin(self, logs=None):
+        self.seconds, self.last = [], time.perf_counter()
+
+    def on_train_batch_end(self, batch, logs=None):
+        now = time.perf_counter()
+        self.seconds.append(now - self.last)
+        self.last = now
 
 
-def measure(case: Case, repeats: int) -> dict:
-    built, tuning = build_models(case)
-    data = batches(case)
-    list(data)  # fill the cache
-    first = {impl: epoch_seconds(model, data) for impl, model in built.items()}
-    times = {impl: [] for impl in built}
-    for repeat in range(repeats):
-        for impl in ORDERS[repeat % len(ORDERS)]:
-            times[impl].append(epoch_seconds(built[impl], data))
-    median = {impl: statistics.median(t) for impl, t in times.items()}
-    images = case.steps * case.batch
+def fit_in_this_process(case: Case, impl: str, precision: str, cache: str) -> dict:
+    """One model on `impl`, fitted here: its median step and what auto chose."""
+    keras.mixed_precision.set_global_policy(precision)
+    model = build(case, impl)
+    result = {}
+    if impl == "auto":
+        tuning = autotune.tune(model, case.batch, cache=cache)
+        model = tuning.model
+        ratio = tuning.check_ratio()
+        result = {
+            "tune_s": tuning.seconds,
+            "im2col_layers": f"{tuning.counts()['im2col']}/{len(tuning.choices)}",
+            # the check's train-step ratio of the layers' choices ("-": no layer chose im2col)
+            "check": "-" if ratio is None else f"{ratio:.2f}x {tuning.check_verdict().split()[-1]}",
+            "table": tuning.table(),
+        }
+    autotune.compiled(model)
+    times = StepTimes()
+    model.fit(
+        batches(case),
+        epochs=1,
+        steps_per_epoch=WARMUP_STEPS + case.steps,
+        verbose=0,
+        callbacks=[times],
+    )
+    step = statistics.median(times.seconds[WARMUP_STEPS:])
+    return {**result, "step_s": step, "compile_s": times.seconds[0] - step}
+
+
+def in_fresh_process(*args: str) -> dict:
+    """This script's `--child` run with `args`: the JSON it prints last."""
+    done = subprocess.run(
+        [sys.executable, __file__, "--child", *args], capture_output=True, text=True
+    )
+    if done.returncode:
+        sys.exit(f"{' '.join(args)} failed:\n{done.stderr[-3000:]}")
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def measure(case: Case, precision: str, rounds: int) -> dict:
+    runs = {impl: [] for impl in IMPLS}
+    with tempfile.TemporaryDirectory() as cache:  # auto's first process tunes, the rest reuse
+        for round_ in range(rounds):
+            for impl in ORDERS[round_ % len(ORDERS)]:
+                runs[impl].append(in_fresh_process(case.name, impl, precision, cache))
+    step = {impl: statistics.median(r["step_s"] for r in runs[impl]) for impl in IMPLS}
+    first, *cached = runs["auto"]
     return {
-        **{f"{impl}_ips": images / median[impl] for impl in IMPLS},
-        **{f"{impl}_compile_s": first[impl] - median[impl] for impl in IMPLS},
-        "ratio": median["im2col"] / median["native"],
-        "auto_ratio": median["auto"] / median["native"],
-        "tune_s": tuning.seconds,
-        "auto_im2col": f"{tuning.counts()['im2col']}/{len(tuning.choices)}",
-        # the check's own train-step ratio of the layers' choices ("-": no layer chose im2col)
-        "auto_check": "-" if tuning.check_ratio() is None else f"{tuning.check_ratio():.2f}x",
-        "auto_table": tuning.table(),
+        **{f"{impl}_ips": case.batch / step[impl] for impl in IMPLS},
+        **{
+            f"{impl}_compile_s": statistics.median(r["compile_s"] for r in runs[impl])
+            for impl in IMPLS
+        },
+        "ratio": step["im2col"] / step["native"],
+        "auto_ratio": step["auto"] / step["native"],
+        "tune_s": first["tune_s"],
+        "cached_tune_s": max((r["tune_s"] for r in cached), default=float("nan")),
+        "auto_im2col": first["im2col_layers"],
+        "auto_check": first["check"],
+        "auto_table": first["table"],
     }
 
 
@@ -149,7 +205,7 @@ def models_table(args) -> None:
     header = (
         "| model | input, batch | precision | native img/s | im2col img/s | auto img/s "
         "| im2col / native time | auto / native time "
-        "| auto: layers on im2col, first tuning s, its check's step ratio "
+        "| auto: layers on im2col, first tuning s, cached s, its check's step ratio "
         "| compile s (native / im2col / auto) | others' load, cores |"
     )
     print(header)
@@ -158,12 +214,11 @@ def models_table(args) -> None:
     auto_ratios: dict[str, dict[str, float]] = {}
     auto_tables: list[str] = []
     for precision in args.precisions:
-        keras.mixed_precision.set_global_policy(precision)
         for case in CASES:
             if args.models and case.model not in args.models and case.name not in args.models:
                 continue
             with others_load() as others:
-                r = measure(case, args.repeats)
+                r = measure(case, precision, args.rounds)
             auto_tables.append(f"{case.name}, {precision}: {r['auto_table']}")
             ratios.setdefault(precision, {})[case.name] = r["ratio"]
             auto_ratios.setdefault(precision, {})[case.name] = r["auto_ratio"]
@@ -171,11 +226,11 @@ def models_table(args) -> None:
             print(
                 f"| {case.name} | {case.side}x{case.side}x3, {case.batch} | {precision} "
                 f"| {r['native_ips']:.1f} | {r['im2col_ips']:.1f} | {r['auto_ips']:.1f} "
-                f"| {r['ratio']:.2f}x | {r['auto_ratio']:.2f}x | {r['auto_im2col']}, {r['tune_s']:.1f}, {r['auto_check']} "
+                f"| {r['ratio']:.2f}x | {r['auto_ratio']:.2f}x "
+                f"| {r['auto_im2col']}, {r['tune_s']:.1f}, {r['cached_tune_s']:.1f}, {r['auto_check']} "
                 f"| {compile_s} | {others.cores:.2f}{busy(others.cores)} |",
                 flush=True,
             )
-    keras.mixed_precision.set_global_policy("float32")
     print("\nWhat auto chose:\n\n" + "\n\n".join(auto_tables))
     for label, table in (("im2col", ratios), ("auto", auto_ratios)):
         for precision, by_case in table.items():
@@ -240,29 +295,90 @@ def memory_table(args) -> None:
     print(f"\nstep peak memory im2col / native: {peaks['im2col'] / peaks['native']:.2f}x")
 
 
+def default_run_seconds(impl: str, cache: str, folder: str) -> float:
+    """Wall seconds of the default training run through the real entry point, on `impl`, with
+    auto's tuning cache in `cache`; its MLflow store and Hydra folder in `folder`."""
+    command = [
+        sys.executable,
+        str(Path(__file__).parents[1] / "pipelines" / "train.py"),
+        f"model.conv_impl={impl}",
+        f"tracking.uri=sqlite:///{folder}/mlflow.db",
+        f"tracking.artifact_location={folder}/mlartifacts",
+        f"hydra.run.dir={folder}/hydra/{impl}-${{now:%H%M%S%f}}",
+    ]
+    start = time.perf_counter()
+    done = subprocess.run(
+        command, capture_output=True, text=True, env={**os.environ, "XDG_CACHE_HOME": cache}
+    )
+    if done.returncode:
+        sys.exit(f"{' '.join(command)} failed:\n{done.stderr[-3000:]}")
+    return time.perf_counter() - start
+
+
+def default_run_table(rounds: int) -> None:
+    """The default run (LeNet-5 on the digits, 30 epochs) on native and on auto, auto first
+    with an empty tuning cache, then with the cache it filled; rounds in alternating orders."""
+    print(
+        "\n| default run (pipelines/train.py, lenet5 on the digits, 30 epochs) | native s "
+        "| auto s, empty cache | auto s, cached | auto / native: empty cache | cached "
+        "| others' load, cores |"
+    )
+    print("|---|---:|---:|---:|---:|---:|---|")
+    for round_ in range(rounds):
+        with tempfile.TemporaryDirectory() as folder, others_load() as others:
+            cache = f"{folder}/cache"
+            seconds = {}
+            order = ("native", "auto") if round_ % 2 == 0 else ("auto", "native")
+            for impl in order:
+                seconds[impl] = default_run_seconds(impl, cache, folder)
+                if impl == "auto":
+                    seconds["cached"] = default_run_seconds(impl, cache, folder)
+        print(
+            f"| round {round_ + 1}: {' then '.join(order)} | {seconds['native']:.1f} "
+            f"| {seconds['auto']:.1f} | {seconds['cached']:.1f} "
+            f"| {seconds['auto'] / seconds['native']:.3f}x "
+            f"| {seconds['cached'] / seconds['native']:.3f}x "
+            f"| {others.cores:.2f}{busy(others.cores)} |",
+            flush=True,
+        )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--models", nargs="*", default=[], help="model names (default: all)")
     parser.add_argument(
         "--precisions", nargs="+", default=["float32", "mixed_bfloat16"], help="dtype policies"
     )
-    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--rounds", type=int, default=3, help="processes per model and impl")
+    parser.add_argument(
+        "--default-run", action="store_true", help="also the default run, native against auto"
+    )
     parser.add_argument("--memory", action="store_true", help="also VGG-16's step peak memory")
-    parser.add_argument("--no-models", action="store_true", help="only the memory table")
+    parser.add_argument(
+        "--no-models", action="store_true", help="skip the models' table (alone: memory only)"
+    )
+    parser.add_argument("--child", nargs=4, help=argparse.SUPPRESS)  # case, impl, precision, cache
     parser.add_argument("--memory-child", choices=("native", "im2col"), help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.child:
+        name, impl, precision, cache = args.child
+        case = next(case for case in CASES if case.name == name)
+        print(json.dumps(fit_in_this_process(case, impl, precision, cache)))
+        return
     if args.memory_child:
         print(json.dumps(step_memory(args.memory_child)))
         return
     print(
         f"TensorFlow {tf.__version__}, Keras {keras.__version__}, {os.cpu_count()} CPUs; "
         f"load average at start {os.getloadavg()[0]:.2f}; rows where other processes used over "
-        f"{BUSY_CORES} cores are BUSY; "
-        f"medians of {args.repeats} epochs in turns"
+        f"{BUSY_CORES} cores are BUSY; median steps of one process per model and impl, "
+        f"medians over {args.rounds} rounds"
     )
     if not args.no_models:
         models_table(args)
-    if args.memory or args.no_models:
+    if args.default_run:
+        default_run_table(args.rounds)
+    if args.memory or (args.no_models and not args.default_run):
         memory_table(args)
 
 
