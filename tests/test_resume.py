@@ -134,9 +134,15 @@ def test_killed_run_resumes_into_the_same_mlflow_run_with_the_uninterrupted_weig
 
 # Three epochs in which the plateau schedule lowers the lr once (a min_delta nothing meets: every
 # epoch after the first stalls) and early stopping, on a metric other than val_loss, keeps epoch
-# 0 without stopping; both callbacks' state must survive the interruption after epoch 2.
+# 0 without stopping; both callbacks' state must survive the interruption after epoch 2. The
+# backbone, frozen for epoch 0, unfreezes at epoch 1 with the lr times 0.1: the resumed run is
+# past it, so it unfreezes at its first epoch, and the two factors of the scale must each count
+# once.
 RESUMABLE = (
     *DETERMINISTIC,
+    "model.freeze=backbone",
+    "trainer.unfreeze_at_epoch=1",
+    "trainer.unfreeze_lr_factor=0.1",
     "trainer.epochs=3",
     "trainer.steps_per_epoch=3",
     "trainer.eval_steps=2",

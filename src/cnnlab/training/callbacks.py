@@ -58,7 +58,10 @@ class RaiseOnNonFiniteLoss(keras.callbacks.Callback):
 
 class ReduceOnPlateau(keras.callbacks.Callback):
     """Multiply the plateau schedule's scale by `factor` when `monitor` has not improved by more
-    than `min_delta` for `patience` epochs (Keras's ReduceLROnPlateau cannot change a schedule)."""
+    than `min_delta` for `patience` epochs (Keras's ReduceLROnPlateau cannot change a schedule).
+
+    Its state keeps its own reductions, not the scale: `trainer.unfreeze_lr_factor` multiplies
+    the same scale, and a resumed run past the unfreezing applies that factor again itself."""
 
     def __init__(
         self, schedule: EpochSchedule, monitor: str, factor: float, patience: int, min_delta: float
@@ -69,6 +72,7 @@ class ReduceOnPlateau(keras.callbacks.Callback):
         self.sign = -1.0 if maximized(monitor) else 1.0  # compare sign * value, lower is better
         self.best = math.inf
         self.wait = 0
+        self.reduced = 1.0  # the product of this callback's reductions
 
     def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
         value = self.sign * float((logs or {})[self.monitor])
@@ -78,14 +82,15 @@ class ReduceOnPlateau(keras.callbacks.Callback):
         self.wait += 1
         if self.wait >= self.patience:
             self.schedule.scale.assign(float(self.schedule.scale.numpy()) * self.factor)
+            self.reduced *= self.factor
             self.wait = 0
 
     def get_state(self) -> dict[str, Any]:
-        return {"best": self.best, "wait": self.wait, "scale": float(self.schedule.scale.numpy())}
+        return {"best": self.best, "wait": self.wait, "reduced": self.reduced}
 
     def set_state(self, state: dict[str, Any]) -> None:
-        self.best, self.wait = state["best"], state["wait"]
-        self.schedule.scale.assign(state["scale"])
+        self.best, self.wait, self.reduced = state["best"], state["wait"], state["reduced"]
+        self.schedule.scale.assign(float(self.schedule.scale.numpy()) * self.reduced)
 
 
 class EarlyStoppingToBest(keras.callbacks.EarlyStopping):
