@@ -53,6 +53,15 @@ def windows(image: np.ndarray, size: tuple[int, int]) -> list[np.ndarray]:
     ]
 
 
+def window_offset(crop: np.ndarray, image: np.ndarray) -> tuple[int, int]:
+    """(top, left) of the window of `image` equal to `crop`."""
+    width = image.shape[1] - crop.shape[1] + 1
+    index = next(
+        i for i, window in enumerate(windows(image, crop.shape[:2])) if np.array_equal(window, crop)
+    )
+    return divmod(index, width)
+
+
 def is_window_of(crop: np.ndarray, image: np.ndarray, atol: float = 1e-6) -> bool:
     return any(np.allclose(crop, window, atol=atol) for window in windows(image, crop.shape[:2]))
 
@@ -165,9 +174,30 @@ def test_zero_padding_may_be_wider_than_the_image_and_reflect_padding_may_not():
         run({"name": "random_crop", "padding": 4, "pad_mode": "reflect"}, images, image_size=(4, 4))
 
 
+def test_random_crop_draws_every_offset_of_the_padded_image_the_last_included():
+    # The defaults, He et al.'s 4 pixels of zero padding: an 8x8 crop of a padded 8x8 image
+    # starts at any of rows and columns 0-8.
+    images = random_images((128, 8, 8, 1))
+    crops, _ = run({"name": "random_crop"}, images, channels=1)
+    padded = np.pad(images, [(0, 0), (4, 4), (4, 4), (0, 0)])
+    offsets = [window_offset(crop, image) for crop, image in zip(crops, padded, strict=True)]
+    tops, lefts = zip(*offsets, strict=True)
+    assert set(tops) == set(lefts) == set(range(9))
+
+
+def test_random_crop_of_a_padded_image_of_the_crop_size_is_the_padded_image():
+    images = random_images((4, 6, 6, 3))
+    crops, _ = run({"name": "random_crop", "padding": 1}, images)
+    np.testing.assert_array_equal(crops, np.pad(images, [(0, 0), (1, 1), (1, 1), (0, 0)]))
+
+
 def test_random_crop_too_small_to_crop_is_a_config_error():
-    with pytest.raises(ConfigError, match=r"padding=0 is invalid: expected enough to crop 8x8"):
-        run({"name": "random_crop", "padding": 0}, random_images((2, 6, 6, 3)))
+    with pytest.raises(
+        ConfigError,
+        match=r"padding=0 is invalid: expected enough to crop 8x8 from 6x5 images "
+        r"\(or a larger data.load_size\)",
+    ):
+        run({"name": "random_crop", "padding": 0}, random_images((2, 6, 5, 3)))
 
 
 def test_horizontal_flip_mirrors_each_image_or_leaves_it():
@@ -230,6 +260,16 @@ def test_scale_jitter_at_s_equal_to_the_crop_resizes_the_whole_image(crop):
     out, _ = run(op, images, image_size=(crop, crop))
     blocks = images.reshape(4, crop, 2, crop, 2, 3).mean(axis=(2, 4))
     np.testing.assert_allclose(out, blocks, atol=1e-6)
+
+
+def test_scale_jitter_defaults_to_shorter_sides_from_256_to_512():
+    # VGG's S, an integer in [256, 512]. On a ramp (value = row / 16) the crop's 8 rows are
+    # 16 / S rows of the 16x16 image apart, so S is read back from each crop.
+    ramps = np.broadcast_to(np.arange(16, dtype=np.float32)[:, None, None] / 16, (2048, 16, 16, 1))
+    rows = run({"name": "scale_jitter"}, ramps, channels=1)[0][..., 0] * 16
+    sides = 16 * 7 / (rows[:, 7, :] - rows[:, 0, :]).mean(axis=1)
+    np.testing.assert_allclose(sides, np.round(sides), atol=0.05)
+    assert np.round(sides).min() == 256 and np.round(sides).max() == 512
 
 
 def test_scale_jitter_smaller_than_the_crop_is_a_config_error():
@@ -355,15 +395,19 @@ def test_brightness_scales_each_image_by_one_factor_in_range():
     assert bright.max() <= 1.0 and bright.min() < 1.0  # clipped, and some images darker
 
 
-def test_color_jitter_factors_are_drawn_independently_over_their_whole_range():
+@pytest.mark.parametrize(
+    ("amounts", "amount"),
+    [({"brightness": 0.25, "contrast": 0.25, "saturation": 0.25}, 0.25), ({}, 0.4)],
+    ids=["0.25", "defaults"],
+)
+def test_color_jitter_factors_are_drawn_independently_over_their_whole_range(amounts, amount):
     # ColorJitter as NumPy: brightness b scales the image x; contrast c scales it about its mean
     # luma m; saturation s scales it about each pixel's luma L. Without clipping (x near 0.5,
-    # factors in [0.75, 1.25]) the result is b * (m + c * (L - m) + c * s * (x - L)), from which
-    # b, c and s of each image are read back.
+    # factors in [1 - amount, 1 + amount]) the result is b * (m + c * (L - m) + c * s * (x - L)),
+    # from which b, c and s of each image are read back. The defaults are timm's 0.4.
     luma_weights = np.array([0.299, 0.587, 0.114], np.float32)
     images = 0.45 + 0.1 * random_images((64, 4, 4, 3))
-    jitter = {"name": "color_jitter", "brightness": 0.25, "contrast": 0.25, "saturation": 0.25}
-    out = run(jitter, images)[0].astype(np.float64)
+    out = run({"name": "color_jitter", **amounts}, images)[0].astype(np.float64)
     luma, out_luma = images @ luma_weights, out @ luma_weights
     mean = luma.mean(axis=(1, 2))
     b = out_luma.mean(axis=(1, 2)) / mean
@@ -379,8 +423,8 @@ def test_color_jitter_factors_are_drawn_independently_over_their_whole_range():
     )
     np.testing.assert_allclose(out, expected, atol=1e-5)
     for factor in (b, c, s):
-        assert factor.min() >= 0.75 - 1e-4 and factor.max() <= 1.25 + 1e-4
-        assert factor.min() < 0.8 and factor.max() > 1.2
+        assert factor.min() >= 1 - amount - 1e-4 and factor.max() <= 1 + amount + 1e-4
+        assert factor.min() < 1 - 0.8 * amount and factor.max() > 1 + 0.8 * amount
     correlations = np.corrcoef([b, c, s])[np.triu_indices(3, k=1)]
     assert np.abs(correlations).max() < 0.5
 
@@ -396,6 +440,25 @@ def test_hue_turns_each_image_by_one_shift_within_plus_minus_hue():
     shifts = (out[:, 0] - hsv[:, 0] + 0.5) % 1 - 0.5
     assert np.abs(shifts).max() <= 0.1 + 1e-4 and shifts.min() < -0.08 and shifts.max() > 0.08
     assert augmenter({"name": "color_jitter", "hue": 0.5}) is not None
+
+
+def test_saturation_and_hue_are_drawn_independently():
+    # Saturation scales each pixel's colour about its luma L and keeps its hue; the hue's turn
+    # keeps HSV value V. So an image's saturation factor is (V_out - L) / (V_in - L), and its
+    # turn the change of hue (HSV by matplotlib).
+    hsv = np.stack(
+        [np.linspace(0, 1, 256, endpoint=False), np.full(256, 0.4), np.full(256, 0.6)], -1
+    )
+    colours = hsv_to_rgb(hsv).astype(np.float32)
+    images = np.broadcast_to(colours[:, None, None, :], (256, 2, 2, 3))
+    op = {"name": "color_jitter", "brightness": 0, "contrast": 0, "saturation": 0.4, "hue": 0.1}
+    out = run(op, images)[0][:, 0, 0, :]
+    luma = colours @ np.array([0.299, 0.587, 0.114], np.float32)
+    factors = (out.max(axis=-1) - luma) / (colours.max(axis=-1) - luma)
+    turns = (rgb_to_hsv(out)[:, 0] - hsv[:, 0] + 0.5) % 1 - 0.5
+    assert factors.min() < 0.65 and factors.max() > 1.35
+    assert turns.min() < -0.09 and turns.max() > 0.09
+    assert abs(np.corrcoef(factors, turns)[0, 1]) < 0.25
 
 
 def test_color_jitter_of_gray_images_scales_brightness_and_refuses_saturation_and_hue():
