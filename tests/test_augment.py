@@ -150,9 +150,10 @@ def test_a_recipe_is_deterministic_inside_a_graph():
 
 @pytest.mark.parametrize(("pad_mode", "numpy_mode"), [("zero", "constant"), ("reflect", "reflect")])
 def test_random_crop_comes_from_the_padded_image(pad_mode, numpy_mode):
+    # 4 pixels, more than an RGB image's 3 channels: only the image side bounds reflect padding.
     images = random_images((12, 8, 8, 3))
-    crops, _ = run({"name": "random_crop", "padding": 2, "pad_mode": pad_mode}, images)
-    padded = np.pad(images, [(0, 0), (2, 2), (2, 2), (0, 0)], mode=numpy_mode)
+    crops, _ = run({"name": "random_crop", "padding": 4, "pad_mode": pad_mode}, images)
+    padded = np.pad(images, [(0, 0), (4, 4), (4, 4), (0, 0)], mode=numpy_mode)
     assert crops.shape == images.shape
     assert all(is_window_of(crop, image) for crop, image in zip(crops, padded, strict=True))
     assert sum(np.array_equal(c, i) for c, i in zip(crops, images, strict=True)) < len(images)
@@ -272,9 +273,16 @@ def test_scale_jitter_defaults_to_shorter_sides_from_256_to_512():
     assert np.round(sides).min() == 256 and np.round(sides).max() == 512
 
 
-def test_scale_jitter_smaller_than_the_crop_is_a_config_error():
-    with pytest.raises(ConfigError, match=r"scale_jitter\): min_size=4 is invalid"):
-        run({"name": "scale_jitter", "min_size": 4, "max_size": 8}, random_images((2, 16, 16, 3)))
+@pytest.mark.parametrize(("crop", "min_size"), [((8, 8), 4), ((4, 8), 6), ((8, 4), 6)])
+def test_scale_jitter_smaller_than_the_crop_is_a_config_error(crop, min_size):
+    # At S = min_size a 16x16 image is min_size pixels square: too small for a crop 8 wide or high.
+    op = {"name": "scale_jitter", "min_size": min_size, "max_size": 8}
+    with pytest.raises(
+        ConfigError,
+        match=rf"scale_jitter\): min_size={min_size} is invalid: expected large enough that a "
+        rf"{crop[0]}x{crop[1]} crop fits at the smallest scale",
+    ):
+        run(op, random_images((2, 16, 16, 3)), image_size=crop)
 
 
 @pytest.mark.parametrize(
@@ -461,6 +469,13 @@ def test_saturation_and_hue_are_drawn_independently():
     assert abs(np.corrcoef(factors, turns)[0, 1]) < 0.25
 
 
+@pytest.mark.parametrize("factor", ["contrast", "saturation"])
+def test_contrast_and_saturation_are_clipped_to_the_unit_range(factor):
+    op = {"name": "color_jitter", "brightness": 0, "contrast": 0, "saturation": 0, factor: 0.9}
+    out, _ = run(op, random_images((16, 4, 4, 3)))
+    assert out.min() == 0.0 and out.max() == 1.0
+
+
 def test_color_jitter_of_gray_images_scales_brightness_and_refuses_saturation_and_hue():
     images = 0.2 + 0.4 * random_images((16, 4, 4, 1))
     op = {"name": "color_jitter", "brightness": 0.5, "contrast": 0, "saturation": 0, "hue": 0}
@@ -519,6 +534,13 @@ def test_cutout_blanks_one_square_clipped_at_the_border():
     assert np.all(np.isclose(out, 0.7) | np.isclose(out, 0.25))
 
 
+def test_cutout_of_size_one_blanks_one_pixel():
+    out, _ = run(
+        {"name": "cutout", "size": 1, "fill": 0.25}, np.full((16, 6, 6, 3), 0.7, np.float32)
+    )
+    assert filled_boxes(out, 0.25) == [(1, 1)] * 16
+
+
 def test_cutout_square_is_centred_on_a_uniformly_random_pixel():
     # A 5x5 square centred on pixel (r, c) covers rows r-2..r+2 and columns c-2..c+2, clipped:
     # read the centre from the side that is not clipped; every pixel is a centre sometime.
@@ -563,10 +585,18 @@ def test_random_erasing_boxes_have_the_asked_area_and_aspect():
     assert aspects.min() >= 0.5 * 0.8 and aspects.max() <= 2.0 * 1.25
 
 
-def test_random_erasing_with_p_zero_changes_nothing_and_random_fill_is_noise():
+def test_random_erasing_with_p_zero_changes_nothing():
     images = random_images((8, 16, 16, 3))
     np.testing.assert_array_equal(run({"name": "random_erasing", "p": 0.0}, images)[0], images)
-    out, _ = run({"name": "random_erasing", "p": 1.0}, np.zeros((8, 16, 16, 3), np.float32))
+
+
+@pytest.mark.parametrize(
+    "op",
+    [{"name": "cutout", "size": 4, "fill": "random"}, {"name": "random_erasing", "p": 1.0}],
+    ids=["cutout", "random_erasing"],
+)
+def test_random_fill_is_noise(op):
+    out, _ = run(op, np.zeros((8, 16, 16, 3), np.float32))
     assert np.unique(out[out > 0]).size > 10
 
 
@@ -691,6 +721,14 @@ def test_unknown_op_parameter_is_named():
         ),
         ({"name": "horizontal_flip", "p": 2}, r"p=2 is invalid: expected a number in \[0, 1\]"),
         ({"name": "random_resized_crop", "scale": [0.5, 0.1]}, r"scale=\[0.5, 0.1\] is invalid"),
+        (
+            {"name": "random_resized_crop", "scale": [0.5, 1.5]},
+            r"\): scale=\[0.5, 1.5\] is invalid: expected \[min, max\] with 1e-06 <= min <= max <= 1.0",
+        ),
+        (
+            {"name": "random_erasing", "scale": [0.5, 1.5]},
+            r"\): scale=\[0.5, 1.5\] is invalid: expected \[min, max\] with 1e-06 <= min <= max <= 1.0",
+        ),
         ({"name": "mixup", "alpha": 0}, r"alpha=0 is invalid: expected a number > 0"),
         (
             {"name": "cutout", "fill": "black"},
