@@ -53,6 +53,15 @@ def windows(image: np.ndarray, size: tuple[int, int]) -> list[np.ndarray]:
     ]
 
 
+def window_offset(crop: np.ndarray, image: np.ndarray) -> tuple[int, int]:
+    """(top, left) of the window of `image` equal to `crop`."""
+    width = image.shape[1] - crop.shape[1] + 1
+    index = next(
+        i for i, window in enumerate(windows(image, crop.shape[:2])) if np.array_equal(window, crop)
+    )
+    return divmod(index, width)
+
+
 def is_window_of(crop: np.ndarray, image: np.ndarray, atol: float = 1e-6) -> bool:
     return any(np.allclose(crop, window, atol=atol) for window in windows(image, crop.shape[:2]))
 
@@ -141,9 +150,10 @@ def test_a_recipe_is_deterministic_inside_a_graph():
 
 @pytest.mark.parametrize(("pad_mode", "numpy_mode"), [("zero", "constant"), ("reflect", "reflect")])
 def test_random_crop_comes_from_the_padded_image(pad_mode, numpy_mode):
+    # 4 pixels, more than an RGB image's 3 channels: only the image side bounds reflect padding.
     images = random_images((12, 8, 8, 3))
-    crops, _ = run({"name": "random_crop", "padding": 2, "pad_mode": pad_mode}, images)
-    padded = np.pad(images, [(0, 0), (2, 2), (2, 2), (0, 0)], mode=numpy_mode)
+    crops, _ = run({"name": "random_crop", "padding": 4, "pad_mode": pad_mode}, images)
+    padded = np.pad(images, [(0, 0), (4, 4), (4, 4), (0, 0)], mode=numpy_mode)
     assert crops.shape == images.shape
     assert all(is_window_of(crop, image) for crop, image in zip(crops, padded, strict=True))
     assert sum(np.array_equal(c, i) for c, i in zip(crops, images, strict=True)) < len(images)
@@ -165,9 +175,30 @@ def test_zero_padding_may_be_wider_than_the_image_and_reflect_padding_may_not():
         run({"name": "random_crop", "padding": 4, "pad_mode": "reflect"}, images, image_size=(4, 4))
 
 
+def test_random_crop_draws_every_offset_of_the_padded_image_the_last_included():
+    # The defaults, He et al.'s 4 pixels of zero padding: an 8x8 crop of a padded 8x8 image
+    # starts at any of rows and columns 0-8.
+    images = random_images((128, 8, 8, 1))
+    crops, _ = run({"name": "random_crop"}, images, channels=1)
+    padded = np.pad(images, [(0, 0), (4, 4), (4, 4), (0, 0)])
+    offsets = [window_offset(crop, image) for crop, image in zip(crops, padded, strict=True)]
+    tops, lefts = zip(*offsets, strict=True)
+    assert set(tops) == set(lefts) == set(range(9))
+
+
+def test_random_crop_of_a_padded_image_of_the_crop_size_is_the_padded_image():
+    images = random_images((4, 6, 6, 3))
+    crops, _ = run({"name": "random_crop", "padding": 1}, images)
+    np.testing.assert_array_equal(crops, np.pad(images, [(0, 0), (1, 1), (1, 1), (0, 0)]))
+
+
 def test_random_crop_too_small_to_crop_is_a_config_error():
-    with pytest.raises(ConfigError, match=r"padding=0 is invalid: expected enough to crop 8x8"):
-        run({"name": "random_crop", "padding": 0}, random_images((2, 6, 6, 3)))
+    with pytest.raises(
+        ConfigError,
+        match=r"padding=0 is invalid: expected enough to crop 8x8 from 6x5 images "
+        r"\(or a larger data.load_size\)",
+    ):
+        run({"name": "random_crop", "padding": 0}, random_images((2, 6, 5, 3)))
 
 
 def test_horizontal_flip_mirrors_each_image_or_leaves_it():
@@ -232,9 +263,26 @@ def test_scale_jitter_at_s_equal_to_the_crop_resizes_the_whole_image(crop):
     np.testing.assert_allclose(out, blocks, atol=1e-6)
 
 
-def test_scale_jitter_smaller_than_the_crop_is_a_config_error():
-    with pytest.raises(ConfigError, match=r"scale_jitter\): min_size=4 is invalid"):
-        run({"name": "scale_jitter", "min_size": 4, "max_size": 8}, random_images((2, 16, 16, 3)))
+def test_scale_jitter_defaults_to_shorter_sides_from_256_to_512():
+    # VGG's S, an integer in [256, 512]. On a ramp (value = row / 16) the crop's 8 rows are
+    # 16 / S rows of the 16x16 image apart, so S is read back from each crop.
+    ramps = np.broadcast_to(np.arange(16, dtype=np.float32)[:, None, None] / 16, (2048, 16, 16, 1))
+    rows = run({"name": "scale_jitter"}, ramps, channels=1)[0][..., 0] * 16
+    sides = 16 * 7 / (rows[:, 7, :] - rows[:, 0, :]).mean(axis=1)
+    np.testing.assert_allclose(sides, np.round(sides), atol=0.05)
+    assert np.round(sides).min() == 256 and np.round(sides).max() == 512
+
+
+@pytest.mark.parametrize(("crop", "min_size"), [((8, 8), 4), ((4, 8), 6), ((8, 4), 6)])
+def test_scale_jitter_smaller_than_the_crop_is_a_config_error(crop, min_size):
+    # At S = min_size a 16x16 image is min_size pixels square: too small for a crop 8 wide or high.
+    op = {"name": "scale_jitter", "min_size": min_size, "max_size": 8}
+    with pytest.raises(
+        ConfigError,
+        match=rf"scale_jitter\): min_size={min_size} is invalid: expected large enough that a "
+        rf"{crop[0]}x{crop[1]} crop fits at the smallest scale",
+    ):
+        run(op, random_images((2, 16, 16, 3)), image_size=crop)
 
 
 @pytest.mark.parametrize(
@@ -355,15 +403,19 @@ def test_brightness_scales_each_image_by_one_factor_in_range():
     assert bright.max() <= 1.0 and bright.min() < 1.0  # clipped, and some images darker
 
 
-def test_color_jitter_factors_are_drawn_independently_over_their_whole_range():
+@pytest.mark.parametrize(
+    ("amounts", "amount"),
+    [({"brightness": 0.25, "contrast": 0.25, "saturation": 0.25}, 0.25), ({}, 0.4)],
+    ids=["0.25", "defaults"],
+)
+def test_color_jitter_factors_are_drawn_independently_over_their_whole_range(amounts, amount):
     # ColorJitter as NumPy: brightness b scales the image x; contrast c scales it about its mean
     # luma m; saturation s scales it about each pixel's luma L. Without clipping (x near 0.5,
-    # factors in [0.75, 1.25]) the result is b * (m + c * (L - m) + c * s * (x - L)), from which
-    # b, c and s of each image are read back.
+    # factors in [1 - amount, 1 + amount]) the result is b * (m + c * (L - m) + c * s * (x - L)),
+    # from which b, c and s of each image are read back. The defaults are timm's 0.4.
     luma_weights = np.array([0.299, 0.587, 0.114], np.float32)
     images = 0.45 + 0.1 * random_images((64, 4, 4, 3))
-    jitter = {"name": "color_jitter", "brightness": 0.25, "contrast": 0.25, "saturation": 0.25}
-    out = run(jitter, images)[0].astype(np.float64)
+    out = run({"name": "color_jitter", **amounts}, images)[0].astype(np.float64)
     luma, out_luma = images @ luma_weights, out @ luma_weights
     mean = luma.mean(axis=(1, 2))
     b = out_luma.mean(axis=(1, 2)) / mean
@@ -379,8 +431,8 @@ def test_color_jitter_factors_are_drawn_independently_over_their_whole_range():
     )
     np.testing.assert_allclose(out, expected, atol=1e-5)
     for factor in (b, c, s):
-        assert factor.min() >= 0.75 - 1e-4 and factor.max() <= 1.25 + 1e-4
-        assert factor.min() < 0.8 and factor.max() > 1.2
+        assert factor.min() >= 1 - amount - 1e-4 and factor.max() <= 1 + amount + 1e-4
+        assert factor.min() < 1 - 0.8 * amount and factor.max() > 1 + 0.8 * amount
     correlations = np.corrcoef([b, c, s])[np.triu_indices(3, k=1)]
     assert np.abs(correlations).max() < 0.5
 
@@ -396,6 +448,32 @@ def test_hue_turns_each_image_by_one_shift_within_plus_minus_hue():
     shifts = (out[:, 0] - hsv[:, 0] + 0.5) % 1 - 0.5
     assert np.abs(shifts).max() <= 0.1 + 1e-4 and shifts.min() < -0.08 and shifts.max() > 0.08
     assert augmenter({"name": "color_jitter", "hue": 0.5}) is not None
+
+
+def test_saturation_and_hue_are_drawn_independently():
+    # Saturation scales each pixel's colour about its luma L and keeps its hue; the hue's turn
+    # keeps HSV value V. So an image's saturation factor is (V_out - L) / (V_in - L), and its
+    # turn the change of hue (HSV by matplotlib).
+    hsv = np.stack(
+        [np.linspace(0, 1, 256, endpoint=False), np.full(256, 0.4), np.full(256, 0.6)], -1
+    )
+    colours = hsv_to_rgb(hsv).astype(np.float32)
+    images = np.broadcast_to(colours[:, None, None, :], (256, 2, 2, 3))
+    op = {"name": "color_jitter", "brightness": 0, "contrast": 0, "saturation": 0.4, "hue": 0.1}
+    out = run(op, images)[0][:, 0, 0, :]
+    luma = colours @ np.array([0.299, 0.587, 0.114], np.float32)
+    factors = (out.max(axis=-1) - luma) / (colours.max(axis=-1) - luma)
+    turns = (rgb_to_hsv(out)[:, 0] - hsv[:, 0] + 0.5) % 1 - 0.5
+    assert factors.min() < 0.65 and factors.max() > 1.35
+    assert turns.min() < -0.09 and turns.max() > 0.09
+    assert abs(np.corrcoef(factors, turns)[0, 1]) < 0.25
+
+
+@pytest.mark.parametrize("factor", ["contrast", "saturation"])
+def test_contrast_and_saturation_are_clipped_to_the_unit_range(factor):
+    op = {"name": "color_jitter", "brightness": 0, "contrast": 0, "saturation": 0, factor: 0.9}
+    out, _ = run(op, random_images((16, 4, 4, 3)))
+    assert out.min() == 0.0 and out.max() == 1.0
 
 
 def test_color_jitter_of_gray_images_scales_brightness_and_refuses_saturation_and_hue():
@@ -456,6 +534,13 @@ def test_cutout_blanks_one_square_clipped_at_the_border():
     assert np.all(np.isclose(out, 0.7) | np.isclose(out, 0.25))
 
 
+def test_cutout_of_size_one_blanks_one_pixel():
+    out, _ = run(
+        {"name": "cutout", "size": 1, "fill": 0.25}, np.full((16, 6, 6, 3), 0.7, np.float32)
+    )
+    assert filled_boxes(out, 0.25) == [(1, 1)] * 16
+
+
 def test_cutout_square_is_centred_on_a_uniformly_random_pixel():
     # A 5x5 square centred on pixel (r, c) covers rows r-2..r+2 and columns c-2..c+2, clipped:
     # read the centre from the side that is not clipped; every pixel is a centre sometime.
@@ -500,10 +585,18 @@ def test_random_erasing_boxes_have_the_asked_area_and_aspect():
     assert aspects.min() >= 0.5 * 0.8 and aspects.max() <= 2.0 * 1.25
 
 
-def test_random_erasing_with_p_zero_changes_nothing_and_random_fill_is_noise():
+def test_random_erasing_with_p_zero_changes_nothing():
     images = random_images((8, 16, 16, 3))
     np.testing.assert_array_equal(run({"name": "random_erasing", "p": 0.0}, images)[0], images)
-    out, _ = run({"name": "random_erasing", "p": 1.0}, np.zeros((8, 16, 16, 3), np.float32))
+
+
+@pytest.mark.parametrize(
+    "op",
+    [{"name": "cutout", "size": 4, "fill": "random"}, {"name": "random_erasing", "p": 1.0}],
+    ids=["cutout", "random_erasing"],
+)
+def test_random_fill_is_noise(op):
+    out, _ = run(op, np.zeros((8, 16, 16, 3), np.float32))
     assert np.unique(out[out > 0]).size > 10
 
 
@@ -628,6 +721,14 @@ def test_unknown_op_parameter_is_named():
         ),
         ({"name": "horizontal_flip", "p": 2}, r"p=2 is invalid: expected a number in \[0, 1\]"),
         ({"name": "random_resized_crop", "scale": [0.5, 0.1]}, r"scale=\[0.5, 0.1\] is invalid"),
+        (
+            {"name": "random_resized_crop", "scale": [0.5, 1.5]},
+            r"\): scale=\[0.5, 1.5\] is invalid: expected \[min, max\] with 1e-06 <= min <= max <= 1.0",
+        ),
+        (
+            {"name": "random_erasing", "scale": [0.5, 1.5]},
+            r"\): scale=\[0.5, 1.5\] is invalid: expected \[min, max\] with 1e-06 <= min <= max <= 1.0",
+        ),
         ({"name": "mixup", "alpha": 0}, r"alpha=0 is invalid: expected a number > 0"),
         (
             {"name": "cutout", "fill": "black"},
