@@ -204,6 +204,18 @@ def test_the_ops_keep_float32_and_widen_to_the_wider_operand(rng):
         assert dx.dtype == dw.dtype == np.float64, backward.__name__
 
 
+def test_a_float64_gradient_of_float32_operands_is_summed_in_float64(rng):
+    # float32 widens to float64 exactly, so the sums must equal those of widened operands: a
+    # float32 buffer would round each of them at about 1e-7
+    x = rng.standard_normal((2, 6, 6, 3)).astype(np.float32)
+    w = rng.standard_normal((3, 3, 3, 4)).astype(np.float32)
+    dout = rng.standard_normal((2, 4, 4, 4))
+    for backward in (conv_backward_im2col, conv_backward_naive):
+        widened = backward(dout, x.astype(np.float64), w.astype(np.float64))
+        for got, want in zip(backward(dout, x, w), widened, strict=True):
+            np.testing.assert_allclose(got, want, rtol=1e-14, atol=1e-14)
+
+
 def test_conv_defaults_are_stride_1_no_padding_no_dilation_one_group(rng):
     x, w = rng.standard_normal((1, 5, 5, 2)), rng.standard_normal((3, 3, 2, 4))
     dout = rng.standard_normal((1, 3, 3, 4))
