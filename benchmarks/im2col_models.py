@@ -10,7 +10,8 @@ model's allocations, threads and traced functions from slowing the next one's, a
 many steps keeps a stray slow step out. The processes run in rounds, each round in another of
 the six orders of the three impls, so a busy neighbour slows all alike and no impl always runs
 after the same one; the table gives the median over rounds of images/s and the im2col / native
-and auto / native time ratios (< 1: faster than native).
+and auto / native time ratios (< 1: faster than native). A second native process in each round
+("native again") measures the model against itself: the spread to read the ratios against.
 
 `auto` tunes in a tuning cache fresh for each model: its first process times the layers (the
 "first tuning s" column, with the ratio of its whole-model check), the later ones find every
@@ -73,6 +74,9 @@ ORDERS = (
     ("auto", "im2col", "native"),
     ("im2col", "native", "auto"),
 )
+# A second native process in each round, at another place in each: one model against itself,
+# the spread that any ratio of the table is read against.
+CONTROL = "native again"
 WARMUP_STEPS = 3  # the first traces and compiles; the next two settle the allocator
 
 
@@ -173,12 +177,15 @@ def in_fresh_process(*args: str) -> dict:
 
 
 def measure(case: Case, precision: str, rounds: int) -> dict:
-    runs = {impl: [] for impl in IMPLS}
+    runs = {impl: [] for impl in (*IMPLS, CONTROL)}
     with tempfile.TemporaryDirectory() as cache:  # auto's first process tunes, the rest reuse
         for round_ in range(rounds):
-            for impl in ORDERS[round_ % len(ORDERS)]:
-                runs[impl].append(in_fresh_process(case.name, impl, precision, cache))
-    step = {impl: statistics.median(r["step_s"] for r in runs[impl]) for impl in IMPLS}
+            order = list(ORDERS[round_ % len(ORDERS)])
+            order.insert(round_ % (len(order) + 1), CONTROL)
+            for impl in order:
+                kernel = "native" if impl == CONTROL else impl
+                runs[impl].append(in_fresh_process(case.name, kernel, precision, cache))
+    step = {impl: statistics.median(r["step_s"] for r in runs[impl]) for impl in runs}
     first, *cached = runs["auto"]
     return {
         **{f"{impl}_ips": case.batch / step[impl] for impl in IMPLS},
@@ -188,6 +195,7 @@ def measure(case: Case, precision: str, rounds: int) -> dict:
         },
         "ratio": step["im2col"] / step["native"],
         "auto_ratio": step["auto"] / step["native"],
+        "control_ratio": step[CONTROL] / step["native"],
         "tune_s": first["tune_s"],
         "cached_tune_s": max((r["tune_s"] for r in cached), default=float("nan")),
         "auto_im2col": first["im2col_layers"],
@@ -204,7 +212,7 @@ def models_table(args) -> None:
     print(f"\n{autotune.machine_line()}\n")
     header = (
         "| model | input, batch | precision | native img/s | im2col img/s | auto img/s "
-        "| im2col / native time | auto / native time "
+        "| im2col / native time | auto / native time | native again / native time "
         "| auto: layers on im2col, first tuning s, cached s, its check's step ratio "
         "| compile s (native / im2col / auto) | others' load, cores |"
     )
@@ -226,7 +234,7 @@ def models_table(args) -> None:
             print(
                 f"| {case.name} | {case.side}x{case.side}x3, {case.batch} | {precision} "
                 f"| {r['native_ips']:.1f} | {r['im2col_ips']:.1f} | {r['auto_ips']:.1f} "
-                f"| {r['ratio']:.2f}x | {r['auto_ratio']:.2f}x "
+                f"| {r['ratio']:.2f}x | {r['auto_ratio']:.2f}x | {r['control_ratio']:.2f}x "
                 f"| {r['auto_im2col']}, {r['tune_s']:.1f}, {r['cached_tune_s']:.1f}, {r['auto_check']} "
                 f"| {compile_s} | {others.cores:.2f}{busy(others.cores)} |",
                 flush=True,

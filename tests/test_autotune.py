@@ -33,7 +33,7 @@ class StubTimer:
     what it timed. `first_ms`: the whole model's first steps (tracing, compiling) it reports, by
     f"{kernel}_first"."""
 
-    def __init__(self, model_ratio: float = 0.8, first_ms: dict[str, float] | None = None):
+    def __init__(self, model_ratio: float = 0.5, first_ms: dict[str, float] | None = None):
         self.model_ratio = model_ratio
         self.first_ms = first_ms or {}
         self.timed: list[tuple] = []  # layers: (name, input shape, input gradient?)
@@ -95,7 +95,7 @@ def test_each_layer_is_timed_at_its_input_shape_with_the_batch_and_no_input_grad
 def test_the_whole_model_is_timed_all_native_and_with_the_choices_and_kept_if_faster(
     lenet, tmp_path
 ):
-    timer = StubTimer(model_ratio=0.8)
+    timer = StubTimer(model_ratio=0.5)
     kept = autotune.tune(lenet, 16, cache=tmp_path, timer=timer)
     (check,) = timer.models
     assert not any(
@@ -104,7 +104,7 @@ def test_the_whole_model_is_timed_all_native_and_with_the_choices_and_kept_if_fa
     assert isinstance(check["im2col"].get_layer("c1"), Im2ColConv2D)
     assert isinstance(check["im2col"].get_layer("s4"), Im2ColPool2D)
     assert kept.counts() == {"native": 2, "im2col": 2}
-    assert "whole model with the layers' im2col choices 0.80x: kept" in kept.table()
+    assert "whole model with the layers' im2col choices 0.50x: kept" in kept.table()
 
 
 def test_the_whole_model_check_times_what_fit_runs_a_compiled_train_step_with_loss_and_optimizer(
@@ -119,7 +119,7 @@ def test_the_whole_model_check_times_what_fit_runs_a_compiled_train_step_with_lo
     assert not lenet.compiled  # the copies are compiled, not the model
 
 
-@pytest.mark.parametrize("model_ratio", [1.3, 0.98])  # slower; faster but within the margin
+@pytest.mark.parametrize("model_ratio", [1.3, 0.8])  # slower; faster but within the margin
 def test_choices_that_do_not_make_the_whole_step_faster_go_back_to_all_native(
     lenet, tmp_path, model_ratio
 ):
@@ -132,18 +132,18 @@ def test_choices_that_do_not_make_the_whole_step_faster_go_back_to_all_native(
     assert verdict in plot_kernel_choices(dropped).axes[0].get_title()
 
 
-# The check's steady steps: 10 ms all native, 8 ms with the choices; the first step compiles the
-# im2col ops for 800 ms against native's 300. Over S steps: (8 S + 792) / (10 S + 290).
+# The check's steady steps: 10 ms all native, 5 ms with the choices; the first step compiles the
+# im2col ops for 800 ms against native's 300. Over S steps: (5 S + 795) / (10 S + 290).
 COMPILING = {"native_first": 300.0, "im2col_first": 800.0}
 
 
 @pytest.mark.parametrize(
-    ("steps", "ratio", "verdict"), [(100, 1592 / 1290, "dropped"), (10_000, 80792 / 100290, "kept")]
+    ("steps", "ratio", "verdict"), [(100, 1295 / 1290, "dropped"), (10_000, 50795 / 100290, "kept")]
 )
 def test_the_check_weighs_the_runs_steps_against_the_first_steps_compiling(
     lenet, tmp_path, steps, ratio, verdict
 ):
-    timer = StubTimer(model_ratio=0.8, first_ms=COMPILING)
+    timer = StubTimer(model_ratio=0.5, first_ms=COMPILING)
     tuning = autotune.tune(lenet, 16, cache=tmp_path, timer=timer, steps=steps)
     assert tuning.check_ratio() == pytest.approx(ratio)
     assert tuning.counts()["im2col"] == (2 if verdict == "kept" else 0)
@@ -152,9 +152,9 @@ def test_the_check_weighs_the_runs_steps_against_the_first_steps_compiling(
 
 
 def test_without_the_runs_length_the_steady_step_decides(lenet, tmp_path):
-    timer = StubTimer(model_ratio=0.8, first_ms=COMPILING)
+    timer = StubTimer(model_ratio=0.5, first_ms=COMPILING)
     tuning = autotune.tune(lenet, 16, cache=tmp_path, timer=timer)
-    assert (tuning.check_ratio(), tuning.counts()["im2col"]) == (0.8, 2)
+    assert (tuning.check_ratio(), tuning.counts()["im2col"]) == (0.5, 2)
 
 
 def test_a_cached_whole_model_check_of_another_meaning_is_timed_again_the_layers_are_not(
@@ -299,7 +299,7 @@ def test_a_run_with_auto_logs_its_choices_and_saves_the_chosen_layers(
     assert run.data.params["autotune.native_layers"] == "2"
     table = mlflow.artifacts.load_text(f"runs:/{result.run_id}/autotune.txt")
     assert "c1" in table and "im2col" in table
-    assert f"choices 0.80x over {steps} steps with compiling: kept" in table
+    assert f"choices 0.50x over {steps} steps with compiling: kept" in table
     assert "autotune.png" in tracking.list_artifacts(result.run_id, cfg.tracking)
     saved = keras.saving.load_model(result.model_path)
     assert isinstance(saved.get_layer("c1"), Im2ColConv2D)

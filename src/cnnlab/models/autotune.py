@@ -53,8 +53,11 @@ TIMED_STEPS = 5  # per kernel, in turns; the fastest counts (the least disturbed
 # rather than flip with the timing noise of a shared machine.
 IM2COL_MARGIN = 0.9
 # The model with its im2col layers must beat the all-native model by this factor (its steps, and
-# its first step's extra time where the run's length is known).
-MODEL_MARGIN = 0.97
+# its first step's extra time where the run's length is known). The check's train step misjudges
+# what `fit` gains by up to a third on small models: 0.79x for MobileNet without oneDNN, whose
+# fit ran 1.08x native's step, and 0.81x for the default LeNet-5 run, whose training took 1.1x
+# (2-core Xeon, idle). Gains beyond that, such as VGG-11's 0.28x without oneDNN, hold in `fit`.
+MODEL_MARGIN = 0.75
 # What the whole-model check times; part of its cache key, so that a cached check of another
 # meaning is timed anew.
 MODEL_CHECK = (
