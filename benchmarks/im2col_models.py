@@ -170,10 +170,9 @@ def fit_in_this_process(case: Case, impl: str, precision: str, cache: str) -> di
 
 
 def in_fresh_process(*args: str) -> dict:
-    """This script's `--child` run with `args`: the JSON it prints last."""
-    done = subprocess.run(
-        [sys.executable, __file__, "--child", *args], capture_output=True, text=True
-    )
+    """This script run with `args` (`--child ...` or `--memory-child ...`): the JSON it prints
+    last."""
+    done = subprocess.run([sys.executable, __file__, *args], capture_output=True, text=True)
     if done.returncode:
         sys.exit(f"{' '.join(args)} failed:\n{done.stderr[-3000:]}")
     return json.loads(done.stdout.strip().splitlines()[-1])
@@ -187,7 +186,7 @@ def measure(case: Case, precision: str, rounds: int) -> dict:
             order.insert(round_ % (len(order) + 1), CONTROL)
             for impl in order:
                 kernel = "native" if impl == CONTROL else impl
-                runs[impl].append(in_fresh_process(case.name, kernel, precision, cache))
+                runs[impl].append(in_fresh_process("--child", case.name, kernel, precision, cache))
     step = {impl: statistics.median(r["step_s"] for r in runs[impl]) for impl in runs}
     first, *cached = runs["auto"]
     return {
@@ -290,13 +289,7 @@ def memory_table(args) -> None:
     peaks = {}
     for impl in ("native", "im2col"):
         with others_load() as others:
-            done = subprocess.run(
-                [sys.executable, __file__, "--memory-child", impl],
-                capture_output=True,
-                text=True,
-                check=True,
-            )
-        r = json.loads(done.stdout.strip().splitlines()[-1])
+            r = in_fresh_process("--memory-child", impl)
         peaks[impl] = r["step_peak_mib"]
         print(
             f"| conv_impl={impl} | {r['resting_mib']:.0f} | {r['step_peak_mib']:.0f} "
@@ -385,6 +378,9 @@ def main() -> None:
     parser.add_argument("--child", nargs=4, help=argparse.SUPPRESS)  # case, impl, precision, cache
     parser.add_argument("--memory-child", choices=("native", "im2col"), help=argparse.SUPPRESS)
     args = parser.parse_args()
+    known = {name for case in CASES for name in (case.model, case.name)}
+    if unknown := sorted(set(args.models) - known):
+        parser.error(f"--models {' '.join(unknown)}: unknown; expected some of {sorted(known)}")
     if args.child:
         name, impl, precision, cache = args.child
         case = next(case for case in CASES if case.name == name)
